@@ -1,0 +1,112 @@
+//! `scope`: inspect, verify and analyze ElixirScope traces.
+//!
+//! Exit status (all subcommands):
+//! - 0: success (`verify`: the trace is intact),
+//! - 1: `verify` found damage; everything else was recovered and reported,
+//! - 2: the input cannot be read as a trace (not a trace, newer format, I/O error), or bad
+//!   arguments.
+
+mod info;
+mod summary;
+mod verify;
+mod wall_time;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use scope_format::Trace;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "scope",
+    version,
+    about = "Inspect, verify and analyze ElixirScope traces"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// What a trace holds: nodes, time range, events by kind, processes, drops, size.
+    Info {
+        /// Segment files, trace directories, or several nodes' directories.
+        #[arg(required = true)]
+        trace: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check every chunk; report damaged regions and the events they cost.
+    /// Exit 0 = intact, 1 = damaged but the rest recovered, 2 = unreadable.
+    Verify {
+        /// Segment files, trace directories, or several nodes' directories.
+        #[arg(required = true)]
+        trace: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let code = match run(cli, &mut out) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => 0,
+        Err(e) => {
+            eprintln!("scope: {e:#}");
+            2
+        }
+    };
+    let _ = out.flush();
+    ExitCode::from(code as u8)
+}
+
+fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Info { trace, format } => {
+            let t = Trace::open(&trace)?;
+            let s = summary::Summary::of(&t);
+            info::run(&s, format == Format::Json, out)?;
+            Ok(0)
+        }
+        Command::Verify { trace, format } => {
+            let t = match Trace::open(&trace) {
+                Ok(t) => t,
+                Err(e) if format == Format::Json => {
+                    serde_json::to_writer_pretty(
+                        &mut *out,
+                        &verify::unreadable_json(&e.to_string()),
+                    )?;
+                    writeln!(out)?;
+                    return Ok(2);
+                }
+                Err(e) => {
+                    writeln!(out, "unreadable: {e}")?;
+                    return Ok(2);
+                }
+            };
+            let s = summary::Summary::of(&t);
+            verify::run(&s, format == Format::Json, out)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,483 @@
+//! Event chunk payload: events stored column by column, timestamps as deltas.
+//!
+//! Columns of like values compress about 4× with zstd against ~2.3× for row records
+//! (research/format_anchors.md §4). Every column is dense (one entry per event; absent values
+//! are 0 and flagged), so a reader decodes each with one loop and analysis code can turn them
+//! into Arrow arrays directly.
+//!
+//! Raw payload = 21 columns in this order, each a u32 LE byte length followed by its bytes:
+//!
+//! | #  | column         | encoding per event                                         |
+//! |----|----------------|------------------------------------------------------------|
+//! | 0  | ts             | zigzag LEB128 delta from the previous ts (first: ts_begin) |
+//! | 1  | kind           | u8 kind code                                               |
+//! | 2  | flags          | u8: 1 peer, 2 msg_hash, 4 value, 8 value truncated, 16 ETF |
+//! | 3  | pid number     | LEB128                                                     |
+//! | 4  | pid serial     | LEB128                                                     |
+//! | 5  | pid node       | LEB128 symbol id, 0 = the recording node                   |
+//! | 6  | module         | LEB128 symbol id, 0 = no MFA                               |
+//! | 7  | function       | LEB128 symbol id, 0 = no MFA                               |
+//! | 8  | arity          | u8                                                         |
+//! | 9  | peer number    | LEB128 (0 when no peer)                                    |
+//! | 10 | peer serial    | LEB128                                                     |
+//! | 11 | peer node      | LEB128 symbol id, 0 = the recording node                   |
+//! | 12 | name           | LEB128 symbol id, 0 = none                                 |
+//! | 13 | msg_hash       | u32 LE (0 when absent)                                     |
+//! | 14 | correlation    | LEB128                                                     |
+//! | 15 | num0           | zigzag LEB128                                              |
+//! | 16 | num1           | zigzag LEB128                                              |
+//! | 17 | num2           | zigzag LEB128                                              |
+//! | 18 | num3           | zigzag LEB128                                              |
+//! | 19 | value length   | LEB128 (0 when no value)                                   |
+//! | 20 | value bytes    | the values, concatenated                                   |
+
+use crate::dictionary::{Dictionary, Interner};
+use crate::event::{Event, Kind, Mfa, Pid, Sym, Value, ValueEncoding};
+use crate::varint::{put_i64, put_u64, Cursor};
+
+/// Number of columns in an event chunk.
+pub(crate) const COLUMNS: usize = 21;
+/// Largest captured value accepted (bytes).
+pub const MAX_VALUE_LEN: usize = 1024 * 1024;
+
+/// Flag bits of column 2.
+pub mod flag {
+    /// The event has a peer pid.
+    pub const PEER: u8 = 1;
+    /// The event has a message hash.
+    pub const HASH: u8 = 2;
+    /// The event has a captured value.
+    pub const VALUE: u8 = 4;
+    /// The value was cut at its byte bound.
+    pub const TRUNCATED: u8 = 8;
+    /// The value is external term format, not text.
+    pub const ETF: u8 = 16;
+    /// Every bit this version defines.
+    pub const KNOWN: u8 = 31;
+}
+
+/// Events of one chunk, column by column (symbols as ids).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EventColumns {
+    /// Monotonic ns.
+    pub ts: Vec<i64>,
+    /// Kind codes.
+    pub kind: Vec<u8>,
+    /// Flag bits (see FORMAT.md).
+    pub flags: Vec<u8>,
+    /// Pid middle number.
+    pub pid_number: Vec<u32>,
+    /// Pid last number.
+    pub pid_serial: Vec<u32>,
+    /// Pid node symbol (0 = local).
+    pub pid_node: Vec<u32>,
+    /// Module symbol (0 = no MFA).
+    pub module: Vec<u32>,
+    /// Function symbol.
+    pub function: Vec<u32>,
+    /// Arity.
+    pub arity: Vec<u8>,
+    /// Peer pid middle number.
+    pub peer_number: Vec<u32>,
+    /// Peer pid last number.
+    pub peer_serial: Vec<u32>,
+    /// Peer node symbol (0 = local).
+    pub peer_node: Vec<u32>,
+    /// Name symbol (0 = none).
+    pub name: Vec<u32>,
+    /// Message hash (0 when absent).
+    pub msg_hash: Vec<u32>,
+    /// Correlation id.
+    pub correlation: Vec<u64>,
+    /// Kind-specific numbers.
+    pub nums: [Vec<i64>; 4],
+    /// Value lengths.
+    pub value_len: Vec<u32>,
+    /// Value bytes, concatenated.
+    pub value_bytes: Vec<u8>,
+}
+
+impl EventColumns {
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// Bytes this would take before compression, roughly (to decide when to cut a chunk).
+    pub(crate) fn raw_estimate(&self) -> usize {
+        self.len() * 24 + self.value_bytes.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        let EventColumns {
+            ts,
+            kind,
+            flags,
+            pid_number,
+            pid_serial,
+            pid_node,
+            module,
+            function,
+            arity,
+            peer_number,
+            peer_serial,
+            peer_node,
+            name,
+            msg_hash,
+            correlation,
+            nums,
+            value_len,
+            value_bytes,
+        } = self;
+        ts.clear();
+        kind.clear();
+        flags.clear();
+        for v in [pid_number, pid_serial, pid_node, module, function] {
+            v.clear();
+        }
+        arity.clear();
+        for v in [
+            peer_number,
+            peer_serial,
+            peer_node,
+            name,
+            msg_hash,
+            value_len,
+        ] {
+            v.clear();
+        }
+        correlation.clear();
+        nums.iter_mut().for_each(Vec::clear);
+        value_bytes.clear();
+    }
+
+    /// Appends one event, interning its names.
+    pub(crate) fn push(&mut self, e: &Event, syms: &mut Interner) -> Result<(), String> {
+        let node_id = |syms: &mut Interner, node: &Option<Sym>| match node {
+            None => Ok(0),
+            Some(n) => syms.id(n),
+        };
+        let mut flags = 0u8;
+        let pid_node = node_id(syms, &e.pid.node)?;
+        let (module, function, arity) = match &e.mfa {
+            Some(m) => (syms.id(&m.module)?, syms.id(&m.function)?, m.arity),
+            None => (0, 0, 0),
+        };
+        let (peer_number, peer_serial, peer_node) = match &e.peer {
+            Some(p) => {
+                flags |= flag::PEER;
+                (p.number, p.serial, node_id(syms, &p.node)?)
+            }
+            None => (0, 0, 0),
+        };
+        let name = match &e.name {
+            Some(n) => syms.id(n)?,
+            None => 0,
+        };
+        if e.msg_hash.is_some() {
+            flags |= flag::HASH;
+        }
+        let value_len = match &e.value {
+            Some(v) => {
+                if v.bytes.len() > MAX_VALUE_LEN {
+                    return Err(format!(
+                        "value of {} bytes exceeds the {MAX_VALUE_LEN}-byte limit",
+                        v.bytes.len()
+                    ));
+                }
+                flags |= flag::VALUE;
+                if v.truncated {
+                    flags |= flag::TRUNCATED;
+                }
+                if v.encoding == ValueEncoding::Etf {
+                    flags |= flag::ETF;
+                }
+                v.bytes.len() as u32
+            }
+            None => 0,
+        };
+        self.ts.push(e.ts);
+        self.kind.push(e.kind.code());
+        self.flags.push(flags);
+        self.pid_number.push(e.pid.number);
+        self.pid_serial.push(e.pid.serial);
+        self.pid_node.push(pid_node);
+        self.module.push(module);
+        self.function.push(function);
+        self.arity.push(arity);
+        self.peer_number.push(peer_number);
+        self.peer_serial.push(peer_serial);
+        self.peer_node.push(peer_node);
+        self.name.push(name);
+        self.msg_hash.push(e.msg_hash.unwrap_or(0));
+        self.correlation.push(e.correlation);
+        for (col, v) in self.nums.iter_mut().zip(e.nums) {
+            col.push(v);
+        }
+        self.value_len.push(value_len);
+        if let Some(v) = &e.value {
+            self.value_bytes.extend_from_slice(&v.bytes);
+        }
+        Ok(())
+    }
+
+    /// Marks every symbol these events use, so the segment's dictionary gets them first.
+    pub(crate) fn use_symbols(&self, syms: &mut Interner) {
+        for col in [
+            &self.pid_node,
+            &self.module,
+            &self.function,
+            &self.peer_node,
+            &self.name,
+        ] {
+            for &id in col {
+                syms.use_id(id);
+            }
+        }
+    }
+
+    /// Encodes the columns (first ts is the chunk's ts_begin).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        out.clear();
+        let at = begin_column(out);
+        let mut prev = self.ts.first().copied().unwrap_or(0);
+        for &t in &self.ts {
+            put_i64(out, t.wrapping_sub(prev));
+            prev = t;
+        }
+        end_column(out, at);
+        bytes_column(out, &self.kind);
+        bytes_column(out, &self.flags);
+        for col in [
+            &self.pid_number,
+            &self.pid_serial,
+            &self.pid_node,
+            &self.module,
+            &self.function,
+        ] {
+            varint_column(out, col.iter().map(|&x| u64::from(x)));
+        }
+        bytes_column(out, &self.arity);
+        for col in [
+            &self.peer_number,
+            &self.peer_serial,
+            &self.peer_node,
+            &self.name,
+        ] {
+            varint_column(out, col.iter().map(|&x| u64::from(x)));
+        }
+        let at = begin_column(out);
+        self.msg_hash
+            .iter()
+            .for_each(|h| out.extend_from_slice(&h.to_le_bytes()));
+        end_column(out, at);
+        varint_column(out, self.correlation.iter().copied());
+        for n in &self.nums {
+            let at = begin_column(out);
+            n.iter().for_each(|&v| put_i64(out, v));
+            end_column(out, at);
+        }
+        varint_column(out, self.value_len.iter().map(|&x| u64::from(x)));
+        bytes_column(out, &self.value_bytes);
+    }
+
+    /// Decodes `count` events from a raw payload whose first event is at `ts_begin`.
+    pub fn decode(raw: &[u8], count: u32, ts_begin: i64) -> Result<EventColumns, String> {
+        let n = count as usize;
+        // Every event takes at least one byte in each of several columns: a count the payload
+        // cannot hold is refused before anything is allocated for it.
+        if n > raw.len() {
+            return Err(format!(
+                "{count} events cannot fit in {} payload bytes",
+                raw.len()
+            ));
+        }
+        let mut cols = Vec::with_capacity(COLUMNS);
+        let mut c = Cursor::new(raw);
+        for i in 0..COLUMNS {
+            let len = c
+                .fixed_u32()
+                .ok_or_else(|| format!("column {i} length missing"))?;
+            cols.push(
+                c.bytes(len as usize)
+                    .ok_or_else(|| format!("column {i} runs past the payload"))?,
+            );
+        }
+        if !c.is_empty() {
+            return Err("payload has bytes after its last column".into());
+        }
+        let mut out = EventColumns::default();
+
+        let mut ts = Cursor::new(cols[0]);
+        let mut prev = ts_begin;
+        out.ts.reserve_exact(n);
+        for _ in 0..n {
+            prev = prev.wrapping_add(ts.i64().ok_or("ts column too short")?);
+            out.ts.push(prev);
+        }
+        done(&ts, 0)?;
+        out.kind = fixed_bytes(cols[1], n, 1)?;
+        if let Some(k) = out.kind.iter().find(|&&k| Kind::from_code(k).is_none()) {
+            return Err(format!("unknown event kind code {k}"));
+        }
+        out.flags = fixed_bytes(cols[2], n, 2)?;
+        if out.flags.iter().any(|f| f & !flag::KNOWN != 0) {
+            return Err("unknown flag bits".into());
+        }
+        out.pid_number = u32s(cols[3], n, 3)?;
+        out.pid_serial = u32s(cols[4], n, 4)?;
+        out.pid_node = u32s(cols[5], n, 5)?;
+        out.module = u32s(cols[6], n, 6)?;
+        out.function = u32s(cols[7], n, 7)?;
+        out.arity = fixed_bytes(cols[8], n, 8)?;
+        out.peer_number = u32s(cols[9], n, 9)?;
+        out.peer_serial = u32s(cols[10], n, 10)?;
+        out.peer_node = u32s(cols[11], n, 11)?;
+        out.name = u32s(cols[12], n, 12)?;
+        if cols[13].len() != n * 4 {
+            return Err("column 13 (msg_hash) has the wrong length".into());
+        }
+        out.msg_hash = cols[13]
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect();
+        let mut cc = Cursor::new(cols[14]);
+        out.correlation = (0..n)
+            .map(|_| cc.u64().ok_or("column 14 too short"))
+            .collect::<Result<_, _>>()?;
+        done(&cc, 14)?;
+        for (k, col) in out.nums.iter_mut().enumerate() {
+            let mut c = Cursor::new(cols[15 + k]);
+            *col = (0..n)
+                .map(|_| c.i64().ok_or("num column too short"))
+                .collect::<Result<_, _>>()?;
+            done(&c, 15 + k)?;
+        }
+        out.value_len = u32s(cols[19], n, 19)?;
+        let total: u64 = out.value_len.iter().map(|&l| u64::from(l)).sum();
+        if total != cols[20].len() as u64 {
+            return Err("value lengths do not add up to the value bytes".into());
+        }
+        out.value_bytes = cols[20].to_vec();
+        Ok(out)
+    }
+
+    /// Builds event `i` as a row, resolving names in `dict`; unresolved ids become `?N` and
+    /// are counted in `unresolved`.
+    pub fn row(
+        &self,
+        i: usize,
+        value_at: usize,
+        dict: &Dictionary,
+        stream: u16,
+        seq: u64,
+        unresolved: &mut u64,
+    ) -> Event {
+        let mut sym = |id: u32| -> Sym {
+            match dict.get(id) {
+                Some(s) => s.clone(),
+                None => {
+                    *unresolved += 1;
+                    Sym::from(format!("?{id}"))
+                }
+            }
+        };
+        let flags = self.flags[i];
+        let pid = Pid {
+            node: (self.pid_node[i] != 0).then(|| sym(self.pid_node[i])),
+            number: self.pid_number[i],
+            serial: self.pid_serial[i],
+        };
+        let peer = (flags & flag::PEER != 0).then(|| Pid {
+            node: (self.peer_node[i] != 0).then(|| sym(self.peer_node[i])),
+            number: self.peer_number[i],
+            serial: self.peer_serial[i],
+        });
+        let mfa = (self.module[i] != 0).then(|| Mfa {
+            module: sym(self.module[i]),
+            function: sym(self.function[i]),
+            arity: self.arity[i],
+        });
+        let name = (self.name[i] != 0).then(|| sym(self.name[i]));
+        let value = (flags & flag::VALUE != 0).then(|| Value {
+            encoding: if flags & flag::ETF != 0 {
+                ValueEncoding::Etf
+            } else {
+                ValueEncoding::Text
+            },
+            truncated: flags & flag::TRUNCATED != 0,
+            bytes: self.value_bytes[value_at..value_at + self.value_len[i] as usize].into(),
+        });
+        Event {
+            ts: self.ts[i],
+            seq,
+            stream,
+            kind: Kind::from_code(self.kind[i]).expect("kinds checked in decode"),
+            pid,
+            mfa,
+            peer,
+            name,
+            msg_hash: (flags & flag::HASH != 0).then_some(self.msg_hash[i]),
+            correlation: self.correlation[i],
+            nums: [
+                self.nums[0][i],
+                self.nums[1][i],
+                self.nums[2][i],
+                self.nums[3][i],
+            ],
+            value,
+        }
+    }
+}
+
+fn begin_column(out: &mut Vec<u8>) -> usize {
+    out.extend_from_slice(&[0; 4]);
+    out.len()
+}
+
+fn end_column(out: &mut [u8], at: usize) {
+    let len = (out.len() - at) as u32;
+    out[at - 4..at].copy_from_slice(&len.to_le_bytes());
+}
+
+fn bytes_column(out: &mut Vec<u8>, b: &[u8]) {
+    let at = begin_column(out);
+    out.extend_from_slice(b);
+    end_column(out, at);
+}
+
+fn varint_column(out: &mut Vec<u8>, values: impl Iterator<Item = u64>) {
+    let at = begin_column(out);
+    values.for_each(|v| put_u64(out, v));
+    end_column(out, at);
+}
+
+fn done(c: &Cursor<'_>, col: usize) -> Result<(), String> {
+    if c.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("column {col} has bytes past its last value"))
+    }
+}
+
+fn fixed_bytes(col: &[u8], n: usize, i: usize) -> Result<Vec<u8>, String> {
+    if col.len() != n {
+        return Err(format!("column {i} has {} bytes for {n} events", col.len()));
+    }
+    Ok(col.to_vec())
+}
+
+fn u32s(col: &[u8], n: usize, i: usize) -> Result<Vec<u32>, String> {
+    let mut c = Cursor::new(col);
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        v.push(c.u32().ok_or_else(|| format!("column {i} too short"))?);
+    }
+    done(&c, i)?;
+    Ok(v)
+}

@@ -1,0 +1,429 @@
+//! A trace: one or more segment files (or directories of them, or several nodes'
+//! directories), read as one.
+//!
+//! Events come out in time order per stream, merged across streams and nodes by wall-clock
+//! time (each segment's clock anchor maps its monotonic timestamps), optionally limited to a
+//! time range; chunks outside the range are skipped without being read. Losses the files
+//! show beyond single-segment damage (sequence gaps within a stream, drops the recorder
+//! counted, streams whose beginning was deleted by retention) are computed across segments.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::path::{Path, PathBuf};
+
+use crate::chunk::{ChunkHeader, ChunkType};
+use crate::columns::EventColumns;
+use crate::error::{Error, Problem, ProblemKind, Result};
+use crate::event::{Event, Sym};
+use crate::header::ClockAnchor;
+use crate::segment::{ChunkLoc, Segment};
+
+/// A set of segments read together.
+#[derive(Debug)]
+pub struct Trace {
+    segments: Vec<Segment>,
+    problems: Vec<Problem>,
+    /// Per (node, run, stream): indexes of (segment, chunk) in stream order.
+    streams: Vec<StreamChunks>,
+}
+
+/// One stream's chunks across segments.
+#[derive(Debug)]
+struct StreamChunks {
+    node: Sym,
+    chunks: Vec<(usize, usize)>,
+}
+
+/// Merge order: wall time, then node, stream and sequence for ties; then the cursor index.
+type MergeKey = (i64, Sym, u16, u64, usize);
+
+#[derive(Default)]
+struct StreamBuild {
+    chunks: Vec<(usize, usize)>,
+    ranges: Vec<(u64, u64, usize)>,
+    dropped: u64,
+}
+
+/// An event with the node it came from and its wall-clock time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceEvent {
+    /// Node name (`?` when the segment header was damaged).
+    pub node: Sym,
+    /// Wall-clock ns since the Unix epoch (from the segment's clock anchor).
+    pub wall_ns: i64,
+    /// The event.
+    pub event: Event,
+}
+
+impl Trace {
+    /// Opens files and directories. A directory is searched (two levels deep, for
+    /// `dir/<node>/seg-*.scope`) for `*.scope` files. A file named directly that is not a
+    /// readable trace is an error; one found in a directory is reported as a problem.
+    pub fn open<P: AsRef<Path>>(paths: &[P]) -> Result<Trace> {
+        let mut segments = Vec::new();
+        let mut problems = Vec::new();
+        for p in paths {
+            let p = p.as_ref();
+            let meta = std::fs::metadata(p).map_err(|e| Error::io(p, "opening trace", e))?;
+            if meta.is_dir() {
+                let files = find_segments(p)?;
+                if files.is_empty() {
+                    return Err(Error::NoSegments { path: p.into() });
+                }
+                for f in files {
+                    match Segment::open(&f) {
+                        Ok(s) => segments.push(s),
+                        Err(e) => problems.push(Problem {
+                            path: f.clone(),
+                            kind: ProblemKind::UnreadableFile {
+                                reason: e.to_string(),
+                            },
+                        }),
+                    }
+                }
+            } else {
+                segments.push(Segment::open(p)?);
+            }
+        }
+        Ok(Trace::from_segments(segments, problems))
+    }
+
+    /// A trace over segments already scanned.
+    pub fn from_segments(mut segments: Vec<Segment>, mut problems: Vec<Problem>) -> Trace {
+        segments.sort_by_key(|s| {
+            s.header
+                .as_ref()
+                .map(|h| (h.node.clone(), h.run_id, h.segment_seq))
+        });
+        for s in &segments {
+            problems.extend(s.problems.iter().cloned());
+        }
+        // Per stream: intact chunks, plus seq ranges of damaged chunks (already reported,
+        // so they are not reported again as gaps).
+        let mut by_stream: BTreeMap<(Sym, u64, u16), StreamBuild> = BTreeMap::new();
+        for (si, s) in segments.iter().enumerate() {
+            let (node, run) = node_and_run(s);
+            for (ci, c) in s.chunks.iter().enumerate() {
+                if c.header.chunk_type == ChunkType::Events {
+                    let b = by_stream
+                        .entry((node.clone(), run, c.header.stream))
+                        .or_default();
+                    b.chunks.push((si, ci));
+                    b.ranges
+                        .push((c.header.first_seq, u64::from(c.header.count), si));
+                    b.dropped = b.dropped.max(c.header.dropped_total);
+                }
+            }
+            for p in &s.problems {
+                if let ProblemKind::DamagedChunk {
+                    stream,
+                    events,
+                    first_seq,
+                    ..
+                } = p.kind
+                {
+                    if events > 0 {
+                        let b = by_stream.entry((node.clone(), run, stream)).or_default();
+                        b.ranges.push((first_seq, u64::from(events), si));
+                    }
+                }
+            }
+        }
+        let mut streams = Vec::new();
+        for ((node, _, stream), mut b) in by_stream {
+            b.chunks
+                .sort_by_key(|&(si, ci)| (segments[si].chunks[ci].header.first_seq, si));
+            b.ranges.sort_unstable();
+            let path = |si: usize| segments[si].path.clone();
+            let mut expected: Option<u64> = None;
+            for &(first, count, si) in &b.ranges {
+                match expected {
+                    None if first > 0 => problems.push(Problem {
+                        path: path(si),
+                        kind: ProblemKind::EarlierSegmentsMissing {
+                            stream,
+                            first_seq: first,
+                        },
+                    }),
+                    Some(e) if first > e => problems.push(Problem {
+                        path: path(si),
+                        kind: ProblemKind::SeqGap {
+                            stream,
+                            from: e,
+                            missing: first - e,
+                        },
+                    }),
+                    _ => {}
+                }
+                expected = Some(expected.unwrap_or(0).max(first + count));
+            }
+            if b.dropped > 0 {
+                if let Some(&(si, _)) = b.chunks.last() {
+                    problems.push(Problem {
+                        path: path(si),
+                        kind: ProblemKind::RecorderDropped {
+                            stream,
+                            dropped: b.dropped,
+                        },
+                    });
+                }
+            }
+            if !b.chunks.is_empty() {
+                streams.push(StreamChunks {
+                    node,
+                    chunks: b.chunks,
+                });
+            }
+        }
+        Trace {
+            segments,
+            problems,
+            streams,
+        }
+    }
+
+    /// The segments, by node, run and sequence.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Everything found wrong or missing so far (decoding events may add more; see
+    /// [`Events::problems`]).
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// Events the recorder dropped, summed over streams.
+    pub fn dropped(&self) -> u64 {
+        self.problems
+            .iter()
+            .filter_map(|p| match p.kind {
+                ProblemKind::RecorderDropped { dropped, .. } => Some(dropped),
+                _ => None,
+            })
+            .sum()
+    }
+
+    /// Every intact event chunk, decoded, in file order: the fast path for bulk work.
+    /// Chunks that fail to decode are reported to `on_problem` and skipped.
+    pub fn for_each_chunk(
+        &self,
+        mut f: impl FnMut(&Segment, &ChunkHeader, &EventColumns),
+        mut on_problem: impl FnMut(Problem),
+    ) {
+        let mut decoder = new_decoder();
+        let mut scratch = Vec::new();
+        for s in &self.segments {
+            for c in s
+                .chunks
+                .iter()
+                .filter(|c| c.header.chunk_type == ChunkType::Events)
+            {
+                match s.read_chunk(c, &mut decoder, &mut scratch) {
+                    Ok(cols) => f(s, &c.header, &cols),
+                    Err(p) => on_problem(p),
+                }
+            }
+        }
+    }
+
+    /// All events, merged in wall-clock order.
+    pub fn events(&self) -> Events<'_> {
+        self.events_between(i64::MIN, i64::MAX)
+    }
+
+    /// Events with wall-clock time in `from..=to` (ns since the Unix epoch), merged.
+    pub fn events_between(&self, from: i64, to: i64) -> Events<'_> {
+        let cursors: Vec<_> = self
+            .streams
+            .iter()
+            .map(|s| Cursor {
+                stream: s,
+                next_chunk: 0,
+                rows: Vec::new().into_iter(),
+                head: None,
+            })
+            .collect();
+        let mut ev = Events {
+            trace: self,
+            cursors,
+            heap: BinaryHeap::new(),
+            from,
+            to,
+            decoder: new_decoder(),
+            scratch: Vec::new(),
+            problems: Vec::new(),
+            unresolved: 0,
+        };
+        for i in 0..ev.cursors.len() {
+            ev.refill(i);
+        }
+        ev
+    }
+
+    fn anchor(&self, segment: usize) -> ClockAnchor {
+        self.segments[segment]
+            .header
+            .as_ref()
+            .map(|h| h.anchor)
+            .unwrap_or_default()
+    }
+}
+
+fn node_and_run(s: &Segment) -> (Sym, u64) {
+    match &s.header {
+        Some(h) => (Sym::from(h.node.as_str()), h.run_id),
+        None => (Sym::from("?"), 0),
+    }
+}
+
+fn new_decoder() -> zstd::bulk::Decompressor<'static> {
+    zstd::bulk::Decompressor::new().expect("a zstd decompression context can be allocated")
+}
+
+/// Finds `*.scope` files under `dir` (itself and one level of node directories), sorted.
+fn find_segments(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let list = |d: &Path| -> Result<Vec<PathBuf>> {
+        let rd = std::fs::read_dir(d).map_err(|e| Error::io(d, "listing trace directory", e))?;
+        let mut v = Vec::new();
+        for entry in rd {
+            v.push(
+                entry
+                    .map_err(|e| Error::io(d, "listing trace directory", e))?
+                    .path(),
+            );
+        }
+        v.sort();
+        Ok(v)
+    };
+    for p in list(dir)? {
+        if p.is_dir() {
+            out.extend(list(&p)?.into_iter().filter(|f| is_segment_file(f)));
+        } else if is_segment_file(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+fn is_segment_file(p: &Path) -> bool {
+    p.is_file() && p.extension().is_some_and(|e| e == "scope")
+}
+
+#[derive(Debug)]
+struct Cursor<'t> {
+    stream: &'t StreamChunks,
+    next_chunk: usize,
+    rows: std::vec::IntoIter<(i64, Event)>,
+    head: Option<Event>,
+}
+
+/// Merged event iterator; see [`Trace::events`].
+pub struct Events<'t> {
+    trace: &'t Trace,
+    cursors: Vec<Cursor<'t>>,
+    heap: BinaryHeap<Reverse<MergeKey>>,
+    from: i64,
+    to: i64,
+    decoder: zstd::bulk::Decompressor<'static>,
+    scratch: Vec<u8>,
+    problems: Vec<Problem>,
+    unresolved: u64,
+}
+
+impl std::fmt::Debug for Events<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("pending", &self.heap.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Events<'_> {
+    /// Problems met while decoding (chunks that failed to decode, unresolved names).
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut p = self.problems.clone();
+        if self.unresolved > 0 {
+            p.push(Problem {
+                path: PathBuf::new(),
+                kind: ProblemKind::UnresolvedSymbols {
+                    count: self.unresolved,
+                },
+            });
+        }
+        p
+    }
+
+    /// Puts cursor `i`'s next event in range on the heap, loading chunks as needed.
+    fn refill(&mut self, i: usize) {
+        loop {
+            let c = &mut self.cursors[i];
+            if let Some((wall, e)) = c.rows.next() {
+                let key = (wall, c.stream.node.clone(), e.stream, e.seq, i);
+                c.head = Some(e);
+                self.heap.push(Reverse(key));
+                return;
+            }
+            let c = &mut self.cursors[i];
+            let Some(&(si, ci)) = c.stream.chunks.get(c.next_chunk) else {
+                return;
+            };
+            c.next_chunk += 1;
+            let seg = &self.trace.segments[si];
+            let loc: &ChunkLoc = &seg.chunks[ci];
+            let anchor = self.trace.anchor(si);
+            let (lo, hi) = (
+                anchor.to_wall(loc.header.ts_begin),
+                anchor.to_wall(loc.header.ts_end),
+            );
+            if hi < self.from || lo > self.to {
+                continue;
+            }
+            let cols = match seg.read_chunk(loc, &mut self.decoder, &mut self.scratch) {
+                Ok(cols) => cols,
+                Err(p) => {
+                    self.problems.push(p);
+                    continue;
+                }
+            };
+            let mut rows = Vec::with_capacity(cols.len());
+            let mut value_at = 0;
+            for r in 0..cols.len() {
+                let wall = anchor.to_wall(cols.ts[r]);
+                if (self.from..=self.to).contains(&wall) {
+                    let e = cols.row(
+                        r,
+                        value_at,
+                        &seg.dictionary,
+                        loc.header.stream,
+                        loc.header.first_seq + r as u64,
+                        &mut self.unresolved,
+                    );
+                    rows.push((wall, e));
+                }
+                value_at += cols.value_len[r] as usize;
+            }
+            // A stream is in time order as written; keep it so even if a writer was sloppy.
+            rows.sort_by_key(|(w, _)| *w);
+            self.cursors[i].rows = rows.into_iter();
+        }
+    }
+}
+
+impl Iterator for Events<'_> {
+    type Item = TraceEvent;
+
+    fn next(&mut self) -> Option<TraceEvent> {
+        let Reverse((wall_ns, node, _, _, i)) = self.heap.pop()?;
+        let event = self.cursors[i].head.take()?;
+        self.refill(i);
+        Some(TraceEvent {
+            node,
+            wall_ns,
+            event,
+        })
+    }
+}

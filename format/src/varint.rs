@@ -1,0 +1,101 @@
+//! LEB128 variable-length integers (zigzag for signed), the encoding of every integer column.
+//!
+//! Decoding takes a cursor over untrusted bytes and returns `None` instead of reading past
+//! the end or accepting more than ten bytes.
+
+/// Appends `v` as unsigned LEB128.
+#[inline]
+pub(crate) fn put_u64(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Appends `v` zigzag-encoded, so small negative numbers stay short.
+#[inline]
+pub(crate) fn put_i64(out: &mut Vec<u8>, v: i64) {
+    put_u64(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+/// A read position over a byte slice.
+#[derive(Debug)]
+pub(crate) struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Cursor { bytes, pos: 0 }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+
+    #[inline]
+    pub(crate) fn u64(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *self.bytes.get(self.pos)?;
+            self.pos += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    #[inline]
+    pub(crate) fn i64(&mut self) -> Option<i64> {
+        let z = self.u64()?;
+        Some(((z >> 1) as i64) ^ -((z & 1) as i64))
+    }
+
+    #[inline]
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        u32::try_from(self.u64()?).ok()
+    }
+
+    pub(crate) fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+
+    pub(crate) fn fixed_u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.bytes(4)?.try_into().ok()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_round_trip_at_their_edges() {
+        let values = [0i64, 1, -1, 63, -64, 64, i64::MAX, i64::MIN, 1 << 40];
+        let mut buf = Vec::new();
+        for v in values {
+            put_i64(&mut buf, v);
+            put_u64(&mut buf, v as u64);
+        }
+        let mut c = Cursor::new(&buf);
+        for v in values {
+            assert_eq!(c.i64(), Some(v));
+            assert_eq!(c.u64(), Some(v as u64));
+        }
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn overlong_and_truncated_input_is_refused() {
+        assert_eq!(Cursor::new(&[0xff; 11]).u64(), None);
+        assert_eq!(Cursor::new(&[0x80]).u64(), None);
+        assert_eq!(Cursor::new(&[]).fixed_u32(), None);
+    }
+}
