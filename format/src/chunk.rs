@@ -14,7 +14,7 @@
 //! | `[8 .. 12]`  | chunk number in the segment (0, 1, …), u32                            |
 //! | `[12 .. 16]` | count: events, or dictionary entries, u32                             |
 //! | `[16 .. 24]` | events: sequence number of the first event in its stream; else 0, u64 |
-//! | `[24 .. 32]` | ts of the first event (monotonic ns), i64; 0 for dictionary           |
+//! | `[24 .. 32]` | smallest ts in the chunk (monotonic ns), i64; 0 for dictionary        |
 //! | `[32 .. 40]` | largest ts in the chunk, i64; 0 for dictionary                        |
 //! | `[40 .. 48]` | events the recorder dropped on this stream so far (cumulative), u64   |
 //! | `[48 .. 52]` | stored payload length (the zstd frame), u32                           |
@@ -51,7 +51,7 @@ pub struct ChunkHeader {
     pub count: u32,
     /// Stream sequence number of the first event.
     pub first_seq: u64,
-    /// Timestamp of the first event.
+    /// Smallest timestamp (the ts column's deltas start from it).
     pub ts_begin: i64,
     /// Largest timestamp.
     pub ts_end: i64,

@@ -241,11 +241,18 @@ impl EventColumns {
         }
     }
 
-    /// Encodes the columns (first ts is the chunk's ts_begin).
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+    /// Smallest and largest timestamp (the chunk header's ts_begin and ts_end).
+    pub(crate) fn ts_range(&self) -> (i64, i64) {
+        let lo = self.ts.iter().copied().min().unwrap_or(0);
+        let hi = self.ts.iter().copied().max().unwrap_or(0);
+        (lo, hi)
+    }
+
+    /// Encodes the columns; the first ts delta is taken from `ts_begin`.
+    pub(crate) fn encode(&self, ts_begin: i64, out: &mut Vec<u8>) {
         out.clear();
         let at = begin_column(out);
-        let mut prev = self.ts.first().copied().unwrap_or(0);
+        let mut prev = ts_begin;
         for &t in &self.ts {
             put_i64(out, t.wrapping_sub(prev));
             prev = t;
@@ -286,7 +293,7 @@ impl EventColumns {
         bytes_column(out, &self.value_bytes);
     }
 
-    /// Decodes `count` events from a raw payload whose first event is at `ts_begin`.
+    /// Decodes `count` events from a raw payload whose ts deltas start from `ts_begin`.
     pub fn decode(raw: &[u8], count: u32, ts_begin: i64) -> Result<EventColumns, String> {
         let n = count as usize;
         // Every event takes at least one byte in each of several columns: a count the payload

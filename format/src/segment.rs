@@ -103,6 +103,7 @@ impl Segment {
         };
 
         let mut footer_entries = Vec::new();
+        let mut footer_reported = false;
         let mut limit = file.len();
         match footer::decode_at(file, file.len()) {
             Ok(Some((offset, entries))) => match check_entries(&entries, start, offset) {
@@ -111,16 +112,22 @@ impl Segment {
                     limit = offset as usize;
                     footer_entries = entries;
                 }
-                Err(reason) => seg.problem(ProblemKind::FooterDamaged {
-                    offset: offset.min(seg.file_len),
-                    reason,
-                }),
+                Err(reason) => {
+                    footer_reported = true;
+                    seg.problem(ProblemKind::FooterDamaged {
+                        offset: offset.min(seg.file_len),
+                        reason,
+                    })
+                }
             },
             Ok(None) => {}
-            Err(reason) => seg.problem(ProblemKind::FooterDamaged {
-                offset: seg.file_len.saturating_sub(footer::TRAILER_LEN as u64),
-                reason,
-            }),
+            Err(reason) => {
+                footer_reported = true;
+                seg.problem(ProblemKind::FooterDamaged {
+                    offset: seg.file_len.saturating_sub(footer::TRAILER_LEN as u64),
+                    reason,
+                })
+            }
         }
 
         let mut decoder = zstd::bulk::Decompressor::new()
@@ -179,6 +186,10 @@ impl Segment {
                     }
                 }
             }
+            // The damaged footer already reported: the rest of the file is that footer.
+            if footer_reported && file[pos..].starts_with(footer::MAGIC) {
+                break;
+            }
             let nonzero_end = last_nonzero(file, pos, limit);
             if nonzero_end == pos {
                 break; // preallocated, never-written tail
@@ -191,14 +202,14 @@ impl Segment {
             skip_to_first = false;
             pos = next;
         }
-        if !seg.closed && header_says_closed {
+        if !seg.closed && header_says_closed && !footer_reported {
             seg.problem(ProblemKind::FooterDamaged {
                 offset: seg.file_len,
                 reason: "the header says the segment was closed but no footer was found \
                          (file truncated?)"
                     .into(),
             });
-        } else if !seg.closed {
+        } else if !seg.closed && !header_says_closed {
             let committed = seg.committed;
             seg.problem(ProblemKind::NotClosed { committed });
         }

@@ -297,7 +297,8 @@ impl TraceWriter {
         let stream = &mut self.streams[usize::from(id)];
         let cols = &stream.cols;
         let count = cols.len() as u32;
-        cols.encode(&mut self.raw);
+        let (ts_begin, ts_end) = cols.ts_range();
+        cols.encode(ts_begin, &mut self.raw);
         compress(&mut self.compressor, &self.raw, &mut self.stored)
             .map_err(|e| Error::InvalidEvent(format!("zstd: {e}")))?;
         let events = ChunkHeader {
@@ -306,8 +307,8 @@ impl TraceWriter {
             chunk_seq: 0,
             count,
             first_seq: stream.next_seq,
-            ts_begin: cols.ts[0],
-            ts_end: cols.ts.iter().copied().max().unwrap_or(0),
+            ts_begin,
+            ts_end,
             dropped_total: stream.dropped_total,
             stored_len: self.stored.len() as u32,
             raw_len: self.raw.len() as u32,

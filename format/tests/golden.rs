@@ -1,0 +1,102 @@
+//! Golden files: committed segments that must keep decoding to the same values, and a tiny
+//! trace that must keep encoding to the same bytes. Regenerate with `SCOPE_BLESS=1` only when
+//! the format version changes (then add a new golden file; keep the old ones).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use scope_format::{Kind, Trace, FORMAT_VERSION};
+
+const TINY: &str = "tests/golden/v1-tiny.scope";
+const SMALL: &str = "tests/golden/v1-small.scope";
+
+#[test]
+fn the_tiny_trace_encodes_to_the_committed_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = std::fs::read(support::tiny_trace(dir.path())).unwrap();
+    if support::bless() {
+        std::fs::write(TINY, &written).unwrap();
+    }
+    let golden = std::fs::read(TINY).unwrap();
+    assert_eq!(&golden[..8], b"SCOPESEG");
+    assert_eq!(u16::from_le_bytes([golden[8], golden[9]]), FORMAT_VERSION);
+    assert_eq!(golden[24], 1, "closed flag");
+    assert_eq!(&golden[golden.len() - 8..], b"SCOPEEND");
+    assert!(
+        written == golden,
+        "the writer's bytes changed: bump FORMAT_VERSION and add a golden file if the layout \
+         changed on purpose ({} bytes written, {} committed)",
+        written.len(),
+        golden.len()
+    );
+}
+
+#[test]
+fn the_tiny_trace_decodes_to_its_three_events() {
+    let trace = Trace::open(&[Path::new(TINY)]).unwrap();
+    let events: Vec<_> = trace.events().map(|e| e.event).collect();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [Kind::Call, Kind::Send, Kind::ReturnFrom]);
+    assert_eq!(events[0].mfa.as_ref().unwrap().to_string(), "Shop.Orders.place/1");
+    assert_eq!(&*events[0].value.as_ref().unwrap().bytes, b"[%{sku: \"A-1\"}]");
+    assert_eq!(events[1].peer.as_ref().unwrap().to_string(), "<0.90.1>");
+    assert_eq!(events[1].msg_hash, Some(0xDEAD_BEEF));
+    assert_eq!(events[2].ts - events[0].ts, 4000);
+    let seg = &trace.segments()[0];
+    let h = seg.header.as_ref().unwrap();
+    assert_eq!(h.node, "tiny@golden");
+    assert_eq!(h.otp_release, "25");
+    assert!(seg.closed);
+    assert!(trace.problems().is_empty(), "{:?}", trace.problems());
+}
+
+#[test]
+fn the_small_golden_segment_decodes_to_pinned_counts_and_values() {
+    if support::bless() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = support::small_trace(dir.path());
+        std::fs::copy(path, SMALL).unwrap();
+    }
+    let trace = Trace::open(&[Path::new(SMALL)]).unwrap();
+    let seg = &trace.segments()[0];
+    assert_eq!(seg.file_len, 40_608);
+    assert_eq!(seg.chunks.len(), 13);
+    let events: Vec<_> = trace.events().collect();
+    assert_eq!(events.len(), 3001);
+    let mut by_kind = BTreeMap::new();
+    for e in &events {
+        *by_kind.entry(e.event.kind.name()).or_insert(0) += 1;
+    }
+    let expected: BTreeMap<&str, i32> = [
+        ("call", 1192),
+        ("return_from", 1175),
+        ("send", 359),
+        ("receive", 119),
+        ("in", 54),
+        ("out", 54),
+        ("link", 16),
+        ("spawn", 12),
+        ("exception_from", 10),
+        ("custom", 7),
+        ("gc_minor_end", 2),
+        ("dropped", 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(by_kind, expected);
+    assert_eq!(trace.dropped(), 5);
+    let e = &events[1000];
+    assert_eq!(e.wall_ns, 1_795_424_400_000_402_138);
+    assert_eq!((e.event.stream, e.event.seq, e.event.kind), (2, 499, Kind::ReturnFrom));
+    assert_eq!(e.event.pid.to_string(), "<0.135.0>");
+    assert_eq!(e.event.mfa.as_ref().unwrap().to_string(), "Shop.Payments.map/2");
+    assert_eq!(
+        &*e.event.value.as_ref().unwrap().bytes,
+        b"{:ok, %{id: 867, status: :ok, items: [6]}}"
+    );
+    let with_values = events.iter().filter(|e| e.event.value.is_some()).count();
+    let ts_sum: i64 = events.iter().map(|e| e.event.ts - 1_000_000_000).sum();
+    assert_eq!((with_values, ts_sum), (2862, 1_852_242_231));
+}
