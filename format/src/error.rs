@@ -119,7 +119,7 @@ impl Problem {
     /// The bytes of the file it concerns, when it concerns a range.
     pub fn byte_range(&self) -> Option<(u64, u64)> {
         match self.kind {
-            ProblemKind::DamagedRegion { start, end } => Some((start, end)),
+            ProblemKind::DamagedRegion { start, end, .. } => Some((start, end)),
             ProblemKind::DamagedChunk { offset, len, .. } => Some((offset, offset + len)),
             _ => None,
         }
@@ -151,6 +151,8 @@ pub enum ProblemKind {
         start: u64,
         /// One past the last byte.
         end: u64,
+        /// It lies past the committed length: a write torn by a crash, not later corruption.
+        after_commit: bool,
     },
     /// A chunk whose header is intact but whose payload is not.
     DamagedChunk {
@@ -162,8 +164,10 @@ pub enum ProblemKind {
         chunk_seq: u32,
         /// Its stream.
         stream: u16,
-        /// Events it held.
+        /// Events it held (0 for a dictionary chunk).
         events: u32,
+        /// It was a dictionary chunk: names it defined show as `?N`.
+        dictionary: bool,
         /// Stream sequence number of its first event.
         first_seq: u64,
         /// Why it was rejected.
@@ -228,13 +232,35 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = self.path.display();
         match &self.kind {
-            ProblemKind::HeaderDamaged { reason } => {
-                write!(f, "{p}: file header damaged (bytes 0..): {reason}; node name and clock anchor unknown")
-            }
-            ProblemKind::DamagedRegion { start, end } => write!(
+            ProblemKind::HeaderDamaged { reason } => write!(
                 f,
-                "{p}: bytes {start}..{end} ({} bytes) are not a readable chunk",
-                end - start
+                "{p}: file header (byte 0) damaged: {reason}; node name, OTP release and clock anchor unknown"
+            ),
+            ProblemKind::DamagedRegion {
+                start,
+                end,
+                after_commit,
+            } => write!(
+                f,
+                "{p}: bytes {start}..{end} ({} bytes) are not a readable chunk{}",
+                end - start,
+                if *after_commit {
+                    " (past the last commit: a write torn by a crash)"
+                } else {
+                    ""
+                }
+            ),
+            ProblemKind::DamagedChunk {
+                offset,
+                len,
+                chunk_seq,
+                dictionary: true,
+                reason,
+                ..
+            } => write!(
+                f,
+                "{p}: dictionary chunk {chunk_seq} at bytes {offset}..{} damaged: {reason}; names it defined are lost",
+                offset + len
             ),
             ProblemKind::DamagedChunk {
                 offset,
@@ -254,10 +280,12 @@ impl fmt::Display for Problem {
                 "{p}: footer at byte {offset} unusable ({reason}); chunks found by scanning"
             ),
             ProblemKind::UnreadableFile { reason } => write!(f, "{reason}; file skipped"),
-            ProblemKind::ChunkSeqGap { expected, found } => write!(
-                f,
-                "{p}: chunks {expected}..{found} missing (next intact chunk is {found})"
-            ),
+            ProblemKind::ChunkSeqGap { expected, found } if found - expected == 1 => {
+                write!(f, "{p}: chunk {expected} missing")
+            }
+            ProblemKind::ChunkSeqGap { expected, found } => {
+                write!(f, "{p}: chunks {expected} to {} missing", found - 1)
+            }
             ProblemKind::SeqGap {
                 stream,
                 from,

@@ -141,16 +141,17 @@ impl Segment {
                 skip_to_first = false;
                 let span = h.span() as usize;
                 if pos + span > limit {
+                    // Declared longer than the file: the rest may still hold intact chunks.
+                    let next = next_chunk(file, pos, limit, &footer_entries);
+                    let end = next.min(last_nonzero(file, pos, next).next_multiple_of(8));
                     seg.damaged_chunk(
                         pos,
-                        limit - pos,
+                        end.max(pos + 8) - pos,
                         &h,
-                        format!(
-                            "truncated: needs {span} bytes, the file has {}",
-                            limit - pos
-                        ),
+                        format!("truncated: needs {span} bytes, {} remain", limit - pos),
                     );
-                    break;
+                    pos = next;
+                    continue;
                 }
                 let stored = &file[pos + HEADER_LEN..pos + HEADER_LEN + h.stored_len as usize];
                 let ok = match h.chunk_type {
@@ -196,8 +197,11 @@ impl Segment {
             }
             let next = next_chunk(file, pos, limit, &footer_entries);
             let end = next.min(nonzero_end.next_multiple_of(8)).min(limit);
-            if !skip_to_first {
-                seg.damaged_span(pos, end, next, &footer_entries);
+            // Zeros before the damage are unused space, not damage.
+            let first = file[pos..end].iter().position(|&b| b != 0).unwrap_or(0);
+            let begin = pos + first / 8 * 8;
+            if !skip_to_first && begin < end {
+                seg.damaged_span(begin, end, next, &footer_entries);
             }
             skip_to_first = false;
             pos = next;
@@ -209,7 +213,7 @@ impl Segment {
                          (file truncated?)"
                     .into(),
             });
-        } else if !seg.closed && !header_says_closed {
+        } else if !seg.closed && !header_says_closed && seg.header.is_some() {
             let committed = seg.committed;
             seg.problem(ProblemKind::NotClosed { committed });
         }
@@ -240,6 +244,7 @@ impl Segment {
             } else {
                 0
             },
+            dictionary: h.chunk_type == ChunkType::Dictionary,
             first_seq: h.first_seq,
             reason,
         });
@@ -257,6 +262,7 @@ impl Segment {
             self.problem(ProblemKind::DamagedRegion {
                 start: start as u64,
                 end: end as u64,
+                after_commit: start as u64 >= self.committed,
             });
             return;
         }
@@ -272,6 +278,7 @@ impl Segment {
                 } else {
                     0
                 },
+                dictionary: e.chunk_type == ChunkType::Dictionary,
                 first_seq: e.first_seq,
                 reason: "chunk header damaged (known from the footer)".into(),
             });
@@ -325,6 +332,7 @@ impl Segment {
                 chunk_seq: h.chunk_seq,
                 stream: h.stream,
                 events: h.count,
+                dictionary: false,
                 first_seq: h.first_seq,
                 reason,
             },

@@ -253,7 +253,7 @@ impl Trace {
             decoder: new_decoder(),
             scratch: Vec::new(),
             problems: Vec::new(),
-            unresolved: 0,
+            unresolved: BTreeMap::new(),
         };
         for i in 0..ev.cursors.len() {
             ev.refill(i);
@@ -329,7 +329,8 @@ pub struct Events<'t> {
     decoder: zstd::bulk::Decompressor<'static>,
     scratch: Vec<u8>,
     problems: Vec<Problem>,
-    unresolved: u64,
+    /// Unresolved name references per segment index.
+    unresolved: BTreeMap<usize, u64>,
 }
 
 impl std::fmt::Debug for Events<'_> {
@@ -346,12 +347,10 @@ impl Events<'_> {
     /// Problems met while decoding (chunks that failed to decode, unresolved names).
     pub fn problems(&self) -> Vec<Problem> {
         let mut p = self.problems.clone();
-        if self.unresolved > 0 {
+        for (&si, &count) in &self.unresolved {
             p.push(Problem {
-                path: PathBuf::new(),
-                kind: ProblemKind::UnresolvedSymbols {
-                    count: self.unresolved,
-                },
+                path: self.trace.segments[si].path.clone(),
+                kind: ProblemKind::UnresolvedSymbols { count },
             });
         }
         p
@@ -391,6 +390,7 @@ impl Events<'_> {
             };
             let mut rows = Vec::with_capacity(cols.len());
             let mut value_at = 0;
+            let mut unresolved = 0;
             for r in 0..cols.len() {
                 let wall = anchor.to_wall(cols.ts[r]);
                 if (self.from..=self.to).contains(&wall) {
@@ -400,11 +400,14 @@ impl Events<'_> {
                         &seg.dictionary,
                         loc.header.stream,
                         loc.header.first_seq + r as u64,
-                        &mut self.unresolved,
+                        &mut unresolved,
                     );
                     rows.push((wall, e));
                 }
                 value_at += cols.value_len[r] as usize;
+            }
+            if unresolved > 0 {
+                *self.unresolved.entry(si).or_default() += unresolved;
             }
             // A stream is in time order as written; keep it so even if a writer was sloppy.
             rows.sort_by_key(|(w, _)| *w);

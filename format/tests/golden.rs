@@ -39,8 +39,14 @@ fn the_tiny_trace_decodes_to_its_three_events() {
     let events: Vec<_> = trace.events().map(|e| e.event).collect();
     let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [Kind::Call, Kind::Send, Kind::ReturnFrom]);
-    assert_eq!(events[0].mfa.as_ref().unwrap().to_string(), "Shop.Orders.place/1");
-    assert_eq!(&*events[0].value.as_ref().unwrap().bytes, b"[%{sku: \"A-1\"}]");
+    assert_eq!(
+        events[0].mfa.as_ref().unwrap().to_string(),
+        "Shop.Orders.place/1"
+    );
+    assert_eq!(
+        &*events[0].value.as_ref().unwrap().bytes,
+        b"[%{sku: \"A-1\"}]"
+    );
     assert_eq!(events[1].peer.as_ref().unwrap().to_string(), "<0.90.1>");
     assert_eq!(events[1].msg_hash, Some(0xDEAD_BEEF));
     assert_eq!(events[2].ts - events[0].ts, 4000);
@@ -89,9 +95,15 @@ fn the_small_golden_segment_decodes_to_pinned_counts_and_values() {
     assert_eq!(trace.dropped(), 5);
     let e = &events[1000];
     assert_eq!(e.wall_ns, 1_795_424_400_000_402_138);
-    assert_eq!((e.event.stream, e.event.seq, e.event.kind), (2, 499, Kind::ReturnFrom));
+    assert_eq!(
+        (e.event.stream, e.event.seq, e.event.kind),
+        (2, 499, Kind::ReturnFrom)
+    );
     assert_eq!(e.event.pid.to_string(), "<0.135.0>");
-    assert_eq!(e.event.mfa.as_ref().unwrap().to_string(), "Shop.Payments.map/2");
+    assert_eq!(
+        e.event.mfa.as_ref().unwrap().to_string(),
+        "Shop.Payments.map/2"
+    );
     assert_eq!(
         &*e.event.value.as_ref().unwrap().bytes,
         b"{:ok, %{id: 867, status: :ok, items: [6]}}"

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use scope_format::{
-    ClockAnchor, Event, Kind, Mfa, Pid, ProblemKind, Sym, Trace, TraceWriter, Value,
-    ValueEncoding, WriterConfig,
+    ClockAnchor, Event, Kind, Mfa, Pid, ProblemKind, Sym, Trace, TraceWriter, Value, ValueEncoding,
+    WriterConfig,
 };
 
 fn anchor() -> ClockAnchor {
@@ -18,26 +18,38 @@ fn anchor() -> ClockAnchor {
 
 fn sym() -> impl Strategy<Value = Sym> {
     prop_oneof![
-        prop::sample::select(vec!["Elixir.A", "lists", "handle_call", "ok", "é✓"]).prop_map(Sym::from),
+        prop::sample::select(vec!["Elixir.A", "lists", "handle_call", "ok", "é✓"])
+            .prop_map(Sym::from),
         "[a-zA-Z_.]{0,40}".prop_map(|s| Sym::from(s.as_str())),
         ".{0,300}".prop_map(|s| Sym::from(s.as_str())),
     ]
 }
 
 fn pid() -> impl Strategy<Value = Pid> {
-    (prop::option::weighted(0.1, sym()), any::<u32>(), 0u32..4).prop_map(|(node, number, serial)| Pid {
-        node,
-        number,
-        serial,
-    })
+    (prop::option::weighted(0.1, sym()), any::<u32>(), 0u32..4).prop_map(
+        |(node, number, serial)| Pid {
+            node,
+            number,
+            serial,
+        },
+    )
 }
 
 fn value() -> impl Strategy<Value = Value> {
-    (any::<bool>(), any::<bool>(), prop::collection::vec(any::<u8>(), 0..600)).prop_map(|(etf, truncated, bytes)| Value {
-        encoding: if etf { ValueEncoding::Etf } else { ValueEncoding::Text },
-        truncated,
-        bytes: bytes.into(),
-    })
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop::collection::vec(any::<u8>(), 0..600),
+    )
+        .prop_map(|(etf, truncated, bytes)| Value {
+            encoding: if etf {
+                ValueEncoding::Etf
+            } else {
+                ValueEncoding::Text
+            },
+            truncated,
+            bytes: bytes.into(),
+        })
 }
 
 prop_compose! {
@@ -94,7 +106,10 @@ fn read(dir: &std::path::Path, ordered: bool) -> (BTreeMap<u16, Vec<Event>>, Tra
     let mut last_wall = i64::MIN;
     let mut events = trace.events();
     for te in &mut events {
-        assert!(!ordered || te.wall_ns >= last_wall, "merged output is in wall-clock order");
+        assert!(
+            !ordered || te.wall_ns >= last_wall,
+            "merged output is in wall-clock order"
+        );
         last_wall = te.wall_ns;
         assert_eq!(&*te.node, "prop@host");
         by_stream.entry(te.event.stream).or_default().push(te.event);

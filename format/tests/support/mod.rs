@@ -50,7 +50,11 @@ pub fn small_trace_unclosed(dir: &Path) -> Vec<u8> {
     let (path, _) = small_trace(dir);
     let mut bytes = std::fs::read(&path).unwrap();
     let seg = scope_format::Segment::scan(&path, &bytes).unwrap();
-    let footer_at = seg.chunks.last().map(|c| c.offset + c.header.span()).unwrap() as usize;
+    let footer_at = seg
+        .chunks
+        .last()
+        .map(|c| c.offset + c.header.span())
+        .unwrap() as usize;
     bytes.truncate(footer_at);
     bytes[24] = 0; // closed flag off
     bytes.resize(footer_at + 4096, 0); // an unused preallocated tail
