@@ -117,6 +117,8 @@ pub struct Workload {
     node_peer: Sym,
     streams: Vec<StreamState>,
     emitted: u64,
+    /// Generated but not yet taken (a step can make two events).
+    ready: Vec<Event>,
 }
 
 #[derive(Debug)]
@@ -163,16 +165,18 @@ impl Workload {
             node_peer: Sym::from("other@host"),
             streams,
             emitted: 0,
+            ready: Vec::new(),
         }
     }
 
-    /// The next `n` events.
+    /// The next `n` events (taking in batches gives the same events as all at once).
     pub fn take(&mut self, n: usize) -> Vec<Event> {
-        let mut out = Vec::with_capacity(n + 4);
+        let mut out = std::mem::take(&mut self.ready);
+        out.reserve(n + 2);
         while out.len() < n {
             self.step(&mut out);
         }
-        out.truncate(n);
+        self.ready = out.split_off(n);
         out
     }
 
@@ -294,6 +298,9 @@ mod tests {
         let a = Workload::new(7, Shape::default()).take(5000);
         let b = Workload::new(7, Shape::default()).take(5000);
         assert_eq!(a, b);
+        let mut w = Workload::new(7, Shape::default());
+        let batched: Vec<_> = (0..50).flat_map(|_| w.take(100)).collect();
+        assert_eq!(batched, a);
         assert!(a.windows(2).all(|w| w[0].ts <= w[1].ts));
         let calls = a.iter().filter(|e| e.kind == Kind::Call).count();
         let returns = a.iter().filter(|e| e.kind == Kind::ReturnFrom).count();
