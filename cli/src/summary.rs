@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use scope_format::{ChunkHeader, Kind, Problem, Segment, Trace};
+use scope_format::{ChunkHeader, ChunkType, Kind, Problem, Segment, Trace};
 
 /// Per node.
 #[derive(Debug, Default)]
@@ -19,6 +19,7 @@ pub struct NodeSummary {
 #[derive(Debug, Default)]
 pub struct Summary {
     pub segments: usize,
+    /// Chunks that passed every check (dictionary chunks and event chunks that decoded).
     pub chunks: u64,
     pub events: u64,
     pub bytes_on_disk: u64,
@@ -50,9 +51,11 @@ impl Summary {
                 node.runs.insert(h.run_id);
             }
             for c in &seg.chunks {
-                s.chunks += 1;
                 s.raw_bytes += u64::from(c.header.raw_len);
                 s.stored_bytes += c.header.span();
+                if c.header.chunk_type == ChunkType::Dictionary {
+                    s.chunks += 1; // checked and decoded while scanning
+                }
             }
         }
         let mut kinds = [0u64; 256];
@@ -60,6 +63,7 @@ impl Summary {
         let mut decode_problems = Vec::new();
         trace.for_each_chunk(
             |seg: &Segment, h: &ChunkHeader, cols| {
+                s.chunks += 1;
                 let n = cols.len() as u64;
                 s.events += n;
                 let name = node_name(seg);

@@ -1,7 +1,7 @@
 //! Event chunk payload: events stored column by column, timestamps as deltas.
 //!
 //! Columns of like values compress about 4× with zstd against ~2.3× for row records
-//! (research/format_anchors.md §4). Every column is dense (one entry per event; absent values
+//! (measured for the design: `../shared/research/format_anchors.md` §4). Every column is dense (one entry per event; absent values
 //! are 0 and flagged), so a reader decodes each with one loop and analysis code can turn them
 //! into Arrow arrays directly.
 //!
@@ -37,6 +37,9 @@ use crate::varint::{put_i64, put_u64, Cursor};
 
 /// Number of columns in an event chunk.
 pub(crate) const COLUMNS: usize = 21;
+/// Most raw bytes one event takes besides its value: 10 + 1 + 1 + 3×5 + 2×5 + 1 + 3×5 + 5 + 4
+/// + 10 + 4×10 + 5.
+const MAX_EVENT_OVERHEAD: usize = 117;
 /// Largest captured value accepted (bytes).
 pub const MAX_VALUE_LEN: usize = 1024 * 1024;
 
@@ -111,6 +114,11 @@ impl EventColumns {
     /// Bytes this would take before compression, roughly (to decide when to cut a chunk).
     pub(crate) fn raw_estimate(&self) -> usize {
         self.len() * 24 + self.value_bytes.len()
+    }
+
+    /// Bytes this could take at most before compression (every varint at its longest).
+    pub(crate) fn raw_bound(&self) -> usize {
+        4 * COLUMNS + self.len() * MAX_EVENT_OVERHEAD + self.value_bytes.len()
     }
 
     pub(crate) fn clear(&mut self) {

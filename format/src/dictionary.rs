@@ -19,7 +19,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::event::Sym;
 use crate::varint::{put_u64, Cursor};
 
-/// Largest symbol id a reader accepts (bounds its table).
+/// Ids are below this (the writer refuses more names; the reader refuses larger ids).
 pub(crate) const MAX_ID: u32 = 1 << 24;
 /// Longest symbol text.
 pub const MAX_SYMBOL_LEN: usize = 4096;
@@ -111,17 +111,23 @@ impl Interner {
         self.pending.clear();
     }
 
-    /// Takes the ids used but not yet written to this segment, encoding their entries.
-    pub(crate) fn take_pending(&mut self, out: &mut Vec<u8>) -> u32 {
+    /// Encodes entries for ids used but not yet written to this segment, stopping once
+    /// `out` reaches `max_bytes` (the rest stay pending). Returns how many it took.
+    pub(crate) fn take_pending(&mut self, out: &mut Vec<u8>, max_bytes: usize) -> u32 {
         out.clear();
-        let n = self.pending.len() as u32;
-        for id in self.pending.drain(..) {
+        let mut n = 0;
+        for &id in &self.pending {
+            if out.len() >= max_bytes {
+                break;
+            }
             let text = &self.texts[id as usize - 1];
             put_u64(out, u64::from(id));
             put_u64(out, text.len() as u64);
             out.extend_from_slice(text.as_bytes());
+            n += 1;
         }
-        n
+        self.pending.drain(..n);
+        n as u32
     }
 
     /// Forgets pending entries (their chunk was not written), so they are sent again.
@@ -132,10 +138,11 @@ impl Interner {
     }
 }
 
-/// Reader side: id → text for one segment.
+/// Reader side: id → text for one segment. A map, not a table indexed by id: ids are
+/// run-wide, so a segment's can be few and large.
 #[derive(Debug, Default, Clone)]
 pub struct Dictionary {
-    entries: Vec<Option<Sym>>,
+    entries: HashMap<u32, Sym, BuildHasherDefault<FxHasher>>,
 }
 
 impl Dictionary {
@@ -153,11 +160,7 @@ impl Dictionary {
                 .filter(|&n| n as usize <= MAX_SYMBOL_LEN)
                 .ok_or_else(bad)? as usize;
             let text = std::str::from_utf8(c.bytes(len).ok_or_else(bad)?).map_err(|_| bad())?;
-            let slot = id as usize;
-            if self.entries.len() <= slot {
-                self.entries.resize(slot + 1, None);
-            }
-            self.entries[slot] = Some(Sym::from(text));
+            self.entries.insert(id, Sym::from(text));
         }
         if !c.is_empty() {
             return Err("dictionary payload has bytes after its last entry".into());
@@ -168,12 +171,12 @@ impl Dictionary {
     /// The text of `id`, if its entry was read.
     #[inline]
     pub fn get(&self, id: u32) -> Option<&Sym> {
-        self.entries.get(id as usize).and_then(Option::as_ref)
+        self.entries.get(&id)
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.iter().filter(|e| e.is_some()).count()
+        self.entries.len()
     }
 
     /// Whether it has no entries.
@@ -196,7 +199,7 @@ mod tests {
         i.use_id(a);
         i.use_id(b);
         let mut raw = Vec::new();
-        let n = i.take_pending(&mut raw);
+        let n = i.take_pending(&mut raw, usize::MAX);
         assert_eq!(n, 2);
         let mut d = Dictionary::default();
         d.add_payload(&raw, n).unwrap();
@@ -206,7 +209,11 @@ mod tests {
         // A new segment defines them again.
         i.new_segment();
         i.use_id(a);
-        assert_eq!(i.take_pending(&mut raw), 1);
+        assert_eq!(i.take_pending(&mut raw, usize::MAX), 1);
+        // A byte limit leaves the rest for the next dictionary chunk.
+        i.use_id(b);
+        assert_eq!(i.take_pending(&mut raw, 1), 1);
+        assert_eq!(i.take_pending(&mut raw, 1), 0);
     }
 
     #[test]

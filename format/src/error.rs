@@ -154,7 +154,8 @@ pub enum ProblemKind {
         /// It lies past the committed length: a write torn by a crash, not later corruption.
         after_commit: bool,
     },
-    /// A chunk whose header is intact but whose payload is not.
+    /// A chunk known by its header (or the footer's entry for it) whose bytes are unusable:
+    /// payload checksum, truncation, decompression or decoding failed, or its header was lost.
     DamagedChunk {
         /// Byte offset of its header.
         offset: u64,
@@ -173,7 +174,8 @@ pub enum ProblemKind {
         /// Why it was rejected.
         reason: String,
     },
-    /// The footer index is present but unusable; the reader scanned instead.
+    /// The footer is unusable or missing although the header says the segment was closed;
+    /// the reader scanned instead.
     FooterDamaged {
         /// Byte offset of the trailer or footer.
         offset: u64,

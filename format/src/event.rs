@@ -4,7 +4,8 @@
 //! markers. Fields that only some kinds use are optional or zero; the meaning of the four
 //! kind-specific numbers ([`Event::nums`]) per kind is tabled in `FORMAT.md` and on [`Kind`].
 //!
-//! Kind codes are part of the on-disk format: never renumber one, only add.
+//! Kind codes are part of the on-disk format: never renumber one. A v1 reader treats an
+//! unknown code as damage, so adding a kind bumps [`crate::FORMAT_VERSION`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -299,7 +300,7 @@ impl Value {
 pub struct Event {
     /// Monotonic nanoseconds on the recording node (`erlang:monotonic_time(nanosecond)`).
     pub ts: i64,
-    /// Position in its stream, assigned by the writer (ignored by [`crate::SegmentWriter::push`]).
+    /// Position in its stream, assigned by the writer (ignored by [`crate::TraceWriter::push`]).
     pub seq: u64,
     /// The stream (a scheduler's ring; 0 for the shared path).
     pub stream: u16,

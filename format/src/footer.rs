@@ -1,7 +1,9 @@
-//! The footer a clean close appends: an index of every chunk, for seeking without a scan.
+//! The footer a clean close appends: an index of every chunk (offset, stream, count, sequence
+//! and time range).
 //!
-//! A segment without a valid footer (crash, kill, still open) is read by scanning; the footer
-//! is an accelerator, never the only way in. If you change this layout, bump
+//! The reader still checks every chunk; the footer bounds that walk, lets it jump past damage
+//! to the next chunk exactly, and names (with event counts) chunks whose headers were lost. A
+//! segment without a valid footer (crash, kill, still open) is read by scanning alone. If you change this layout, bump
 //! [`crate::FORMAT_VERSION`] and update `FORMAT.md`.
 //!
 //! Footer, at the committed length:

@@ -41,6 +41,9 @@ impl<'a> Cursor<'a> {
         for shift in (0..64).step_by(7) {
             let b = *self.bytes.get(self.pos)?;
             self.pos += 1;
+            if shift == 63 && b > 1 {
+                return None; // bits past 64
+            }
             v |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 return Some(v);
@@ -96,6 +99,9 @@ mod tests {
     fn overlong_and_truncated_input_is_refused() {
         assert_eq!(Cursor::new(&[0xff; 11]).u64(), None);
         assert_eq!(Cursor::new(&[0x80]).u64(), None);
+        let mut past_64 = vec![0xff; 9];
+        past_64.push(0x02);
+        assert_eq!(Cursor::new(&past_64).u64(), None);
         assert_eq!(Cursor::new(&[]).fixed_u32(), None);
     }
 }

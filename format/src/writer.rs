@@ -18,6 +18,9 @@ use crate::header::{ClockAnchor, SegmentHeader};
 use crate::segment_file::SegmentFile;
 use crate::{footer, segment_name};
 
+/// Dictionary chunks are cut at this raw size (well under the reader's limit).
+const DICT_CHUNK_BYTES: usize = 4 << 20;
+
 /// Writer settings.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -233,8 +236,10 @@ impl TraceWriter {
             .push(event, &mut self.syms)
             .map_err(Error::InvalidEvent)?;
         self.stats.events += 1;
+        // The bound keeps a chunk under the reader's limit whatever the events hold.
         if stream.cols.len() >= self.config.chunk_events
             || stream.cols.raw_estimate() >= self.config.chunk_bytes
+            || stream.cols.raw_bound() >= (MAX_RAW_LEN / 2) as usize
         {
             self.write_stream(id)?;
         }
@@ -314,17 +319,20 @@ impl TraceWriter {
             raw_len: self.raw.len() as u32,
             payload_crc: crc32fast::hash(&self.stored),
         };
-        // The dictionary entries this chunk needs must precede it in the same segment; if
-        // both do not fit, the next segment gets them (and all others it uses) afresh.
-        for attempt in 0..2 {
+        // The dictionary entries this chunk needs must precede it in the same segment; if they
+        // do not all fit, the next segment gets them (and all others it uses) afresh.
+        'attempt: for attempt in 0..2 {
             self.streams[usize::from(id)]
                 .cols
                 .use_symbols(&mut self.syms);
-            let entries = self.syms.take_pending(&mut self.dict_raw);
-            let dict = if entries > 0 {
+            loop {
+                let entries = self.syms.take_pending(&mut self.dict_raw, DICT_CHUNK_BYTES);
+                if entries == 0 {
+                    break;
+                }
                 compress(&mut self.compressor, &self.dict_raw, &mut self.dict_stored)
                     .map_err(|e| Error::InvalidEvent(format!("zstd: {e}")))?;
-                Some(ChunkHeader {
+                let dict = ChunkHeader {
                     chunk_type: ChunkType::Dictionary,
                     stream: id,
                     chunk_seq: 0,
@@ -336,47 +344,37 @@ impl TraceWriter {
                     stored_len: self.dict_stored.len() as u32,
                     raw_len: self.dict_raw.len() as u32,
                     payload_crc: crc32fast::hash(&self.dict_stored),
-                })
-            } else {
-                None
-            };
-            let spans = events.span() + dict.as_ref().map_or(0, ChunkHeader::span);
-            let chunks = 1 + usize::from(dict.is_some());
-            let fits = self.current.as_ref().is_some_and(|s| s.fits(spans, chunks));
-            let seg = match self.current.as_mut() {
-                Some(seg) if fits => seg,
-                _ => {
+                };
+                let spans = dict.span() + events.span();
+                if !self.current.as_ref().is_some_and(|s| s.fits(spans, 2)) {
                     self.syms.unmark_pending();
-                    if attempt == 0 {
-                        self.rotate(spans, chunks)?;
-                        continue;
+                    if attempt == 1 {
+                        break 'attempt;
                     }
-                    return Err(Error::InvalidEvent(format!(
-                        "a chunk of {spans} bytes does not fit a fresh segment"
-                    )));
+                    self.rotate(spans, 2)?;
+                    continue 'attempt;
                 }
-            };
-            let mut next_seq = seg.chunk_count();
-            if let Some(mut d) = dict {
-                d.chunk_seq = next_seq;
-                next_seq += 1;
-                seg.append(&d, &self.dict_stored);
-                self.stats.chunks += 1;
-                self.stats.raw_bytes += u64::from(d.raw_len);
-                self.stats.stored_bytes += d.span();
+                let (dict_stored, stats) = (&self.dict_stored, &mut self.stats);
+                append(self.current.as_mut().expect("fits"), dict, dict_stored, stats);
             }
-            let mut events = events;
-            events.chunk_seq = next_seq;
-            seg.append(&events, &self.stored);
-            self.stats.chunks += 1;
-            self.stats.raw_bytes += u64::from(events.raw_len);
-            self.stats.stored_bytes += events.span();
+            if !self.current.as_ref().is_some_and(|s| s.fits(events.span(), 1)) {
+                if attempt == 1 {
+                    break;
+                }
+                self.rotate(events.span(), 1)?;
+                continue;
+            }
+            let seg = self.current.as_mut().expect("fits");
+            append(seg, events, &self.stored, &mut self.stats);
             let stream = &mut self.streams[usize::from(id)];
             stream.next_seq += u64::from(count);
             stream.cols.clear();
             return Ok(());
         }
-        Err(Error::InvalidEvent("chunk could not be placed".into()))
+        Err(Error::InvalidEvent(format!(
+            "a chunk of {} bytes and its names do not fit a fresh segment",
+            events.span()
+        )))
     }
 
     /// Closes the current segment (if any) and opens the next, big enough for `spans`.
@@ -442,6 +440,15 @@ impl Drop for TraceWriter {
             let _ = self.finish();
         }
     }
+}
+
+/// Numbers and appends a chunk to `seg`.
+fn append(seg: &mut SegmentFile, mut h: ChunkHeader, payload: &[u8], stats: &mut WriterStats) {
+    h.chunk_seq = seg.chunk_count();
+    seg.append(&h, payload);
+    stats.chunks += 1;
+    stats.raw_bytes += u64::from(h.raw_len);
+    stats.stored_bytes += h.span();
 }
 
 fn compress(

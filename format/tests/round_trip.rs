@@ -197,3 +197,35 @@ fn a_time_range_returns_exactly_the_events_inside_it() {
     let got: Vec<_> = trace.events_between(from, to).collect();
     assert_eq!(got, expected);
 }
+
+#[test]
+fn chunks_stay_under_the_readers_limit_whatever_the_events_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = WriterConfig::new(dir.path(), "wide@host");
+    config.chunk_events = 1 << 20;
+    config.chunk_bytes = 4 << 20;
+    config.clock = anchor;
+    let mut w = TraceWriter::create(config).unwrap();
+    // Every varint at its longest: ~117 raw bytes per event, far above the 24-byte estimate.
+    let mut e = Event::new(i64::MIN, 3, Kind::Send, Pid::local(u32::MAX, u32::MAX));
+    e.peer = Some(Pid {
+        node: Some(Sym::from("n@h")),
+        number: u32::MAX,
+        serial: u32::MAX,
+    });
+    e.correlation = u64::MAX;
+    e.nums = [i64::MIN; 4];
+    e.msg_hash = Some(u32::MAX);
+    let n = 200_000;
+    for i in 0..n {
+        e.ts = if i % 2 == 0 { i64::MIN } else { i64::MAX };
+        w.push(&e).unwrap();
+    }
+    w.close().unwrap();
+    let trace = Trace::open(&[dir.path()]).unwrap();
+    assert!(trace.problems().iter().all(|p| !p.is_damage()), "{:?}", trace.problems());
+    for c in &trace.segments()[0].chunks {
+        assert!(c.header.raw_len <= scope_format::chunk::MAX_RAW_LEN / 2 + 128);
+    }
+    assert_eq!(trace.events().count(), n);
+}

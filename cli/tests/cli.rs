@@ -1,0 +1,166 @@
+//! The `scope` binary end to end: `info` and `verify` on the golden segment, the committed
+//! sample and damaged copies; exit codes; the JSON schemas.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
+}
+
+fn scope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scope"))
+        .args(args)
+        .output()
+        .expect("scope runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+fn small() -> String {
+    repo("format/tests/golden/v1-small.scope").display().to_string()
+}
+
+fn bad(name: &str) -> String {
+    repo("format/tests/bad_data").join(name).display().to_string()
+}
+
+#[test]
+fn info_describes_the_golden_segment() {
+    let o = scope(&["info", &small()]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for line in [
+        "time      2026-11-23T09:00:00.000000137Z .. 2026-11-23T09:00:00.001233276Z (1.2 ms)",
+        "  small@golden                   OTP 25      1 segments   1 runs         3001 events",
+        "events    3001",
+        "processes 53",
+        "dropped   5  (the recorder could not keep up: results are partial)",
+        "segments  1 (13 chunks)",
+        "  call                                   1192  39.72%",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+}
+
+#[test]
+fn info_json_follows_its_schema() {
+    let o = scope(&["info", "--format", "json", &small()]);
+    assert_eq!(o.status.code(), Some(0));
+    let v = json(&o);
+    assert_eq!(v["schema"], "scope.info/1");
+    assert_eq!(v["events"], 3001);
+    assert_eq!(v["processes"], 53);
+    assert_eq!(v["dropped_events"], 5);
+    assert_eq!(v["segments"], 1);
+    assert_eq!(v["chunks"], 13);
+    assert_eq!(v["bytes_on_disk"], 40_608);
+    assert_eq!(v["events_by_kind"]["return_from"], 1175);
+    assert_eq!(v["nodes"][0]["name"], "small@golden");
+    assert_eq!(v["nodes"][0]["otp_release"], "25");
+    assert_eq!(v["time"]["first"], "2026-11-23T09:00:00.000000137Z");
+    assert_eq!(v["time"]["duration_ns"], 1_233_139);
+    assert!(v["compression_ratio"].as_f64().unwrap() > 3.0);
+    assert!((v["bytes_per_event"].as_f64().unwrap() - 40_608.0 / 3001.0).abs() < 1e-9);
+    assert_eq!(v["events_lost"], 0);
+    let p = &v["problems"][0];
+    assert_eq!(p["kind"], "recorder_dropped");
+    assert_eq!(p["damage"], false);
+    assert_eq!(p["events_lost"], 5);
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut want = vec![
+        "schema", "nodes", "time", "events", "events_by_kind", "processes", "dropped_events",
+        "segments", "chunks", "bytes_on_disk", "bytes_per_event", "raw_bytes", "stored_bytes",
+        "compression_ratio", "events_lost", "problems",
+    ];
+    want.sort();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(keys, want, "documented keys in cli/JSON.md");
+}
+
+#[test]
+fn info_reads_a_directory_of_segments() {
+    let o = scope(&["info", "--format", "json", &repo("samples/synthetic-shop/trace").display().to_string()]);
+    assert_eq!(o.status.code(), Some(0));
+    let v = json(&o);
+    assert_eq!(v["events"], 150_000);
+    assert_eq!(v["segments"], 4);
+    assert_eq!(v["nodes"][0]["name"], "shop@demo");
+}
+
+#[test]
+fn verify_exits_zero_on_an_intact_trace() {
+    let o = scope(&["verify", &small()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).ends_with("intact: 1 segments, 13 chunks, 3001 events verified\n"));
+}
+
+#[test]
+fn verify_exits_one_and_names_the_damage_with_file_and_offset() {
+    let file = bad("payload-bit-flip.scope");
+    let o = scope(&["verify", &file]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.contains(&format!(
+            "DAMAGED {file}: chunk 3 (stream 1) at bytes 7224..10560 damaged: payload checksum mismatch; 256 events lost"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("damaged: 1 problems; 256 events known lost; recovered 2745 events"), "{text}");
+}
+
+#[test]
+fn verify_counts_events_lost_to_a_region_without_a_footer() {
+    let o = scope(&["verify", "--format", "json", &bad("unclosed-chunk-header-bit-flip.scope")]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(v["schema"], "scope.verify/1");
+    assert_eq!(v["status"], "damaged");
+    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["events_lost"], 256);
+    assert_eq!(v["events_ok"], 2745);
+    let region = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "damaged_region")
+        .unwrap();
+    assert_eq!((region["start"].as_u64(), region["end"].as_u64()), (Some(7224), Some(10560)));
+}
+
+#[test]
+fn verify_exits_two_on_files_that_are_not_traces_or_too_new() {
+    let o = scope(&["verify", &bad("too-new-version.scope")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("written by a newer scope (format v2)"), "{}", stdout(&o));
+    let o = scope(&["verify", "--format", "json", &bad("not-a-trace.scope")]);
+    assert_eq!(o.status.code(), Some(2));
+    let v = json(&o);
+    assert_eq!(v["status"], "unreadable");
+    assert!(v["error"].as_str().unwrap().contains("not a scope trace segment"));
+}
+
+#[test]
+fn info_fails_with_exit_two_and_a_clear_message_on_a_missing_path() {
+    let o = scope(&["info", "/nonexistent/trace"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(err.contains("/nonexistent/trace: opening trace"), "{err}");
+}
+
+#[test]
+fn bad_arguments_exit_two() {
+    assert_eq!(scope(&["info"]).status.code(), Some(2));
+    assert_eq!(scope(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(scope(&["info", "--format", "xml", &small()]).status.code(), Some(2));
+}
