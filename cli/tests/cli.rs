@@ -26,11 +26,16 @@ fn json(o: &Output) -> Value {
 }
 
 fn small() -> String {
-    repo("format/tests/golden/v1-small.scope").display().to_string()
+    repo("format/tests/golden/v1-small.scope")
+        .display()
+        .to_string()
 }
 
 fn bad(name: &str) -> String {
-    repo("format/tests/bad_data").join(name).display().to_string()
+    repo("format/tests/bad_data")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -77,9 +82,22 @@ fn info_json_follows_its_schema() {
     assert_eq!(p["events_lost"], 5);
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     let mut want = vec![
-        "schema", "nodes", "time", "events", "events_by_kind", "processes", "dropped_events",
-        "segments", "chunks", "bytes_on_disk", "bytes_per_event", "raw_bytes", "stored_bytes",
-        "compression_ratio", "events_lost", "problems",
+        "schema",
+        "nodes",
+        "time",
+        "events",
+        "events_by_kind",
+        "processes",
+        "dropped_events",
+        "segments",
+        "chunks",
+        "bytes_on_disk",
+        "bytes_per_event",
+        "raw_bytes",
+        "stored_bytes",
+        "compression_ratio",
+        "events_lost",
+        "problems",
     ];
     want.sort();
     let mut keys = keys;
@@ -89,7 +107,12 @@ fn info_json_follows_its_schema() {
 
 #[test]
 fn info_reads_a_directory_of_segments() {
-    let o = scope(&["info", "--format", "json", &repo("samples/synthetic-shop/trace").display().to_string()]);
+    let o = scope(&[
+        "info",
+        "--format",
+        "json",
+        &repo("samples/synthetic-shop/trace").display().to_string(),
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let v = json(&o);
     assert_eq!(v["events"], 150_000);
@@ -116,12 +139,20 @@ fn verify_exits_one_and_names_the_damage_with_file_and_offset() {
         )),
         "{text}"
     );
-    assert!(text.contains("damaged: 1 problems; 256 events known lost; recovered 2745 events"), "{text}");
+    assert!(
+        text.contains("damaged: 1 problems; 256 events known lost; recovered 2745 events"),
+        "{text}"
+    );
 }
 
 #[test]
 fn verify_counts_events_lost_to_a_region_without_a_footer() {
-    let o = scope(&["verify", "--format", "json", &bad("unclosed-chunk-header-bit-flip.scope")]);
+    let o = scope(&[
+        "verify",
+        "--format",
+        "json",
+        &bad("unclosed-chunk-header-bit-flip.scope"),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let v = json(&o);
     assert_eq!(v["schema"], "scope.verify/1");
@@ -135,19 +166,29 @@ fn verify_counts_events_lost_to_a_region_without_a_footer() {
         .iter()
         .find(|p| p["kind"] == "damaged_region")
         .unwrap();
-    assert_eq!((region["start"].as_u64(), region["end"].as_u64()), (Some(7224), Some(10560)));
+    assert_eq!(
+        (region["start"].as_u64(), region["end"].as_u64()),
+        (Some(7224), Some(10560))
+    );
 }
 
 #[test]
 fn verify_exits_two_on_files_that_are_not_traces_or_too_new() {
     let o = scope(&["verify", &bad("too-new-version.scope")]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stdout(&o).contains("written by a newer scope (format v2)"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("written by a newer scope (format v2)"),
+        "{}",
+        stdout(&o)
+    );
     let o = scope(&["verify", "--format", "json", &bad("not-a-trace.scope")]);
     assert_eq!(o.status.code(), Some(2));
     let v = json(&o);
     assert_eq!(v["status"], "unreadable");
-    assert!(v["error"].as_str().unwrap().contains("not a scope trace segment"));
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("not a scope trace segment"));
 }
 
 #[test]
@@ -162,5 +203,8 @@ fn info_fails_with_exit_two_and_a_clear_message_on_a_missing_path() {
 fn bad_arguments_exit_two() {
     assert_eq!(scope(&["info"]).status.code(), Some(2));
     assert_eq!(scope(&["frobnicate"]).status.code(), Some(2));
-    assert_eq!(scope(&["info", "--format", "xml", &small()]).status.code(), Some(2));
+    assert_eq!(
+        scope(&["info", "--format", "xml", &small()]).status.code(),
+        Some(2)
+    );
 }

@@ -355,9 +355,18 @@ impl TraceWriter {
                     continue 'attempt;
                 }
                 let (dict_stored, stats) = (&self.dict_stored, &mut self.stats);
-                append(self.current.as_mut().expect("fits"), dict, dict_stored, stats);
+                append(
+                    self.current.as_mut().expect("fits"),
+                    dict,
+                    dict_stored,
+                    stats,
+                );
             }
-            if !self.current.as_ref().is_some_and(|s| s.fits(events.span(), 1)) {
+            if !self
+                .current
+                .as_ref()
+                .is_some_and(|s| s.fits(events.span(), 1))
+            {
                 if attempt == 1 {
                     break;
                 }

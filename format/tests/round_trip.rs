@@ -223,7 +223,11 @@ fn chunks_stay_under_the_readers_limit_whatever_the_events_hold() {
     }
     w.close().unwrap();
     let trace = Trace::open(&[dir.path()]).unwrap();
-    assert!(trace.problems().iter().all(|p| !p.is_damage()), "{:?}", trace.problems());
+    assert!(
+        trace.problems().iter().all(|p| !p.is_damage()),
+        "{:?}",
+        trace.problems()
+    );
     for c in &trace.segments()[0].chunks {
         assert!(c.header.raw_len <= scope_format::chunk::MAX_RAW_LEN / 2 + 128);
     }
