@@ -33,7 +33,7 @@
 
 use crate::dictionary::{Dictionary, Interner};
 use crate::event::{Event, Kind, Mfa, Pid, Sym, Value, ValueEncoding};
-use crate::varint::{put_i64, put_u64, Cursor};
+use crate::varint::{decode_column, put_i64, put_u64, unzigzag, Cursor};
 
 /// Number of columns in an event chunk.
 pub(crate) const COLUMNS: usize = 21;
@@ -328,14 +328,20 @@ impl EventColumns {
         }
         let mut out = EventColumns::default();
 
-        let mut ts = Cursor::new(cols[0]);
-        let mut prev = ts_begin;
-        out.ts.reserve_exact(n);
-        for _ in 0..n {
-            prev = prev.wrapping_add(ts.i64().ok_or("ts column too short")?);
-            out.ts.push(prev);
-        }
-        done(&ts, 0)?;
+        let deltas = decode_column(
+            cols[0],
+            n,
+            |b| unzigzag(u64::from(b)),
+            |z| Some(unzigzag(z)),
+        )
+        .ok_or("column 0 (ts) does not hold one value per event")?;
+        out.ts = deltas
+            .into_iter()
+            .scan(ts_begin, |prev, d| {
+                *prev = prev.wrapping_add(d);
+                Some(*prev)
+            })
+            .collect();
         out.kind = fixed_bytes(cols[1], n, 1)?;
         if let Some(k) = out.kind.iter().find(|&&k| Kind::from_code(k).is_none()) {
             return Err(format!("unknown event kind code {k}"));
@@ -361,17 +367,16 @@ impl EventColumns {
             .chunks_exact(4)
             .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
             .collect();
-        let mut cc = Cursor::new(cols[14]);
-        out.correlation = (0..n)
-            .map(|_| cc.u64().ok_or("column 14 too short"))
-            .collect::<Result<_, _>>()?;
-        done(&cc, 14)?;
+        out.correlation = decode_column(cols[14], n, u64::from, Some)
+            .ok_or("column 14 (correlation) does not hold one value per event")?;
         for (k, col) in out.nums.iter_mut().enumerate() {
-            let mut c = Cursor::new(cols[15 + k]);
-            *col = (0..n)
-                .map(|_| c.i64().ok_or("num column too short"))
-                .collect::<Result<_, _>>()?;
-            done(&c, 15 + k)?;
+            *col = decode_column(
+                cols[15 + k],
+                n,
+                |b| unzigzag(u64::from(b)),
+                |z| Some(unzigzag(z)),
+            )
+            .ok_or_else(|| format!("column {} does not hold one value per event", 15 + k))?;
         }
         out.value_len = u32s(cols[19], n, 19)?;
         let total: u64 = out.value_len.iter().map(|&l| u64::from(l)).sum();
@@ -472,14 +477,6 @@ fn varint_column(out: &mut Vec<u8>, values: impl Iterator<Item = u64>) {
     end_column(out, at);
 }
 
-fn done(c: &Cursor<'_>, col: usize) -> Result<(), String> {
-    if c.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("column {col} has bytes past its last value"))
-    }
-}
-
 fn fixed_bytes(col: &[u8], n: usize, i: usize) -> Result<Vec<u8>, String> {
     if col.len() != n {
         return Err(format!("column {i} has {} bytes for {n} events", col.len()));
@@ -488,11 +485,6 @@ fn fixed_bytes(col: &[u8], n: usize, i: usize) -> Result<Vec<u8>, String> {
 }
 
 fn u32s(col: &[u8], n: usize, i: usize) -> Result<Vec<u32>, String> {
-    let mut c = Cursor::new(col);
-    let mut v = Vec::with_capacity(n);
-    for _ in 0..n {
-        v.push(c.u32().ok_or_else(|| format!("column {i} too short"))?);
-    }
-    done(&c, i)?;
-    Ok(v)
+    decode_column(col, n, u32::from, |v| u32::try_from(v).ok())
+        .ok_or_else(|| format!("column {i} does not hold one u32 per event"))
 }

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use crate::event::Sym;
 use crate::varint::{put_u64, Cursor};
@@ -48,9 +49,16 @@ impl Hasher for FxHasher {
     }
 }
 
+/// Slots in the interner's pointer cache.
+const PTR_CACHE: usize = 512;
+
 /// Writer side: text → run-wide id, plus which ids the current segment has defined.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Interner {
+    /// Callers pass the same `Arc`s again and again (a recorder resolves each atom once), so
+    /// a pointer match answers most lookups without hashing the text. Slots hold a clone, so
+    /// a cached address cannot be freed and reused for other text.
+    by_ptr: Vec<Option<(Sym, u32)>>,
     ids: HashMap<Sym, u32, BuildHasherDefault<FxHasher>>,
     texts: Vec<Sym>,
     in_segment: Vec<bool>,
@@ -58,11 +66,31 @@ pub(crate) struct Interner {
     total_text: usize,
 }
 
+impl Default for Interner {
+    fn default() -> Interner {
+        Interner {
+            by_ptr: vec![None; PTR_CACHE],
+            ids: HashMap::default(),
+            texts: Vec::new(),
+            in_segment: Vec::new(),
+            pending: Vec::new(),
+            total_text: 0,
+        }
+    }
+}
+
 impl Interner {
     /// The id for `text`, assigning one on first sight.
     #[inline]
     pub(crate) fn id(&mut self, text: &Sym) -> Result<u32, String> {
+        let slot = (Arc::as_ptr(text).cast::<u8>() as usize >> 4) % PTR_CACHE;
+        if let Some((cached, id)) = &self.by_ptr[slot] {
+            if Arc::ptr_eq(cached, text) {
+                return Ok(*id);
+            }
+        }
         if let Some(&id) = self.ids.get(text) {
+            self.by_ptr[slot] = Some((text.clone(), id));
             return Ok(id);
         }
         if text.len() > MAX_SYMBOL_LEN {

@@ -56,6 +56,8 @@ pub struct Shape {
     pub processes: u32,
     /// Capture argument / return / message values as text (like `capture: {:bytes, 256}`).
     pub values: bool,
+    /// Only `call` and `return_from` events (call tracing with `return_trace`, nothing else).
+    pub calls_only: bool,
 }
 
 impl Default for Shape {
@@ -64,6 +66,7 @@ impl Default for Shape {
             streams: 2,
             processes: 600,
             values: false,
+            calls_only: false,
         }
     }
 }
@@ -204,16 +207,22 @@ impl Workload {
 
         if self.streams[si].slice_left == 0 && self.streams[si].stack.is_empty() {
             // Switch process.
-            out.push(Event::new(ts, id, Kind::Out, pid));
             let n = 100 + self.rng.skewed(u64::from(self.shape.processes)) as u32;
             let next = Pid::local(n, 0);
             let s = &mut self.streams[si];
             s.pid = next.clone();
             s.slice_left = 4 + self.rng.below(60) as u32;
-            out.push(Event::new(ts, id, Kind::In, next));
+            if !self.shape.calls_only {
+                out.push(Event::new(ts, id, Kind::Out, pid));
+                out.push(Event::new(ts, id, Kind::In, next));
+            }
             return;
         }
-        let roll = self.rng.below(1000);
+        let roll = if self.shape.calls_only {
+            self.rng.below(900)
+        } else {
+            self.rng.below(1000)
+        };
         let depth = self.streams[si].stack.len();
         let mut e = Event::new(ts, id, Kind::Call, pid.clone());
         if roll < 440 && depth < 12 && self.streams[si].slice_left > 0 {
@@ -223,7 +232,7 @@ impl Workload {
             let s = &mut self.streams[si];
             s.stack.push(m);
             s.slice_left -= 1;
-        } else if roll < 900 && depth > 0 {
+        } else if (roll < 900 || self.shape.calls_only) && depth > 0 {
             let m = self.streams[si].stack.pop().expect("depth > 0");
             e.mfa = Some(self.mfas[m].clone());
             if self.rng.chance(0.01) {
@@ -233,6 +242,10 @@ impl Workload {
                 e.kind = Kind::ReturnFrom;
                 e.value = self.value("ok");
             }
+        } else if self.shape.calls_only {
+            // Nothing to return from and no calls left in this slice: switch next step.
+            self.streams[si].slice_left = 0;
+            return;
         } else if roll < 950 {
             e.kind = Kind::Send;
             let to = 100 + self.rng.skewed(u64::from(self.shape.processes)) as u32;
@@ -302,6 +315,17 @@ mod tests {
         let batched: Vec<_> = (0..50).flat_map(|_| w.take(100)).collect();
         assert_eq!(batched, a);
         assert!(a.windows(2).all(|w| w[0].ts <= w[1].ts));
+        let only = Workload::new(
+            7,
+            Shape {
+                calls_only: true,
+                ..Shape::default()
+            },
+        )
+        .take(5000);
+        assert!(only
+            .iter()
+            .all(|e| matches!(e.kind, Kind::Call | Kind::ReturnFrom | Kind::ExceptionFrom)));
         let calls = a.iter().filter(|e| e.kind == Kind::Call).count();
         let returns = a.iter().filter(|e| e.kind == Kind::ReturnFrom).count();
         assert!(calls + returns > a.len() / 2, "call/return dominated");

@@ -53,12 +53,6 @@ impl<'a> Cursor<'a> {
     }
 
     #[inline]
-    pub(crate) fn i64(&mut self) -> Option<i64> {
-        let z = self.u64()?;
-        Some(((z >> 1) as i64) ^ -((z & 1) as i64))
-    }
-
-    #[inline]
     pub(crate) fn u32(&mut self) -> Option<u32> {
         u32::try_from(self.u64()?).ok()
     }
@@ -75,6 +69,47 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Decodes exactly `n` LEB128 values filling `col`, converting each with `f` (which may
+/// refuse it), or with `small` when every value is one byte. `None` when the column is
+/// short, long, or a value is refused.
+#[inline]
+pub(crate) fn decode_column<T>(
+    col: &[u8],
+    n: usize,
+    small: impl Fn(u8) -> T,
+    f: impl Fn(u64) -> Option<T>,
+) -> Option<Vec<T>> {
+    // The common case: every value fits in one byte (ids, small numbers, zeros). This loop
+    // has no branches per value, so it vectorizes.
+    if col.len() == n && col.iter().all(|&b| b < 0x80) {
+        return Some(col.iter().map(|&b| small(b)).collect());
+    }
+    let mut out = Vec::with_capacity(n.min(col.len()));
+    let mut c = Cursor::new(col);
+    for _ in 0..n {
+        let v = match col.get(c.pos..c.pos + 2) {
+            Some(&[b0, _]) if b0 < 0x80 => {
+                c.pos += 1;
+                u64::from(b0)
+            }
+            // Two-byte values (pid numbers in the hundreds) are the next most common.
+            Some(&[b0, b1]) if b1 < 0x80 => {
+                c.pos += 2;
+                u64::from(b0 & 0x7f) | u64::from(b1) << 7
+            }
+            _ => c.u64()?,
+        };
+        out.push(f(v)?);
+    }
+    c.is_empty().then_some(out)
+}
+
+/// Zigzag decoding.
+#[inline]
+pub(crate) fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,10 +124,23 @@ mod tests {
         }
         let mut c = Cursor::new(&buf);
         for v in values {
-            assert_eq!(c.i64(), Some(v));
+            assert_eq!(c.u64().map(unzigzag), Some(v));
             assert_eq!(c.u64(), Some(v as u64));
         }
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn columns_decode_on_the_fast_and_the_slow_path() {
+        let col = |b: &[u8], n| decode_column(b, n, u64::from, Some);
+        assert_eq!(col(&[1, 2, 3], 3), Some(vec![1, 2, 3]));
+        assert_eq!(col(&[1, 0x80, 1], 2), Some(vec![1, 128]));
+        assert_eq!(col(&[1, 0x80, 0x80, 1], 2), Some(vec![1, 1 << 14]));
+        assert_eq!(col(&[1, 2, 3], 2), None, "bytes left over");
+        assert_eq!(col(&[1, 0x80, 1], 3), None, "too short");
+        assert_eq!(col(&[0x80, 0x80, 1], 3), None, "same length, fewer values");
+        let small_only = |v: u64| u8::try_from(v).ok().filter(|&b| b < 5);
+        assert_eq!(decode_column(&[0x85, 1], 1, |b| b, small_only), None);
     }
 
     #[test]
