@@ -11,7 +11,9 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use scope_format::synthetic::{Shape, Workload};
 use scope_format::{ClockAnchor, Event, Trace, TraceWriter, WriterConfig};
 
-const EVENTS: usize = 200_000;
+/// Enough events that creating, preallocating and closing the segment (fsync included) is
+/// amortized as it is in production, where one 64 MiB segment holds millions of events.
+const EVENTS: usize = 1_000_000;
 
 fn mixes() -> Vec<(&'static str, Vec<Event>)> {
     let shape = |calls_only, values| Shape {
@@ -75,7 +77,7 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("writer");
     g.throughput(Throughput::Elements(EVENTS as u64));
-    g.sample_size(20);
+    g.sample_size(10);
     for (name, events) in &mixes {
         g.bench_function(*name, |b| {
             b.iter_batched(
@@ -89,7 +91,7 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("reader");
     g.throughput(Throughput::Elements(EVENTS as u64));
-    g.sample_size(20);
+    g.sample_size(10);
     for (name, events) in &mixes {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), events);
