@@ -121,6 +121,15 @@ fn info_reads_a_directory_of_segments() {
 }
 
 #[test]
+fn a_segment_named_twice_is_counted_once() {
+    let dir = repo("samples/synthetic-shop/trace").display().to_string();
+    let seg = format!("{dir}/shop@demo/seg-000002.scope");
+    let v = json(&scope(&["info", "--format", "json", &dir, &seg, &seg]));
+    assert_eq!(v["events"], 150_000);
+    assert_eq!(v["segments"], 4);
+}
+
+#[test]
 fn verify_exits_zero_on_an_intact_trace() {
     let o = scope(&["verify", &small()]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));

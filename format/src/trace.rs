@@ -62,6 +62,9 @@ impl Trace {
     pub fn open<P: AsRef<Path>>(paths: &[P]) -> Result<Trace> {
         let mut segments = Vec::new();
         let mut problems = Vec::new();
+        // A file named twice (directly and through its directory) is read once.
+        let mut seen = std::collections::HashSet::new();
+        let mut first_time = |f: &Path| seen.insert(std::fs::canonicalize(f).unwrap_or(f.into()));
         for p in paths {
             let p = p.as_ref();
             let meta = std::fs::metadata(p).map_err(|e| Error::io(p, "opening trace", e))?;
@@ -70,7 +73,7 @@ impl Trace {
                 if files.is_empty() {
                     return Err(Error::NoSegments { path: p.into() });
                 }
-                for f in files {
+                for f in files.into_iter().filter(|f| first_time(f)) {
                     match Segment::open(&f) {
                         Ok(s) => segments.push(s),
                         Err(e) => problems.push(Problem {
@@ -81,7 +84,7 @@ impl Trace {
                         }),
                     }
                 }
-            } else {
+            } else if first_time(p) {
                 segments.push(Segment::open(p)?);
             }
         }
