@@ -1,5 +1,11 @@
-//! `scope-recorder`: the erl_tracer NIF, per-scheduler rings and writer thread.
+//! `scope-recorder`: the recorder's logic in plain Rust, covered by `cargo test`.
 //!
-//! Not built yet: issue 3 ("Recorder: an erl_tracer NIF and the `ElixirScope` Elixir API
-//! writing segment files") fills this crate and the Mix project beside it. Until then the
-//! only way to produce a trace is `scope_format::TraceWriter`.
+//! The NIF crate (`recorder/native/scope_nif`) is a thin layer over this: it decodes terms and
+//! calls in here. Data path: the traced process encodes a [`record::RawEvent`] into its
+//! scheduler's [`ring::Ring`] (values rendered by [`render`] within their byte bound); the
+//! writer thread drains the rings, resolves atom and pid words once each, and writes
+//! `scope-format` segments.
+
+pub mod record;
+pub mod render;
+pub mod ring;

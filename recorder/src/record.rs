@@ -1,0 +1,286 @@
+//! The event record as it sits in a ring: compact, fixed core plus optional sections, holding
+//! raw term words (atoms, local pids) that the writer thread resolves to names and numbers.
+//!
+//! Resolving an atom's text or a pid's numbers costs a lookup or an encode; the traced
+//! process only copies the words (atoms and local pids are immediates: the word is a stable
+//! key for the node's lifetime), and the writer thread resolves each distinct word once.
+//!
+//! | bytes      | field                                                               |
+//! |------------|---------------------------------------------------------------------|
+//! | 0          | kind code                                                           |
+//! | 1          | flags: 1 mfa, 2 peer, 4 name, 8 hash, 16 value, 32 truncated, 64 correlation, 128 nums |
+//! | 2          | pid forms: bit 0 pid is numbers (not a word), bit 1 peer likewise  |
+//! | 3          | arity                                                               |
+//! | 4 .. 8     | message hash, u32                                                   |
+//! | 8 .. 16    | ts, i64 monotonic ns                                                |
+//! | 16 .. 32   | pid: a local pid word + 0, or node atom word (0 = local) + number u32 + serial u32 |
+//! | then       | mfa: module word, function word (16) if flag                        |
+//! | then       | peer: 16 bytes as pid, if flag                                      |
+//! | then       | name atom word (8), correlation (8), nums (32), each if flag        |
+//! | then       | value bytes to the end of the record, if flag                       |
+
+use scope_format::Kind;
+
+/// A captured value in a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawValue<'a> {
+    /// The rendered bytes.
+    pub bytes: &'a [u8],
+    /// Rendering stopped at the byte bound.
+    pub truncated: bool,
+}
+
+/// A pid as the traced process saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawPid {
+    /// A local pid's term word, resolved to numbers later.
+    Word(u64),
+    /// Numbers already known (remote pids, decoded in place; markers use `<0.0.0>`).
+    Numbers {
+        /// Node name atom word, 0 for the recording node.
+        node: u64,
+        /// Middle number.
+        number: u32,
+        /// Last number.
+        serial: u32,
+    },
+}
+
+/// An event before resolution. Atom fields are raw atom words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawEvent {
+    /// What happened.
+    pub kind: Kind,
+    /// Monotonic ns.
+    pub ts: i64,
+    /// The process.
+    pub pid: RawPid,
+    /// Module word, function word, arity.
+    pub mfa: Option<(u64, u64, u8)>,
+    /// The other process.
+    pub peer: Option<RawPid>,
+    /// A name atom word (registered name, event name).
+    pub name: Option<u64>,
+    /// Message hash.
+    pub msg_hash: Option<u32>,
+    /// Correlation id (0 = none).
+    pub correlation: u64,
+    /// Kind-specific numbers.
+    pub nums: [i64; 4],
+}
+
+impl RawEvent {
+    /// An event with only the always-present fields.
+    pub fn new(kind: Kind, ts: i64, pid: RawPid) -> RawEvent {
+        RawEvent {
+            kind,
+            ts,
+            pid,
+            mfa: None,
+            peer: None,
+            name: None,
+            msg_hash: None,
+            correlation: 0,
+            nums: [0; 4],
+        }
+    }
+
+    /// Bytes the record takes without its value.
+    pub fn encoded_len(&self) -> usize {
+        32 + if self.mfa.is_some() { 16 } else { 0 }
+            + if self.peer.is_some() { 16 } else { 0 }
+            + if self.name.is_some() { 8 } else { 0 }
+            + if self.correlation != 0 { 8 } else { 0 }
+            + if self.nums != [0; 4] { 32 } else { 0 }
+    }
+
+    /// Writes the record into `out` (at least [`Self::encoded_len`] + value bytes long):
+    /// `value` gets the space after the fixed part and returns how many bytes it used and
+    /// whether it was truncated, or `None` for no value. Returns the record length.
+    pub fn encode(
+        &self,
+        out: &mut [u8],
+        value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
+    ) -> usize {
+        let mut flags = 0u8;
+        let mut forms = 0u8;
+        out[0] = self.kind.code();
+        out[3] = self.mfa.map_or(0, |m| m.2);
+        out[4..8].copy_from_slice(&self.msg_hash.unwrap_or(0).to_le_bytes());
+        out[8..16].copy_from_slice(&self.ts.to_le_bytes());
+        if put_pid(&mut out[16..32], self.pid) {
+            forms |= 1;
+        }
+        let mut at = 32;
+        if let Some((m, f, _)) = self.mfa {
+            flags |= 1;
+            out[at..at + 8].copy_from_slice(&m.to_le_bytes());
+            out[at + 8..at + 16].copy_from_slice(&f.to_le_bytes());
+            at += 16;
+        }
+        if let Some(p) = self.peer {
+            flags |= 2;
+            if put_pid(&mut out[at..at + 16], p) {
+                forms |= 2;
+            }
+            at += 16;
+        }
+        if let Some(n) = self.name {
+            flags |= 4;
+            out[at..at + 8].copy_from_slice(&n.to_le_bytes());
+            at += 8;
+        }
+        if self.msg_hash.is_some() {
+            flags |= 8;
+        }
+        if self.correlation != 0 {
+            flags |= 64;
+            out[at..at + 8].copy_from_slice(&self.correlation.to_le_bytes());
+            at += 8;
+        }
+        if self.nums != [0; 4] {
+            flags |= 128;
+            for (i, n) in self.nums.iter().enumerate() {
+                out[at + i * 8..at + i * 8 + 8].copy_from_slice(&n.to_le_bytes());
+            }
+            at += 32;
+        }
+        if let Some((used, truncated)) = value(&mut out[at..]) {
+            flags |= 16;
+            if truncated {
+                flags |= 32;
+            }
+            at += used;
+        }
+        out[1] = flags;
+        out[2] = forms;
+        at
+    }
+
+    /// Reads a record back: the event, its value bytes (if any) and whether the value was
+    /// truncated. `None` if the bytes are not a record (never happens for rings we wrote).
+    pub fn decode(b: &[u8]) -> Option<(RawEvent, Option<RawValue<'_>>)> {
+        let kind = Kind::from_code(*b.first()?)?;
+        let (flags, forms, arity) = (*b.get(1)?, *b.get(2)?, *b.get(3)?);
+        let word = |at: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+        };
+        let mut e = RawEvent::new(
+            kind,
+            word(8)? as i64,
+            get_pid(b.get(16..32)?, forms & 1 != 0)?,
+        );
+        if flags & 8 != 0 {
+            e.msg_hash = Some(u32::from_le_bytes(b.get(4..8)?.try_into().ok()?));
+        }
+        let mut at = 32;
+        if flags & 1 != 0 {
+            e.mfa = Some((word(at)?, word(at + 8)?, arity));
+            at += 16;
+        }
+        if flags & 2 != 0 {
+            e.peer = Some(get_pid(b.get(at..at + 16)?, forms & 2 != 0)?);
+            at += 16;
+        }
+        if flags & 4 != 0 {
+            e.name = Some(word(at)?);
+            at += 8;
+        }
+        if flags & 64 != 0 {
+            e.correlation = word(at)?;
+            at += 8;
+        }
+        if flags & 128 != 0 {
+            for i in 0..4 {
+                e.nums[i] = word(at + i * 8)? as i64;
+            }
+            at += 32;
+        }
+        let value = (flags & 16 != 0).then(|| RawValue {
+            bytes: &b[at.min(b.len())..],
+            truncated: flags & 32 != 0,
+        });
+        Some((e, value))
+    }
+}
+
+/// Writes a pid's 16 bytes; true when it is in number form.
+fn put_pid(out: &mut [u8], p: RawPid) -> bool {
+    match p {
+        RawPid::Word(w) => {
+            out[..8].copy_from_slice(&w.to_le_bytes());
+            out[8..16].fill(0);
+            false
+        }
+        RawPid::Numbers {
+            node,
+            number,
+            serial,
+        } => {
+            out[..8].copy_from_slice(&node.to_le_bytes());
+            out[8..12].copy_from_slice(&number.to_le_bytes());
+            out[12..16].copy_from_slice(&serial.to_le_bytes());
+            true
+        }
+    }
+}
+
+fn get_pid(b: &[u8], numbers: bool) -> Option<RawPid> {
+    let w = u64::from_le_bytes(b[..8].try_into().ok()?);
+    Some(if numbers {
+        RawPid::Numbers {
+            node: w,
+            number: u32::from_le_bytes(b[8..12].try_into().ok()?),
+            serial: u32::from_le_bytes(b[12..16].try_into().ok()?),
+        }
+    } else {
+        RawPid::Word(w)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_optional_section_round_trips() {
+        let mut e = RawEvent::new(Kind::Send, -5, RawPid::Word(0xabc3));
+        e.mfa = Some((11, 12, 3));
+        e.peer = Some(RawPid::Numbers {
+            node: 77,
+            number: 5,
+            serial: 1,
+        });
+        e.name = Some(99);
+        e.msg_hash = Some(0xfeed);
+        e.correlation = 42;
+        e.nums = [1, -2, 3, i64::MIN];
+        let mut buf = vec![0u8; e.encoded_len() + 10];
+        let n = e.encode(&mut buf, |v| {
+            v[..5].copy_from_slice(b"hello");
+            Some((5, true))
+        });
+        assert_eq!(n, e.encoded_len() + 5);
+        let (back, value) = RawEvent::decode(&buf[..n]).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(
+            value,
+            Some(RawValue {
+                bytes: b"hello",
+                truncated: true
+            })
+        );
+    }
+
+    #[test]
+    fn a_call_record_is_48_bytes_and_has_no_value_when_none_is_given() {
+        let mut e = RawEvent::new(Kind::Call, 1, RawPid::Word(3));
+        e.mfa = Some((1, 2, 0));
+        assert_eq!(e.encoded_len(), 48);
+        let mut buf = [0u8; 48];
+        let n = e.encode(&mut buf, |_| None);
+        let (back, value) = RawEvent::decode(&buf[..n]).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(value, None);
+    }
+}

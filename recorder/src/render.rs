@@ -1,0 +1,698 @@
+//! Bounded rendering of Erlang terms as Elixir's `inspect/1` would show them.
+//!
+//! It runs in the traced process (terms live on its heap), so its cost must be bounded by the
+//! capture size, not by the term: output stops at the byte limit, lists and maps stop being
+//! walked there, binaries are looked at only up to the limit, and nesting deeper than
+//! [`MAX_DEPTH`] prints `…` (deep terms cannot overflow the scheduler's stack). Nothing is
+//! allocated: output goes into the caller's buffer.
+//!
+//! Terms are seen through [`TermView`], implemented by the NIF for real terms and by tests
+//! for a plain enum, so the rules here are tested by `cargo test`.
+
+/// Nesting depth beyond which a term prints as `…`.
+pub const MAX_DEPTH: usize = 24;
+
+/// What kind of term a [`TermView`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TermKind {
+    /// An atom.
+    Atom,
+    /// An integer that fits in i64.
+    Int,
+    /// An integer that does not fit in i64.
+    BigInt,
+    /// A float.
+    Float,
+    /// A binary (whole bytes).
+    Binary,
+    /// A bitstring that is not a whole number of bytes.
+    Bitstring,
+    /// The empty list.
+    Nil,
+    /// A list cell.
+    Cons,
+    /// A tuple.
+    Tuple,
+    /// A map.
+    Map,
+    /// A pid, port, reference or fun: printed by the runtime.
+    Opaque,
+}
+
+/// Read access to a term, without allocation.
+pub trait TermView<'a>: Copy {
+    /// Its kind.
+    fn kind(self) -> TermKind;
+    /// An atom's text, written into `buf` (atoms are at most 255 characters); its length.
+    fn atom(self, buf: &mut [u8; 1024]) -> Option<usize>;
+    /// An integer.
+    fn int(self) -> Option<i64>;
+    /// A float.
+    fn float(self) -> Option<f64>;
+    /// A binary's bytes.
+    fn binary(self) -> Option<&'a [u8]>;
+    /// A list cell's head and tail.
+    fn cons(self) -> Option<(Self, Self)>;
+    /// A tuple's arity.
+    fn tuple_len(self) -> Option<usize>;
+    /// A tuple's element `i` (0-based).
+    fn tuple_get(self, i: usize) -> Option<Self>;
+    /// Calls `f` on map entries until it returns false.
+    fn map_entries(self, f: &mut dyn FnMut(Self, Self) -> bool);
+    /// The `__struct__` value of a map, when it is an atom.
+    fn struct_name(self) -> Option<Self>;
+    /// Writes the runtime's own rendering (`<0.85.0>`, `#Ref<…>`, `#Fun<…>`, big integers)
+    /// into `buf`; its length.
+    fn runtime_text(self, buf: &mut [u8]) -> usize;
+}
+
+/// A bounded output buffer.
+#[derive(Debug)]
+pub struct Out<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+    limit: usize,
+    truncated: bool,
+}
+
+impl<'b> Out<'b> {
+    /// Output into `buf`, at most `limit` bytes.
+    pub fn new(buf: &'b mut [u8], limit: usize) -> Out<'b> {
+        let limit = limit.min(buf.len());
+        Out {
+            buf,
+            len: 0,
+            limit,
+            truncated: false,
+        }
+    }
+
+    /// Bytes written.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether output stopped at the limit.
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// The bytes written.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn full(&self) -> bool {
+        self.truncated
+    }
+
+    fn push(&mut self, s: &[u8]) {
+        if self.truncated {
+            return;
+        }
+        let room = self.limit - self.len;
+        if s.len() > room {
+            // Cut on a UTF-8 boundary so text values stay valid.
+            let mut cut = room;
+            while cut > 0 && cut < s.len() && (s[cut] & 0xC0) == 0x80 {
+                cut -= 1;
+            }
+            self.buf[self.len..self.len + cut].copy_from_slice(&s[..cut]);
+            self.len += cut;
+            self.truncated = true;
+            return;
+        }
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s);
+        self.len += s.len();
+    }
+
+    fn push_str(&mut self, s: &str) {
+        self.push(s.as_bytes());
+    }
+
+    fn push_int(&mut self, v: i64) {
+        let mut tmp = [0u8; 24];
+        let mut i = tmp.len();
+        let mut u = v.unsigned_abs();
+        loop {
+            i -= 1;
+            tmp[i] = b'0' + (u % 10) as u8;
+            u /= 10;
+            if u == 0 {
+                break;
+            }
+        }
+        if v < 0 {
+            i -= 1;
+            tmp[i] = b'-';
+        }
+        self.push(&tmp[i..]);
+    }
+}
+
+/// Renders `t` into `out`.
+pub fn render<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>) {
+    term(t, out, 0);
+}
+
+/// Renders the elements of the list `t` separated by `", "` (call arguments), without
+/// brackets.
+pub fn render_elements<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>) {
+    let mut cur = t;
+    let mut first = true;
+    while let Some((h, tail)) = cur.cons() {
+        if out.full() {
+            return;
+        }
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        term(h, out, 1);
+        cur = tail;
+    }
+}
+
+fn term<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
+    if out.full() {
+        return;
+    }
+    if depth > MAX_DEPTH {
+        out.push_str("…");
+        return;
+    }
+    match t.kind() {
+        TermKind::Atom => atom(t, out),
+        TermKind::Int => out.push_int(t.int().unwrap_or(0)),
+        TermKind::Float => {
+            let f = t.float().unwrap_or(0.0);
+            let mut tmp = [0u8; 40];
+            let n = float_text(f, &mut tmp);
+            out.push(&tmp[..n]);
+        }
+        TermKind::Binary => binary(t.binary().unwrap_or(&[]), out),
+        TermKind::Nil => out.push_str("[]"),
+        TermKind::Cons => list(t, out, depth),
+        TermKind::Tuple => {
+            out.push_str("{");
+            for i in 0..t.tuple_len().unwrap_or(0) {
+                if out.full() {
+                    return;
+                }
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                if let Some(e) = t.tuple_get(i) {
+                    term(e, out, depth + 1);
+                }
+            }
+            out.push_str("}");
+        }
+        TermKind::Map => map(t, out, depth),
+        TermKind::Bitstring | TermKind::BigInt | TermKind::Opaque => runtime(t, out),
+    }
+}
+
+/// Elixir's forms: `:ok`, `nil`, `Foo.Bar` for `Elixir.Foo.Bar`, `:"with space"`.
+fn atom<'a, T: TermView<'a>>(t: T, out: &mut Out<'_>) {
+    let mut buf = [0u8; 1024];
+    let n = t.atom(&mut buf).unwrap_or(0);
+    let Ok(s) = std::str::from_utf8(&buf[..n]) else {
+        out.push_str(":\"?\"");
+        return;
+    };
+    if matches!(s, "nil" | "true" | "false") {
+        out.push_str(s);
+    } else if let Some(alias) = s.strip_prefix("Elixir.") {
+        out.push_str(alias);
+    } else if is_identifier(s) {
+        out.push_str(":");
+        out.push_str(s);
+    } else {
+        out.push_str(":");
+        quoted(s.as_bytes(), out);
+    }
+}
+
+/// `[a-z_][a-zA-Z0-9_@]*[?!]?`: atoms Elixir prints without quotes.
+fn is_identifier(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some((&first, rest)) = b.split_first() else {
+        return false;
+    };
+    let body = match rest.last() {
+        Some(b'?' | b'!') => &rest[..rest.len() - 1],
+        _ => rest,
+    };
+    (first.is_ascii_lowercase() || first == b'_')
+        && body
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'@')
+}
+
+/// A printable UTF-8 binary as `"…"`, anything else as `<<1, 2, 3>>`.
+fn binary(b: &[u8], out: &mut Out<'_>) {
+    // Only the part that can be shown is examined: the cost is bounded by the output.
+    let window = &b[..b.len().min(out.limit)];
+    let text = match std::str::from_utf8(window) {
+        Ok(s) => Some(s),
+        Err(e) if e.error_len().is_none() && window.len() < b.len() => {
+            std::str::from_utf8(&window[..e.valid_up_to()]).ok()
+        }
+        Err(_) => None,
+    };
+    match text.filter(|s| {
+        s.chars()
+            .all(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r'))
+    }) {
+        Some(s) => {
+            quoted(s.as_bytes(), out);
+            if window.len() < b.len() {
+                out.truncated = true;
+            }
+        }
+        None => {
+            out.push_str("<<");
+            for (i, byte) in b.iter().enumerate() {
+                if out.full() {
+                    return;
+                }
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_int(i64::from(*byte));
+            }
+            out.push_str(">>");
+        }
+    }
+}
+
+fn quoted(s: &[u8], out: &mut Out<'_>) {
+    out.push_str("\"");
+    let mut start = 0;
+    for (i, &c) in s.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\t' => b"\\t",
+            b'\r' => b"\\r",
+            _ => continue,
+        };
+        out.push(&s[start..i]);
+        out.push(esc);
+        start = i + 1;
+        if out.full() {
+            return;
+        }
+    }
+    out.push(&s[start..]);
+    out.push_str("\"");
+}
+
+/// `[1, 2]`, keyword lists as `[a: 1, b: 2]`, improper lists as `[1 | 2]`.
+fn list<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
+    out.push_str("[");
+    let mut cur = t;
+    let mut first = true;
+    while let Some((h, tail)) = cur.cons() {
+        if out.full() {
+            return;
+        }
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        if !keyword_pair(h, out, depth) {
+            term(h, out, depth + 1);
+        }
+        cur = tail;
+        match cur.kind() {
+            TermKind::Cons => {}
+            TermKind::Nil => break,
+            _ => {
+                out.push_str(" | ");
+                term(cur, out, depth + 1);
+                break;
+            }
+        }
+    }
+    out.push_str("]");
+}
+
+/// A `{atom, value}` element printed as `atom: value`; false when it is not one.
+fn keyword_pair<'a, T: TermView<'a> + 'a>(h: T, out: &mut Out<'_>, depth: usize) -> bool {
+    if h.kind() != TermKind::Tuple {
+        return false;
+    }
+    match (h.tuple_len(), h.tuple_get(0), h.tuple_get(1)) {
+        (Some(2), Some(k), Some(v)) if k.kind() == TermKind::Atom => key_value(k, v, out, depth),
+        _ => false,
+    }
+}
+
+/// Writes `key: value` when `k` is an identifier atom; false (nothing written) otherwise.
+fn key_value<'a, T: TermView<'a> + 'a>(k: T, v: T, out: &mut Out<'_>, depth: usize) -> bool {
+    let mut buf = [0u8; 1024];
+    let n = k.atom(&mut buf).unwrap_or(0);
+    match std::str::from_utf8(&buf[..n]) {
+        Ok(s) if is_identifier(s) => {
+            out.push_str(s);
+            out.push_str(": ");
+            term(v, out, depth + 1);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// `%{a: 1, "k" => v}`, structs as `%Name{field: v}`.
+fn map<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
+    let name = t.struct_name();
+    out.push_str("%");
+    if let Some(n) = name {
+        atom_alias(n, out);
+    }
+    out.push_str("{");
+    let mut first = true;
+    t.map_entries(&mut |k, v| {
+        if out.full() {
+            return false;
+        }
+        if name.is_some() && is_atom(k, "__struct__") {
+            return true;
+        }
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        if !(k.kind() == TermKind::Atom && key_value(k, v, out, depth)) {
+            term(k, out, depth + 1);
+            out.push_str(" => ");
+            term(v, out, depth + 1);
+        }
+        true
+    });
+    out.push_str("}");
+}
+
+/// A struct name: `Foo.Bar` for `Elixir.Foo.Bar`, else as an atom.
+fn atom_alias<'a, T: TermView<'a>>(t: T, out: &mut Out<'_>) {
+    let mut buf = [0u8; 1024];
+    let n = t.atom(&mut buf).unwrap_or(0);
+    match std::str::from_utf8(&buf[..n])
+        .ok()
+        .and_then(|s| s.strip_prefix("Elixir."))
+    {
+        Some(alias) => out.push_str(alias),
+        None => atom(t, out),
+    }
+}
+
+fn is_atom<'a, T: TermView<'a>>(t: T, text: &str) -> bool {
+    let mut buf = [0u8; 1024];
+    t.kind() == TermKind::Atom
+        && t.atom(&mut buf)
+            .is_some_and(|n| &buf[..n] == text.as_bytes())
+}
+
+/// Pids as `#PID<0.85.0>`, the rest as the runtime prints them.
+fn runtime<'a, T: TermView<'a>>(t: T, out: &mut Out<'_>) {
+    let mut buf = [0u8; 256];
+    let n = t.runtime_text(&mut buf).min(buf.len());
+    let s = &buf[..n];
+    if s.first() == Some(&b'<') {
+        out.push_str("#PID");
+    }
+    out.push(s);
+}
+
+/// Shortest text that reads back as `f`, with a `.0` for whole numbers (as Elixir prints).
+fn float_text(f: f64, buf: &mut [u8; 40]) -> usize {
+    use std::io::Write;
+    let mut c = std::io::Cursor::new(&mut buf[..]);
+    let _ = if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 {
+        write!(c, "{f:.1}")
+    } else {
+        write!(c, "{f:?}")
+    };
+    c.position() as usize
+}
+
+/// Hash of bytes for pairing a message's send with its receive (FNV-1a, 32 bits).
+pub fn message_hash(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in bytes {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+#[cfg(test)]
+pub(crate) mod test_term {
+    //! An owned term for testing the renderer without a VM.
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    pub enum T {
+        Atom(&'static str),
+        Int(i64),
+        Float(f64),
+        Bin(Vec<u8>),
+        List(Vec<T>, Option<Box<T>>),
+        Tuple(Vec<T>),
+        Map(Vec<(T, T)>),
+        Pid(u32, u32),
+    }
+
+    /// A view into a `T`, or into the tail of a list.
+    #[derive(Clone, Copy, Debug)]
+    pub enum V<'a> {
+        Term(&'a T),
+        Tail(&'a [T], Option<&'a T>),
+    }
+
+    impl<'a> TermView<'a> for V<'a> {
+        fn kind(self) -> TermKind {
+            match self {
+                V::Tail([], None) => TermKind::Nil,
+                V::Tail([], Some(t)) => V::Term(t).kind(),
+                V::Tail(..) => TermKind::Cons,
+                V::Term(t) => match t {
+                    T::Atom(_) => TermKind::Atom,
+                    T::Int(_) => TermKind::Int,
+                    T::Float(_) => TermKind::Float,
+                    T::Bin(_) => TermKind::Binary,
+                    T::List(v, _) if v.is_empty() => TermKind::Nil,
+                    T::List(..) => TermKind::Cons,
+                    T::Tuple(_) => TermKind::Tuple,
+                    T::Map(_) => TermKind::Map,
+                    T::Pid(..) => TermKind::Opaque,
+                },
+            }
+        }
+        fn atom(self, buf: &mut [u8; 1024]) -> Option<usize> {
+            match self {
+                V::Term(T::Atom(s)) => {
+                    buf[..s.len()].copy_from_slice(s.as_bytes());
+                    Some(s.len())
+                }
+                _ => None,
+            }
+        }
+        fn int(self) -> Option<i64> {
+            match self {
+                V::Term(T::Int(i)) => Some(*i),
+                _ => None,
+            }
+        }
+        fn float(self) -> Option<f64> {
+            match self {
+                V::Term(T::Float(f)) => Some(*f),
+                _ => None,
+            }
+        }
+        fn binary(self) -> Option<&'a [u8]> {
+            match self {
+                V::Term(T::Bin(b)) => Some(b),
+                _ => None,
+            }
+        }
+        fn cons(self) -> Option<(Self, Self)> {
+            match self {
+                V::Term(T::List(v, tail)) => V::Tail(v, tail.as_deref()).cons(),
+                V::Tail([h, rest @ ..], tail) => {
+                    let next = match (rest, tail) {
+                        ([], Some(t)) => V::Term(t),
+                        _ => V::Tail(rest, tail),
+                    };
+                    Some((V::Term(h), next))
+                }
+                _ => None,
+            }
+        }
+        fn tuple_len(self) -> Option<usize> {
+            match self {
+                V::Term(T::Tuple(v)) => Some(v.len()),
+                _ => None,
+            }
+        }
+        fn tuple_get(self, i: usize) -> Option<Self> {
+            match self {
+                V::Term(T::Tuple(v)) => v.get(i).map(V::Term),
+                _ => None,
+            }
+        }
+        fn map_entries(self, f: &mut dyn FnMut(Self, Self) -> bool) {
+            if let V::Term(T::Map(m)) = self {
+                for (k, v) in m {
+                    if !f(V::Term(k), V::Term(v)) {
+                        return;
+                    }
+                }
+            }
+        }
+        fn struct_name(self) -> Option<Self> {
+            match self {
+                V::Term(T::Map(m)) => m.iter().find_map(|(k, v)| match (k, v) {
+                    (T::Atom("__struct__"), T::Atom(_)) => Some(V::Term(v)),
+                    _ => None,
+                }),
+                _ => None,
+            }
+        }
+        fn runtime_text(self, buf: &mut [u8]) -> usize {
+            match self {
+                V::Term(T::Pid(n, s)) => {
+                    let text = format!("<0.{n}.{s}>");
+                    buf[..text.len()].copy_from_slice(text.as_bytes());
+                    text.len()
+                }
+                _ => 0,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_term::{T, V};
+    use super::*;
+
+    fn show(t: &T, limit: usize) -> (String, bool) {
+        let mut buf = vec![0u8; 4096];
+        let mut out = Out::new(&mut buf, limit);
+        render(V::Term(t), &mut out);
+        (
+            String::from_utf8(out.bytes().to_vec()).unwrap(),
+            out.truncated(),
+        )
+    }
+
+    fn list(v: Vec<T>) -> T {
+        T::List(v, None)
+    }
+
+    #[test]
+    fn terms_print_as_elixir_inspect_shows_them() {
+        let cases = [
+            (T::Atom("ok"), ":ok"),
+            (T::Atom("nil"), "nil"),
+            (T::Atom("Elixir.MyApp.Worker"), "MyApp.Worker"),
+            (T::Atom("with space"), ":\"with space\""),
+            (T::Atom("valid?"), ":valid?"),
+            (T::Int(-42), "-42"),
+            (T::Float(1.0), "1.0"),
+            (T::Float(0.1), "0.1"),
+            (T::Bin(b"hi \"you\"\n".to_vec()), "\"hi \\\"you\\\"\\n\""),
+            (T::Bin(vec![0, 255]), "<<0, 255>>"),
+            (list(vec![]), "[]"),
+            (list(vec![T::Int(1), T::Int(2)]), "[1, 2]"),
+            (
+                T::List(vec![T::Int(1)], Some(Box::new(T::Int(2)))),
+                "[1 | 2]",
+            ),
+            (
+                list(vec![T::Tuple(vec![T::Atom("a"), T::Int(1)])]),
+                "[a: 1]",
+            ),
+            (
+                T::Tuple(vec![T::Atom("ok"), T::Pid(85, 0)]),
+                "{:ok, #PID<0.85.0>}",
+            ),
+            (
+                T::Map(vec![
+                    (T::Atom("a"), T::Int(1)),
+                    (T::Bin(b"k".to_vec()), T::Atom("v")),
+                ]),
+                "%{a: 1, \"k\" => :v}",
+            ),
+            (
+                T::Map(vec![
+                    (T::Atom("__struct__"), T::Atom("Elixir.User")),
+                    (T::Atom("name"), T::Bin(b"Ann".to_vec())),
+                ]),
+                "%User{name: \"Ann\"}",
+            ),
+        ];
+        for (t, want) in cases {
+            assert_eq!(show(&t, 1000), (want.to_string(), false), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn output_stops_at_the_limit_and_says_so() {
+        let big = list((0..100_000).map(T::Int).collect());
+        let (s, truncated) = show(&big, 20);
+        assert_eq!(s, "[0, 1, 2, 3, 4, 5, 6");
+        assert!(truncated);
+        let text = T::Bin("é".repeat(1000).into_bytes());
+        let (s, truncated) = show(&text, 8);
+        assert!(truncated);
+        assert_eq!(s, "\"ééé", "cut on a character boundary");
+    }
+
+    #[test]
+    fn a_huge_binary_is_only_examined_up_to_the_limit() {
+        // A 10 MB binary whose only non-printable byte is at the end: rendering 32 bytes
+        // must not look there (it prints as text, truncated).
+        let mut b = vec![b'a'; 10_000_000];
+        *b.last_mut().unwrap() = 0;
+        let (s, truncated) = show(&T::Bin(b), 32);
+        assert!(s.starts_with("\"aaaa"));
+        assert!(truncated);
+    }
+
+    #[test]
+    fn deep_nesting_prints_an_ellipsis_instead_of_recursing() {
+        let mut t = T::Int(1);
+        for _ in 0..10_000 {
+            t = T::Tuple(vec![t]);
+        }
+        let (s, _) = show(&t, 4096);
+        assert!(s.contains('…'));
+        assert_eq!(s.matches('{').count(), MAX_DEPTH + 1);
+        std::mem::forget(t); // dropping 10k nested boxes recursively is the test harness's problem
+    }
+
+    #[test]
+    fn call_arguments_print_without_brackets() {
+        let args = list(vec![T::Atom("get"), T::Int(7)]);
+        let mut buf = [0u8; 100];
+        let mut out = Out::new(&mut buf, 100);
+        render_elements(V::Term(&args), &mut out);
+        assert_eq!(out.bytes(), b":get, 7");
+    }
+
+    #[test]
+    fn equal_renderings_hash_equal() {
+        assert_eq!(message_hash(b"{:ping, 1}"), message_hash(b"{:ping, 1}"));
+        assert_ne!(message_hash(b"{:ping, 1}"), message_hash(b"{:ping, 2}"));
+    }
+}

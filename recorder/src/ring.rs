@@ -1,0 +1,276 @@
+//! A fixed-size, single-producer single-consumer byte ring of variable-length records.
+//!
+//! Each normal scheduler thread owns one ring and is its only producer, so writing an event
+//! takes no lock: reserve space, fill it in place, publish with one release store. The writer
+//! thread is the only consumer. Memory is allocated once, at start; a full ring refuses the
+//! record (the caller counts the drop) instead of growing or blocking the traced process.
+//!
+//! Layout: a record is a u32 length (bytes after the length word), then the bytes, padded to
+//! 8. A record never wraps: when the space left before the end is too small, the producer
+//! writes a wrap marker there and continues at offset 0.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Length word of a wrap marker: the rest of the ring up to its end is unused.
+const WRAP: u32 = u32::MAX;
+
+/// The ring. `head` and `tail` count bytes ever written and consumed (never wrapped), so
+/// `head - tail` is the bytes in use.
+pub struct Ring {
+    buf: Box<[UnsafeCell<u8>]>,
+    mask: usize,
+    head: AtomicUsize,
+    tail: AtomicUsize,
+    /// Records refused because the ring was full (maintained by the producer).
+    dropped: AtomicU64,
+}
+
+// SAFETY: the producer only writes bytes in [head, head+len) that the consumer has released
+// (tail has passed them), and publishes them with a release store of `head`; the consumer only
+// reads bytes in [tail, head) after an acquire load of `head`, and releases them with a
+// release store of `tail`. Byte ranges are never accessed by both at once.
+unsafe impl Sync for Ring {}
+unsafe impl Send for Ring {}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("capacity", &self.capacity())
+            .field("used", &self.used())
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+impl Ring {
+    /// A ring of `capacity` bytes, rounded up to a power of two (at least 4 KiB).
+    pub fn new(capacity: usize) -> Ring {
+        let cap = capacity.max(4096).next_power_of_two();
+        Ring {
+            buf: (0..cap).map(|_| UnsafeCell::new(0)).collect(),
+            mask: cap - 1,
+            head: AtomicUsize::new(0),
+            tail: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// Bytes in use.
+    pub fn used(&self) -> usize {
+        self.head
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.tail.load(Ordering::Acquire))
+    }
+
+    /// Records refused so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Counts records refused before they were even attempted (e.g. `enabled/3` saw a full
+    /// ring). Producer side only.
+    pub fn count_drop(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether a record of `len` bytes would fit now (producer side; a hint for `enabled/3`).
+    pub fn has_room(&self, len: usize) -> bool {
+        self.capacity() - self.used() >= 2 * footprint(len)
+    }
+
+    fn ptr(&self, at: usize) -> *mut u8 {
+        self.buf[at & self.mask].get()
+    }
+
+    /// Producer: writes one record of at most `max_len` bytes, filled by `fill`, which returns
+    /// how many bytes it used. Returns false (and counts a drop) when the ring is full.
+    ///
+    /// # Safety
+    /// Only one thread may call producer methods on a ring at a time.
+    pub unsafe fn push(&self, max_len: usize, fill: impl FnOnce(&mut [u8]) -> usize) -> bool {
+        let need = footprint(max_len);
+        if need > self.capacity() / 2 {
+            self.count_drop();
+            return false;
+        }
+        let head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Acquire);
+        let free = self.capacity() - head.wrapping_sub(tail);
+        let offset = head & self.mask;
+        let to_end = self.capacity() - offset;
+        let (start, wrap_pad) = if to_end >= need {
+            (head, 0)
+        } else {
+            (head + to_end, to_end)
+        };
+        if free < need + wrap_pad {
+            self.count_drop();
+            return false;
+        }
+        if wrap_pad > 0 {
+            // SAFETY: [head, head + 4) is free (free >= wrap_pad >= 8) and inside the buffer.
+            unsafe { self.ptr(head).cast::<u32>().write_unaligned(WRAP) };
+        }
+        // SAFETY: [start, start + need) is free and contiguous (need <= to_end after a wrap).
+        let body = unsafe { std::slice::from_raw_parts_mut(self.ptr(start + 4), max_len) };
+        let used = fill(body).min(max_len);
+        // SAFETY: as above; the length word is at start.
+        unsafe { self.ptr(start).cast::<u32>().write_unaligned(used as u32) };
+        self.head.store(start + footprint(used), Ordering::Release);
+        true
+    }
+
+    /// Consumer: calls `f` on every record published so far, then releases them. Returns how
+    /// many records it saw.
+    ///
+    /// # Safety
+    /// Only one thread may call `drain` on a ring at a time.
+    pub unsafe fn drain(&self, mut f: impl FnMut(&[u8])) -> usize {
+        let head = self.head.load(Ordering::Acquire);
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        let mut n = 0;
+        while tail != head {
+            // SAFETY: [tail, head) was published by the producer's release store.
+            let len = unsafe { self.ptr(tail).cast::<u32>().read_unaligned() };
+            if len == WRAP {
+                tail += self.capacity() - (tail & self.mask);
+                continue;
+            }
+            let len = len as usize;
+            // SAFETY: the record lies inside [tail, head) and does not wrap.
+            let body = unsafe { std::slice::from_raw_parts(self.ptr(tail + 4), len) };
+            f(body);
+            n += 1;
+            tail += footprint(len);
+        }
+        self.tail.store(tail, Ordering::Release);
+        n
+    }
+}
+
+/// Bytes a record of `len` takes: length word plus body, rounded up to 8.
+fn footprint(len: usize) -> usize {
+    (4 + len).next_multiple_of(8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn push_bytes(r: &Ring, bytes: &[u8]) -> bool {
+        unsafe {
+            r.push(bytes.len(), |b| {
+                b.copy_from_slice(bytes);
+                bytes.len()
+            })
+        }
+    }
+
+    fn drain_all(r: &Ring) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        unsafe { r.drain(|b| out.push(b.to_vec())) };
+        out
+    }
+
+    #[test]
+    fn records_come_out_in_order_and_the_ring_wraps() {
+        let r = Ring::new(4096);
+        let mut expected = Vec::new();
+        let mut got = Vec::new();
+        for i in 0..10_000u32 {
+            let rec: Vec<u8> = (0..(i % 200) as u8).collect();
+            assert!(push_bytes(&r, &rec), "record {i} fits after draining");
+            expected.push(rec);
+            if i % 7 == 0 {
+                got.extend(drain_all(&r));
+            }
+        }
+        got.extend(drain_all(&r));
+        assert_eq!(got, expected);
+        assert_eq!(r.used(), 0);
+        assert_eq!(r.dropped(), 0);
+    }
+
+    #[test]
+    fn a_full_ring_refuses_and_counts_without_growing() {
+        let r = Ring::new(4096);
+        let rec = [7u8; 100];
+        let mut accepted = 0;
+        for _ in 0..1000 {
+            accepted += usize::from(push_bytes(&r, &rec));
+        }
+        assert!(
+            accepted > 30 && accepted < 41,
+            "{accepted} of 104-byte records in 4 KiB"
+        );
+        assert_eq!(r.dropped(), 1000 - accepted as u64);
+        assert_eq!(drain_all(&r).len(), accepted);
+        assert!(push_bytes(&r, &rec), "room again after draining");
+    }
+
+    #[test]
+    fn a_record_larger_than_half_the_ring_is_refused() {
+        let r = Ring::new(4096);
+        assert!(!push_bytes(&r, &[0; 3000]));
+        assert_eq!(r.dropped(), 1);
+    }
+
+    #[test]
+    fn a_fill_may_use_less_than_it_reserved() {
+        let r = Ring::new(4096);
+        assert!(unsafe {
+            r.push(500, |b| {
+                b[..3].copy_from_slice(b"abc");
+                3
+            })
+        });
+        assert_eq!(drain_all(&r), vec![b"abc".to_vec()]);
+    }
+
+    #[test]
+    fn one_producer_and_one_consumer_on_two_threads_lose_and_reorder_nothing() {
+        let r = Arc::new(Ring::new(1 << 14));
+        let n = 200_000u64;
+        let producer = {
+            let r = r.clone();
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while i < n {
+                    let len = 8 + (i % 40) as usize;
+                    let ok = unsafe {
+                        r.push(len, |b| {
+                            b[..8].copy_from_slice(&i.to_le_bytes());
+                            b[8..len].fill(i as u8);
+                            len
+                        })
+                    };
+                    if ok {
+                        i += 1;
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+            })
+        };
+        let mut next = 0u64;
+        while next < n {
+            unsafe {
+                r.drain(|b| {
+                    let i = u64::from_le_bytes(b[..8].try_into().unwrap());
+                    assert_eq!(i, next);
+                    assert_eq!(b.len(), 8 + (i % 40) as usize);
+                    assert!(b[8..].iter().all(|&x| x == i as u8));
+                    next += 1;
+                })
+            };
+        }
+        producer.join().unwrap();
+    }
+}
