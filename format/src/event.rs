@@ -73,7 +73,8 @@ pub enum Kind {
     /// Telemetry event: `name` = dotted event name, `value` = measurements and metadata,
     /// `correlation` = span id when part of a start/stop pair.
     Telemetry = 35,
-    /// Recorder marker: nums\[0\] events dropped since the previous marker on this stream.
+    /// Recorder marker: nums\[0\] events dropped since the previous marker on this stream;
+    /// nums\[1\] why: 0 the buffer was full, 1 over the events/s budget.
     Dropped = 48,
     /// Recorder marker: tracing started.
     RecorderStart = 49,

@@ -246,14 +246,16 @@ impl TraceWriter {
         Ok(())
     }
 
-    /// Records that the recorder dropped `n` events on `stream` at `ts`: a `dropped` marker
-    /// event, and the stream's cumulative counter in every later chunk header.
-    pub fn note_dropped(&mut self, stream: u16, n: u64, ts: i64) -> Result<()> {
+    /// Records that the recorder dropped `n` events on `stream` at `ts` for `reason` (see
+    /// [`Kind::Dropped`]): a `dropped` marker event, and the stream's cumulative counter in
+    /// every later chunk header.
+    pub fn note_dropped(&mut self, stream: u16, n: u64, ts: i64, reason: i64) -> Result<()> {
         self.check()?;
         self.stream(stream).dropped_total += n;
         self.stats.dropped += n;
         let mut marker = Event::new(ts, stream, Kind::Dropped, Pid::local(0, 0));
         marker.nums[0] = i64::try_from(n).unwrap_or(i64::MAX);
+        marker.nums[1] = reason;
         self.push(&marker)
     }
 
@@ -422,9 +424,16 @@ impl TraceWriter {
         self.syms.total_text_bytes() + self.syms.count() * 6 + 128
     }
 
-    /// Deletes the oldest closed segments while the directory exceeds `max_bytes`.
+    /// Deletes the oldest closed segments while the directory exceeds `max_bytes`. A failure
+    /// here stops the writer like any other I/O error.
     fn apply_retention(&mut self) -> Result<()> {
-        let segments = list_segments(&self.node_dir)?;
+        let segments = match list_segments(&self.node_dir) {
+            Ok(s) => s,
+            Err(e) => {
+                let dir = self.node_dir.clone();
+                return Err(self.fail(&dir, e));
+            }
+        };
         let current = self.current.as_ref().map(|s| s.path().to_path_buf());
         let mut total: u64 = segments.iter().map(|(_, p)| file_len(p)).sum();
         for (_, path) in &segments {
@@ -435,7 +444,9 @@ impl TraceWriter {
                 continue;
             }
             let len = file_len(path);
-            fs::remove_file(path).map_err(|e| Error::io(path, "deleting old segment", e))?;
+            if let Err(e) = fs::remove_file(path) {
+                return Err(self.fail(path, Error::io(path, "deleting old segment", e)));
+            }
             total -= len;
             self.stats.segments_deleted += 1;
         }
@@ -495,7 +506,8 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
         let entry = entry.map_err(|e| Error::io(dir, "listing trace directory", e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(seq) = crate::parse_segment_name(name) {
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if let Some(seq) = crate::parse_segment_name(name).filter(|_| is_file) {
             out.push((seq, entry.path()));
         }
     }

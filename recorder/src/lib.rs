@@ -6,6 +6,8 @@
 //! writer thread drains the rings, resolves atom and pid words once each, and writes
 //! `scope-format` segments.
 
+pub mod drain;
 pub mod record;
+pub mod recorder;
 pub mod render;
 pub mod ring;

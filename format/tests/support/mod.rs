@@ -39,7 +39,7 @@ pub fn small_trace(dir: &Path) -> (PathBuf, Vec<Event>) {
         e.seq = seqs[usize::from(e.stream)];
         seqs[usize::from(e.stream)] += 1;
     }
-    w.note_dropped(1, 5, 1_000_500_000).unwrap();
+    w.note_dropped(1, 5, 1_000_500_000, 0).unwrap();
     let node_dir = w.node_dir().to_path_buf();
     w.close().unwrap();
     (node_dir.join("seg-000001.scope"), events)

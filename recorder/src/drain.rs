@@ -1,0 +1,292 @@
+//! The writer thread: drains the rings at least every `flush_ms`, resolves raw words to names
+//! and pid numbers (each distinct word once), and writes segments with `scope-format`.
+//!
+//! Drops are written into the files twice over: a `dropped` marker event in the stream where
+//! they happened (nums\[0\] = count, nums\[1\] = reason: 0 ring full, 1 events/s budget) and the
+//! cumulative counter in every later chunk header. An I/O error stops recording: the files
+//! already written stay valid and `last_error` says why; the node is not affected.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use scope_format::{Event, Kind, Mfa, Pid, Sym, TraceWriter, Value, ValueEncoding, WriterConfig};
+
+use crate::record::{RawEvent, RawPid};
+use crate::recorder::{Recorder, SharedRecorder, StopReason};
+
+/// Turns raw term words into text and numbers (implemented by the NIF with a
+/// process-independent environment; atoms and local pids are immediates).
+pub trait Resolve: Send {
+    /// An atom's text.
+    fn atom(&mut self, word: u64) -> Option<String>;
+    /// A local pid's `<0.N.S>` numbers.
+    fn pid(&mut self, word: u64) -> Option<(u32, u32)>;
+    /// Monotonic ns in the clock events use (for markers).
+    fn now(&self) -> i64;
+}
+
+/// Caps the resolution caches: pids come and go, so their cache is cleared when it grows
+/// past this (re-resolving is cheap; unbounded memory is not).
+const CACHE_CAP: usize = 1 << 20;
+
+/// Resolved words.
+struct Names {
+    atoms: HashMap<u64, Sym>,
+    pids: HashMap<u64, (u32, u32)>,
+}
+
+impl Names {
+    fn atom(&mut self, r: &mut dyn Resolve, w: u64) -> Sym {
+        if let Some(s) = self.atoms.get(&w) {
+            return s.clone();
+        }
+        let s = Sym::from(r.atom(w).unwrap_or_else(|| format!("?atom:{w:#x}")));
+        self.atoms.insert(w, s.clone());
+        s
+    }
+
+    fn pid(&mut self, r: &mut dyn Resolve, p: RawPid) -> Pid {
+        match p {
+            RawPid::Numbers {
+                node,
+                number,
+                serial,
+            } => Pid {
+                node: (node != 0).then(|| self.atom(r, node)),
+                number,
+                serial,
+            },
+            RawPid::Word(w) => {
+                if self.pids.len() > CACHE_CAP {
+                    self.pids.clear();
+                }
+                let (number, serial) = *self
+                    .pids
+                    .entry(w)
+                    .or_insert_with(|| r.pid(w).unwrap_or((0, 0)));
+                Pid::local(number, serial)
+            }
+        }
+    }
+}
+
+/// Builds the writer configuration; the clock anchor comes from the resolver's clock.
+fn writer_config(rec: &Recorder, anchor: fn() -> scope_format::ClockAnchor) -> WriterConfig {
+    let c = &rec.config;
+    let mut w = WriterConfig::new(&c.dir, &c.node);
+    w.otp_release.clone_from(&c.otp_release);
+    w.settings = c.settings();
+    w.segment_bytes = c.segment_bytes;
+    w.max_bytes = c.max_bytes;
+    w.run_id = run_id();
+    w.clock = anchor;
+    w
+}
+
+fn run_id() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    // Mix in the address of a stack value so two starts in the same ns still differ.
+    let local = 0u8;
+    (t ^ (&local as *const u8 as u64).rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Opens the trace directory and starts the writer thread.
+pub fn start(
+    rec: SharedRecorder,
+    mut resolver: Box<dyn Resolve>,
+    anchor: fn() -> scope_format::ClockAnchor,
+) -> Result<(), String> {
+    let mut writer = TraceWriter::create(writer_config(&rec, anchor)).map_err(|e| e.to_string())?;
+    let start_ts = resolver.now();
+    let mut marker = Event::new(start_ts, 0, Kind::RecorderStart, Pid::local(0, 0));
+    marker.value = Some(Value::text(&format!(
+        "ElixirScope recorder on {}",
+        rec.config.node
+    )));
+    writer.push(&marker).map_err(|e| e.to_string())?;
+    let thread_rec = rec.clone();
+    let handle = std::thread::Builder::new()
+        .name("elixir_scope_writer".into())
+        .spawn(move || run(&thread_rec, writer, resolver.as_mut(), start_ts))
+        .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+    *rec.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    Ok(())
+}
+
+/// The writer loop.
+fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i64) {
+    let mut names = Names {
+        atoms: HashMap::new(),
+        pids: HashMap::new(),
+    };
+    let mut seen_drops = vec![(0u64, 0u64); rec.lanes.len()];
+    let flush = Duration::from_millis(rec.config.flush_ms);
+    let started = Instant::now();
+    let mut last = Instant::now();
+    let mut last_events = 0u64;
+    loop {
+        wait(rec, flush);
+        let stopping = !rec.running();
+        let result = drain_once(rec, &mut writer, r, &mut names, &mut seen_drops)
+            .and_then(|()| writer.flush().map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            rec.request_stop(StopReason::Error(e));
+            rec.finish(true);
+            return; // the writer is dropped without another write; committed data stays valid
+        }
+        let stats = writer.stats();
+        rec.stats.bytes.store(stats.stored_bytes, Ordering::Relaxed);
+        rec.stats.segments.store(stats.segments, Ordering::Relaxed);
+        let events = rec.stats.events.load(Ordering::Relaxed);
+        let dt = last.elapsed().as_secs_f64().max(1e-3);
+        rec.stats.rate.store(
+            ((events - last_events) as f64 / dt) as u64,
+            Ordering::Relaxed,
+        );
+        (last, last_events) = (Instant::now(), events);
+        if let Some(limit) = rec.config.stop_after_events {
+            if events >= limit {
+                rec.request_stop(StopReason::EventLimit);
+            }
+        }
+        if let Some(ms) = rec.config.stop_after_ms {
+            if started.elapsed() >= Duration::from_millis(ms) {
+                rec.request_stop(StopReason::TimeLimit);
+            }
+        }
+        if stopping {
+            // One more pass catches events written while the stop was being requested.
+            let last_pass = drain_once(rec, &mut writer, r, &mut names, &mut seen_drops);
+            let reason = rec
+                .stop_reason
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let mut marker = Event::new(
+                r.now().max(start_ts),
+                0,
+                Kind::RecorderStop,
+                Pid::local(0, 0),
+            );
+            marker.value = Some(Value::text(&format!("{reason:?}")));
+            let closed = last_pass
+                .and_then(|()| writer.push(&marker).map_err(|e| e.to_string()))
+                .and_then(|()| writer.close().map_err(|e| e.to_string()));
+            match closed {
+                Ok(stats) => {
+                    rec.stats.bytes.store(stats.stored_bytes, Ordering::Relaxed);
+                    rec.finish(false);
+                }
+                Err(e) => {
+                    *rec.stop_reason.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(StopReason::Error(e));
+                    rec.finish(true);
+                }
+            }
+            return;
+        }
+    }
+}
+
+fn wait(rec: &Recorder, flush: Duration) {
+    let (lock, cv) = &rec.wake;
+    let mut woken = lock.lock().unwrap_or_else(|e| e.into_inner());
+    if !*woken {
+        woken = cv
+            .wait_timeout(woken, flush)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|e| e.into_inner().0);
+    }
+    *woken = false;
+}
+
+/// Moves everything in the rings into the writer.
+fn drain_once(
+    rec: &Recorder,
+    writer: &mut TraceWriter,
+    r: &mut dyn Resolve,
+    names: &mut Names,
+    seen_drops: &mut [(u64, u64)],
+) -> Result<(), String> {
+    for (i, lane) in rec.lanes.iter().enumerate() {
+        let stream = rec.stream_of(i);
+        let mut failure = None;
+        let mut written = 0u64;
+        // SAFETY: this thread is the only consumer of every ring.
+        unsafe {
+            lane.ring.drain(|bytes| {
+                if failure.is_some() {
+                    return;
+                }
+                let Some((raw, value)) = RawEvent::decode(bytes) else {
+                    return;
+                };
+                let e = resolve(raw, value, stream, names, r);
+                match writer.push(&e) {
+                    Ok(()) => written += 1,
+                    Err(err) => failure = Some(err.to_string()),
+                }
+            })
+        };
+        rec.stats.events.fetch_add(written, Ordering::Relaxed);
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        let full = lane.ring.dropped();
+        let budget = lane.budget.discarded.load(Ordering::Relaxed);
+        let (seen_full, seen_budget) = seen_drops[i];
+        for (n, reason) in [(full - seen_full, 0), (budget - seen_budget, 1)] {
+            if n > 0 {
+                writer
+                    .note_dropped(stream, n, r.now(), reason)
+                    .map_err(|e| e.to_string())?;
+                if reason == 1 {
+                    rec.stats.dropped_budget.fetch_add(n, Ordering::Relaxed);
+                } else {
+                    rec.stats.dropped_full.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }
+        seen_drops[i] = (full, budget);
+    }
+    Ok(())
+}
+
+fn resolve(
+    raw: RawEvent,
+    value: Option<crate::record::RawValue<'_>>,
+    stream: u16,
+    names: &mut Names,
+    r: &mut dyn Resolve,
+) -> Event {
+    let mut e = Event::new(raw.ts, stream, raw.kind, names.pid(r, raw.pid));
+    e.mfa = raw.mfa.map(|(m, f, arity)| Mfa {
+        module: names.atom(r, m),
+        function: names.atom(r, f),
+        arity,
+    });
+    e.peer = raw.peer.map(|p| names.pid(r, p));
+    e.name = raw.name.map(|w| names.atom(r, w));
+    e.msg_hash = raw.msg_hash;
+    e.correlation = raw.correlation;
+    e.nums = raw.nums;
+    e.value = value.map(|v| Value {
+        encoding: ValueEncoding::Text,
+        truncated: v.truncated,
+        bytes: v.bytes.into(),
+    });
+    e
+}
+
+/// Asks the recorder to stop and waits for the writer thread to close the files.
+pub fn stop(rec: &Recorder) {
+    rec.request_stop(StopReason::Requested);
+    let handle = rec.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(h) = handle {
+        let _ = h.join();
+    }
+}

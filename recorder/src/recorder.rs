@@ -1,0 +1,386 @@
+//! One recording: its settings, rings, safety limits, counters and writer thread.
+//!
+//! The traced processes only touch [`Recorder::ring_for_current_thread`] and the counters;
+//! everything slow (name resolution, compression, I/O) happens on the writer thread
+//! ([`crate::drain`]). Stopping — by request, by a `stop_after` limit, or because writing
+//! failed — flips [`State`], after which the tracer answers `remove` so the BEAM detaches it.
+
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use crate::ring::Ring;
+
+/// Recorder settings (validated by [`Config::validate`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Trace directory (segments go to `dir/<node>/`).
+    pub dir: PathBuf,
+    /// This node's name.
+    pub node: String,
+    /// OTP release.
+    pub otp_release: String,
+    /// Rotate segments at this size.
+    pub segment_bytes: u64,
+    /// Retention cap for the node's directory.
+    pub max_bytes: u64,
+    /// Ring size per scheduler.
+    pub buffer_bytes: usize,
+    /// The writer thread drains the rings at least this often.
+    pub flush_ms: u64,
+    /// Capture values up to this many bytes (`None`: no values).
+    pub capture_bytes: Option<usize>,
+    /// Events per second above which events are discarded (and counted).
+    pub max_events_per_sec: Option<u64>,
+    /// Stop after this many events.
+    pub stop_after_events: Option<u64>,
+    /// Stop after this many milliseconds.
+    pub stop_after_ms: Option<u64>,
+    /// Normal scheduler threads (one ring each).
+    pub schedulers: usize,
+}
+
+impl Config {
+    /// Defaults for `dir` and `node` (the documented option defaults).
+    pub fn new(dir: impl Into<PathBuf>, node: impl Into<String>) -> Config {
+        Config {
+            dir: dir.into(),
+            node: node.into(),
+            otp_release: String::new(),
+            segment_bytes: 64 << 20,
+            max_bytes: 1 << 30,
+            buffer_bytes: 8 << 20,
+            flush_ms: 100,
+            capture_bytes: Some(256),
+            max_events_per_sec: None,
+            stop_after_events: None,
+            stop_after_ms: None,
+            schedulers: 1,
+        }
+    }
+
+    /// Checks ranges; the message names the option as users write it.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.segment_bytes < 64 << 10 {
+            return Err(format!(
+                ":segment_bytes must be at least 65536, got {}",
+                self.segment_bytes
+            ));
+        }
+        if self.max_bytes < self.segment_bytes {
+            return Err(format!(
+                ":max_bytes ({}) must be at least :segment_bytes ({})",
+                self.max_bytes, self.segment_bytes
+            ));
+        }
+        if !(64 << 10..=1 << 30).contains(&self.buffer_bytes) {
+            return Err(format!(
+                ":buffer_bytes must be between 65536 and 1073741824, got {}",
+                self.buffer_bytes
+            ));
+        }
+        if !(1..=60_000).contains(&self.flush_ms) {
+            return Err(format!(
+                ":flush_ms must be between 1 and 60000, got {}",
+                self.flush_ms
+            ));
+        }
+        if let Some(n) = self.capture_bytes {
+            if !(1..=65_536).contains(&n) {
+                return Err(format!(
+                    "capture: {{:bytes, n}} needs n in 1..65536, got {n}"
+                ));
+            }
+        }
+        if self.max_events_per_sec == Some(0) {
+            return Err(":max_events_per_sec must be positive".into());
+        }
+        if self.schedulers == 0 || self.schedulers > 1024 {
+            return Err(format!(
+                "scheduler count {} is out of range",
+                self.schedulers
+            ));
+        }
+        Ok(())
+    }
+
+    /// The settings as `key=value` pairs for segment headers.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        let opt = |v: Option<u64>| v.map_or("none".to_string(), |n| n.to_string());
+        vec![
+            ("buffer_bytes".into(), self.buffer_bytes.to_string()),
+            ("flush_ms".into(), self.flush_ms.to_string()),
+            (
+                "capture".into(),
+                self.capture_bytes
+                    .map_or("none".into(), |n| format!("bytes:{n}")),
+            ),
+            ("max_events_per_sec".into(), opt(self.max_events_per_sec)),
+            ("stop_after_events".into(), opt(self.stop_after_events)),
+            ("stop_after_ms".into(), opt(self.stop_after_ms)),
+        ]
+    }
+}
+
+/// Where a recording is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// Recording.
+    Running = 0,
+    /// A stop was requested or a limit reached; the writer is finishing.
+    Stopping = 1,
+    /// Files closed.
+    Stopped = 2,
+    /// Writing failed; recording stopped; see `last_error`.
+    Failed = 3,
+}
+
+/// Why recording stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// `ElixirScope.stop/0`.
+    Requested,
+    /// `stop_after: {:events, n}`.
+    EventLimit,
+    /// `stop_after: {:ms, t}`.
+    TimeLimit,
+    /// An I/O error (message).
+    Error(String),
+}
+
+/// Counters the writer thread maintains, read by `stats/0`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Events written.
+    pub events: AtomicU64,
+    /// Events dropped because a ring was full.
+    pub dropped_full: AtomicU64,
+    /// Events discarded by the events/s budget.
+    pub dropped_budget: AtomicU64,
+    /// Bytes of chunks written.
+    pub bytes: AtomicU64,
+    /// Segments opened.
+    pub segments: AtomicU64,
+    /// Events per second over the last writer cycle.
+    pub rate: AtomicU64,
+}
+
+/// A per-ring events/s budget: a one-second window and a count, touched only by the ring's
+/// producer (no contention between schedulers).
+#[derive(Debug, Default)]
+pub struct Budget {
+    window_start: AtomicI64,
+    count: AtomicU64,
+    /// Events discarded by this budget (read by the writer).
+    pub discarded: AtomicU64,
+}
+
+impl Budget {
+    /// Whether one more event at `ts` is within `per_sec`; counts it either way.
+    pub fn admit(&self, ts: i64, per_sec: u64) -> bool {
+        let start = self.window_start.load(Ordering::Relaxed);
+        if ts.wrapping_sub(start) >= 1_000_000_000 || ts < start {
+            self.window_start.store(ts, Ordering::Relaxed);
+            self.count.store(0, Ordering::Relaxed);
+        }
+        let n = self.count.fetch_add(1, Ordering::Relaxed);
+        if n < per_sec {
+            true
+        } else {
+            self.discarded.fetch_add(1, Ordering::Relaxed);
+            false
+        }
+    }
+}
+
+/// A ring with its producer-side companions.
+#[derive(Debug)]
+pub struct Lane {
+    /// The ring.
+    pub ring: Ring,
+    /// Its budget.
+    pub budget: Budget,
+}
+
+/// A recording in progress.
+#[derive(Debug)]
+pub struct Recorder {
+    /// Settings.
+    pub config: Config,
+    /// One lane per normal scheduler thread, then the shared lane (index `schedulers`).
+    pub lanes: Vec<Lane>,
+    /// Serializes producers on the shared lane (dirty schedulers, other threads).
+    pub shared_lock: Mutex<()>,
+    state: AtomicU8,
+    /// Counters.
+    pub stats: Stats,
+    /// Set once when recording stops.
+    pub stop_reason: Mutex<Option<StopReason>>,
+    /// Wakes the writer thread early (stop requests).
+    pub wake: (Mutex<bool>, Condvar),
+    /// The writer thread, joined by `stop`.
+    pub writer: Mutex<Option<JoinHandle<()>>>,
+    /// Per-recorder budget for events/s, split across lanes.
+    pub per_lane_budget: Option<u64>,
+}
+
+thread_local! {
+    /// This thread's lane slot (0 = not assigned yet), stable for the thread's life.
+    static SLOT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Hands out lane slots to scheduler threads in the order they first record.
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(1);
+
+impl Recorder {
+    /// A recorder with its rings allocated (the writer thread is started by the caller).
+    pub fn new(config: Config) -> Result<Recorder, String> {
+        config.validate()?;
+        let lanes = (0..=config.schedulers)
+            .map(|_| Lane {
+                ring: Ring::new(config.buffer_bytes),
+                budget: Budget::default(),
+            })
+            .collect();
+        let per_lane_budget = config
+            .max_events_per_sec
+            .map(|n| n.div_ceil(config.schedulers as u64 + 1).max(1));
+        Ok(Recorder {
+            config,
+            lanes,
+            shared_lock: Mutex::new(()),
+            state: AtomicU8::new(State::Running as u8),
+            stats: Stats::default(),
+            stop_reason: Mutex::new(None),
+            wake: (Mutex::new(false), Condvar::new()),
+            writer: Mutex::new(None),
+            per_lane_budget,
+        })
+    }
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        match self.state.load(Ordering::Acquire) {
+            0 => State::Running,
+            1 => State::Stopping,
+            2 => State::Stopped,
+            _ => State::Failed,
+        }
+    }
+
+    /// Whether events are still accepted.
+    #[inline]
+    pub fn running(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == State::Running as u8
+    }
+
+    /// Moves to `Stopping` (first reason wins) and wakes the writer.
+    pub fn request_stop(&self, reason: StopReason) {
+        {
+            let mut r = self.stop_reason.lock().unwrap_or_else(|e| e.into_inner());
+            if r.is_none() {
+                *r = Some(reason);
+            }
+        }
+        let _ = self.state.compare_exchange(
+            State::Running as u8,
+            State::Stopping as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        self.wake_writer();
+    }
+
+    /// Records the final state (writer thread).
+    pub fn finish(&self, failed: bool) {
+        let s = if failed {
+            State::Failed
+        } else {
+            State::Stopped
+        };
+        self.state.store(s as u8, Ordering::Release);
+    }
+
+    /// Wakes the writer thread now.
+    pub fn wake_writer(&self) {
+        let (lock, cv) = &self.wake;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_one();
+    }
+
+    /// The lane for the calling thread: its own ring if it is a normal scheduler (`normal`)
+    /// and a slot is free, else the shared lane (whose producers must hold `shared_lock`).
+    /// Returns the lane index.
+    #[inline]
+    pub fn lane_index(&self, normal_scheduler: bool) -> usize {
+        let shared = self.config.schedulers;
+        if !normal_scheduler {
+            return shared;
+        }
+        let slot = SLOT.with(|s| {
+            if s.get() == 0 {
+                s.set(NEXT_SLOT.fetch_add(1, Ordering::Relaxed));
+            }
+            s.get()
+        });
+        // Slots are per thread for the process's life; a slot beyond this recorder's rings
+        // (more threads than schedulers were counted) shares the locked lane.
+        if slot <= shared {
+            slot - 1
+        } else {
+            shared
+        }
+    }
+
+    /// The stream id a lane's events get in the files (0 = shared).
+    pub fn stream_of(&self, lane: usize) -> u16 {
+        if lane == self.config.schedulers {
+            0
+        } else {
+            lane as u16 + 1
+        }
+    }
+}
+
+/// Shared ownership, as the NIF resource and the writer thread hold it.
+pub type SharedRecorder = Arc<Recorder>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_admits_up_to_its_rate_per_second_window() {
+        let b = Budget::default();
+        let admitted = (0..1000).filter(|i| b.admit(1_000 + i, 100)).count();
+        assert_eq!(admitted, 100);
+        assert_eq!(b.discarded.load(Ordering::Relaxed), 900);
+        assert!(b.admit(1_000 + 1_000_000_000, 100), "a new window starts");
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_the_option_name() {
+        let mut c = Config::new("/tmp/x", "n@h");
+        c.flush_ms = 0;
+        assert!(c.validate().unwrap_err().contains(":flush_ms"));
+        let mut c = Config::new("/tmp/x", "n@h");
+        c.max_bytes = 1;
+        assert!(c.validate().unwrap_err().contains(":max_bytes"));
+        let mut c = Config::new("/tmp/x", "n@h");
+        c.capture_bytes = Some(0);
+        assert!(c.validate().unwrap_err().contains("capture"));
+    }
+
+    #[test]
+    fn stopping_keeps_the_first_reason() {
+        let r = Recorder::new(Config::new("/tmp/x", "n@h")).unwrap();
+        assert!(r.running());
+        r.request_stop(StopReason::EventLimit);
+        r.request_stop(StopReason::Requested);
+        assert_eq!(r.state(), State::Stopping);
+        assert_eq!(*r.stop_reason.lock().unwrap(), Some(StopReason::EventLimit));
+    }
+}

@@ -1,0 +1,173 @@
+//! The writer thread end to end without a VM: records pushed into lanes come out of the
+//! files resolved, drops are written as markers, limits stop the recording.
+
+use std::sync::Arc;
+
+use scope_format::{ClockAnchor, Kind, Trace};
+use scope_recorder::drain::{self, Resolve};
+use scope_recorder::record::{RawEvent, RawPid};
+use scope_recorder::recorder::{Config, Recorder, State, StopReason};
+
+/// Atom words are their index into a table; pid words encode `number << 8 | serial`; the
+/// clock reads 1000 at start and moves a second per reading.
+struct FakeVm(std::sync::atomic::AtomicI64);
+
+const ATOMS: &[&str] = &["", "Elixir.Shop.Orders", "place", "worker"];
+
+impl Resolve for FakeVm {
+    fn atom(&mut self, word: u64) -> Option<String> {
+        ATOMS.get(word as usize).map(|s| s.to_string())
+    }
+    fn pid(&mut self, word: u64) -> Option<(u32, u32)> {
+        Some(((word >> 8) as u32, (word & 0xff) as u32))
+    }
+    fn now(&self) -> i64 {
+        self.0
+            .fetch_add(1_000_000_000, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+fn anchor() -> ClockAnchor {
+    ClockAnchor {
+        mono_ns: 0,
+        system_ns: 1_700_000_000_000_000_000,
+    }
+}
+
+fn push(rec: &Recorder, lane: usize, e: &RawEvent, value: Option<&[u8]>) -> bool {
+    let len = e.encoded_len() + value.map_or(0, <[u8]>::len);
+    // SAFETY: the test thread is the lane's only producer.
+    unsafe {
+        rec.lanes[lane].ring.push(len, |buf| {
+            e.encode(buf, |v| {
+                value.map(|b| {
+                    v[..b.len()].copy_from_slice(b);
+                    (b.len(), false)
+                })
+            })
+        })
+    }
+}
+
+fn recorder(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Arc<Recorder> {
+    let mut c = Config::new(dir, "w@host");
+    c.schedulers = 2;
+    c.buffer_bytes = 64 << 10;
+    c.flush_ms = 5;
+    tweak(&mut c);
+    let rec = Arc::new(Recorder::new(c).unwrap());
+    drain::start(rec.clone(), Box::new(FakeVm(1000.into())), anchor).unwrap();
+    rec
+}
+
+#[test]
+fn records_are_resolved_into_events_with_names_pids_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recorder(dir.path(), |_| {});
+    let mut call = RawEvent::new(Kind::Call, 1500, RawPid::Word(85 << 8));
+    call.mfa = Some((1, 2, 1));
+    assert!(push(&rec, 0, &call, Some(b"%{sku: 1}")));
+    let mut reg = RawEvent::new(Kind::Register, 1600, RawPid::Word(86 << 8 | 2));
+    reg.name = Some(3);
+    assert!(push(&rec, 2, &reg, None));
+    drain::stop(&rec);
+    assert_eq!(rec.state(), State::Stopped);
+
+    let trace = Trace::open(&[dir.path()]).unwrap();
+    let events: Vec<_> = trace.events().map(|e| e.event).collect();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            Kind::RecorderStart,
+            Kind::Call,
+            Kind::Register,
+            Kind::RecorderStop
+        ]
+    );
+    let c = &events[1];
+    assert_eq!(c.stream, 1);
+    assert_eq!(c.pid.to_string(), "<0.85.0>");
+    assert_eq!(c.mfa.as_ref().unwrap().to_string(), "Shop.Orders.place/1");
+    assert_eq!(&*c.value.as_ref().unwrap().bytes, b"%{sku: 1}");
+    let r = &events[2];
+    assert_eq!(r.stream, 0, "the shared lane is stream 0");
+    assert_eq!(r.pid.to_string(), "<0.86.2>");
+    assert_eq!(r.name.as_deref(), Some("worker"));
+    assert_eq!(
+        rec.stats.events.load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    let h = trace.segments()[0].header.as_ref().unwrap();
+    assert!(h.settings.contains(&("capture".into(), "bytes:256".into())));
+}
+
+#[test]
+fn a_full_ring_drops_are_counted_and_written_into_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    // A long flush interval: the test fills the ring before the writer looks.
+    let rec = recorder(dir.path(), |c| c.flush_ms = 60_000);
+    let mut e = RawEvent::new(Kind::Call, 1, RawPid::Word(90 << 8));
+    e.mfa = Some((1, 2, 0));
+    let accepted = (0..10_000).filter(|_| push(&rec, 1, &e, None)).count() as u64;
+    assert!(accepted < 10_000);
+    drain::stop(&rec);
+    let trace = Trace::open(&[dir.path()]).unwrap();
+    assert_eq!(trace.dropped(), 10_000 - accepted);
+    let marker = trace
+        .events()
+        .find(|e| e.event.kind == Kind::Dropped)
+        .unwrap();
+    assert_eq!(marker.event.stream, 2);
+    assert_eq!(marker.event.nums[..2], [(10_000 - accepted) as i64, 0]);
+}
+
+#[test]
+fn an_event_limit_stops_the_recording_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recorder(dir.path(), |c| c.stop_after_events = Some(10));
+    let e = RawEvent::new(Kind::Exit, 1, RawPid::Word(90 << 8));
+    for _ in 0..50 {
+        push(&rec, 0, &e, Some(b":normal"));
+    }
+    // No stop request: the limit must end it.
+    while rec.state() == State::Running {
+        std::thread::yield_now();
+    }
+    drain::stop(&rec);
+    assert_eq!(rec.state(), State::Stopped);
+    assert_eq!(
+        *rec.stop_reason.lock().unwrap(),
+        Some(StopReason::EventLimit)
+    );
+}
+
+#[test]
+fn a_write_error_stops_recording_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recorder(dir.path(), |c| {
+        c.segment_bytes = 64 << 10;
+        c.max_bytes = 64 << 10;
+    });
+    // Make the next segment impossible to create: a directory where the file would go.
+    let node_dir = dir.path().join("w@host");
+    for seq in 2..50 {
+        std::fs::create_dir_all(node_dir.join(scope_format::segment_name(seq))).unwrap();
+    }
+    let e = RawEvent::new(Kind::Exit, 1, RawPid::Word(90 << 8));
+    let value = vec![b'x'; 2000];
+    while rec.state() == State::Running {
+        push(&rec, 0, &e, Some(&value));
+    }
+    drain::stop(&rec);
+    assert_eq!(rec.state(), State::Failed);
+    let reason = rec.stop_reason.lock().unwrap().clone();
+    match reason {
+        Some(StopReason::Error(msg)) => assert!(msg.contains("seg-000002.scope"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+    // What was written stays readable.
+    let trace = Trace::open(&[node_dir.join("seg-000001.scope")]).unwrap();
+    assert!(trace.events().count() > 10);
+    assert!(trace.problems().iter().all(|p| !p.is_damage()));
+}
