@@ -16,7 +16,12 @@ pub fn run(s: &Summary, json: bool, out: &mut dyn Write) -> Result<()> {
         return print_json(s, out);
     }
     let range = match (s.first_ns, s.last_ns) {
-        (Some(a), Some(b)) => format!("{} .. {} ({})", rfc3339(a), rfc3339(b), duration(b - a)),
+        (Some(a), Some(b)) => format!(
+            "{} .. {} ({})",
+            rfc3339(a),
+            rfc3339(b),
+            duration(b.saturating_sub(a))
+        ),
         _ => "no events".into(),
     };
     writeln!(out, "time      {range}")?;
@@ -107,7 +112,7 @@ fn print_json(s: &Summary, out: &mut dyn Write) -> Result<()> {
     let time = match (s.first_ns, s.last_ns) {
         (Some(a), Some(b)) => json!({
             "first": rfc3339(a), "last": rfc3339(b),
-            "first_ns": a, "last_ns": b, "duration_ns": b - a,
+            "first_ns": a, "last_ns": b, "duration_ns": b.saturating_sub(a),
         }),
         _ => serde_json::Value::Null,
     };

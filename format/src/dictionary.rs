@@ -176,6 +176,8 @@ pub struct Dictionary {
 impl Dictionary {
     /// Adds the entries of one dictionary chunk's raw payload.
     pub(crate) fn add_payload(&mut self, raw: &[u8], count: u32) -> Result<(), String> {
+        // Parse everything first: a chunk that fails part-way defines nothing.
+        let mut parsed = Vec::new();
         let mut c = Cursor::new(raw);
         for i in 0..count {
             let bad = || format!("dictionary entry {i} is malformed");
@@ -188,11 +190,12 @@ impl Dictionary {
                 .filter(|&n| n as usize <= MAX_SYMBOL_LEN)
                 .ok_or_else(bad)? as usize;
             let text = std::str::from_utf8(c.bytes(len).ok_or_else(bad)?).map_err(|_| bad())?;
-            self.entries.insert(id, Sym::from(text));
+            parsed.push((id, Sym::from(text)));
         }
         if !c.is_empty() {
             return Err("dictionary payload has bytes after its last entry".into());
         }
+        self.entries.extend(parsed);
         Ok(())
     }
 

@@ -104,8 +104,14 @@ pub(crate) fn encode(entries: &[Entry], offset: u64) -> Vec<u8> {
     b
 }
 
-/// Reads the footer through the trailer ending at `end`; `Ok(None)` when there is no trailer.
-pub(crate) fn decode_at(file: &[u8], end: usize) -> Result<Option<(u64, Vec<Entry>)>, String> {
+/// Reads the footer through the trailer ending at `end`; `Ok(None)` when there is no trailer
+/// (or, with `expect_at`, when the trailer does not point there: checked before any CRC, so
+/// probing many positions costs no more than reading their trailers).
+pub(crate) fn decode_at(
+    file: &[u8],
+    end: usize,
+    expect_at: Option<u64>,
+) -> Result<Option<(u64, Vec<Entry>)>, String> {
     let Some(t) = end.checked_sub(TRAILER_LEN).and_then(|s| file.get(s..end)) else {
         return Ok(None);
     };
@@ -113,6 +119,9 @@ pub(crate) fn decode_at(file: &[u8], end: usize) -> Result<Option<(u64, Vec<Entr
         return Ok(None);
     }
     let offset = le64(t, 0);
+    if expect_at.is_some_and(|at| at != offset) {
+        return Ok(None);
+    }
     let len = le32(t, 8) as usize;
     let footer_end = end - TRAILER_LEN;
     if offset.checked_add(len as u64) != Some(footer_end as u64) || len < 8 {
@@ -125,7 +134,7 @@ pub(crate) fn decode_at(file: &[u8], end: usize) -> Result<Option<(u64, Vec<Entr
         return Err("footer checksum mismatch".into());
     }
     let n = le32(f, 4) as usize;
-    if &f[..4] != MAGIC || 8 + n * ENTRY_LEN != len {
+    if &f[..4] != MAGIC || n.checked_mul(ENTRY_LEN).and_then(|b| b.checked_add(8)) != Some(len) {
         return Err("footer magic or entry count is wrong".into());
     }
     let entries = f[8..]

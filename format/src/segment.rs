@@ -105,7 +105,7 @@ impl Segment {
         let mut footer_entries = Vec::new();
         let mut footer_reported = false;
         let mut limit = file.len();
-        match footer::decode_at(file, file.len()) {
+        match footer::decode_at(file, file.len(), None) {
             Ok(Some((offset, entries))) => match check_entries(&entries, start, offset) {
                 Ok(()) => {
                     seg.closed = true;
@@ -135,6 +135,9 @@ impl Segment {
         let mut raw = Vec::new();
         // With a damaged header, the bytes up to the first chunk are covered by that report.
         let mut skip_to_first = seg.header.is_none();
+        // Where the written data ends; zeros after it are unused preallocated space. Computed
+        // once: scanning the tail at every damaged position would be quadratic.
+        let data_end = last_nonzero(file, start.min(limit), limit);
         let mut pos = start;
         while pos < limit {
             if let Some(h) = file.get(pos..limit).and_then(ChunkHeader::decode) {
@@ -143,7 +146,11 @@ impl Segment {
                 if pos + span > limit {
                     // Declared longer than the file: the rest may still hold intact chunks.
                     let next = next_chunk(file, pos, limit, &footer_entries);
-                    let end = next.min(last_nonzero(file, pos, next).next_multiple_of(8));
+                    let end = if next < limit {
+                        next
+                    } else {
+                        data_end.next_multiple_of(8).min(limit)
+                    };
                     seg.damaged_chunk(
                         pos,
                         end.max(pos + 8) - pos,
@@ -191,17 +198,23 @@ impl Segment {
             if footer_reported && file[pos..].starts_with(footer::MAGIC) {
                 break;
             }
-            let nonzero_end = last_nonzero(file, pos, limit);
-            if nonzero_end == pos {
-                break; // preallocated, never-written tail
-            }
             let next = next_chunk(file, pos, limit, &footer_entries);
-            let end = next.min(nonzero_end.next_multiple_of(8)).min(limit);
-            // Zeros before the damage are unused space, not damage.
-            let first = file[pos..end].iter().position(|&b| b != 0).unwrap_or(0);
-            let begin = pos + first / 8 * 8;
-            if !skip_to_first && begin < end {
-                seg.damaged_span(begin, end, next, &footer_entries);
+            if seg.closed {
+                // The footer says what was here: zeros are damage like anything else.
+                if !skip_to_first {
+                    seg.damaged_span(pos, next, next, &footer_entries);
+                }
+            } else {
+                if pos >= data_end {
+                    break; // preallocated, never-written tail
+                }
+                let end = next.min(data_end.next_multiple_of(8)).min(limit);
+                // Zeros before the damage are unused space, not damage.
+                let first = file[pos..end].iter().position(|&b| b != 0).unwrap_or(0);
+                let begin = pos + first / 8 * 8;
+                if !skip_to_first && begin < end {
+                    seg.damaged_span(begin, end, next, &footer_entries);
+                }
             }
             skip_to_first = false;
             pos = next;
@@ -253,11 +266,9 @@ impl Segment {
     /// Bytes `start..end` (next intact data at `next`) are damaged: name the chunks the footer
     /// says were there, or the raw range when there is no footer.
     fn damaged_span(&mut self, start: usize, end: usize, next: usize, entries: &[footer::Entry]) {
-        let lost: Vec<_> = entries
-            .iter()
-            .filter(|e| (start as u64..next as u64).contains(&e.offset))
-            .cloned()
-            .collect();
+        let from = entries.partition_point(|e| e.offset < start as u64);
+        let to = entries.partition_point(|e| e.offset < next as u64);
+        let lost = entries[from..to].to_vec();
         if lost.is_empty() {
             self.problem(ProblemKind::DamagedRegion {
                 start: start as u64,
@@ -354,7 +365,9 @@ fn check_entries(entries: &[footer::Entry], start: usize, footer_at: u64) -> Res
     let mut prev = None;
     for e in entries {
         let ok = e.offset >= start as u64
-            && e.offset + HEADER_LEN as u64 <= footer_at
+            && e.offset
+                .checked_add(HEADER_LEN as u64)
+                .is_some_and(|end| end <= footer_at)
             && e.offset % 8 == 0
             && prev.is_none_or(|p| e.offset > p);
         if !ok {
@@ -379,8 +392,8 @@ fn footer_at(file: &[u8], pos: usize) -> Option<Vec<footer::Entry>> {
         .checked_add(8)?
         .checked_add(n.checked_mul(footer::ENTRY_LEN)?)?
         .checked_add(footer::TRAILER_LEN)?;
-    match footer::decode_at(file.get(..end)?, end) {
-        Ok(Some((off, entries))) if off == pos as u64 => Some(entries),
+    match footer::decode_at(file.get(..end)?, end, Some(pos as u64)) {
+        Ok(Some((_, entries))) => Some(entries),
         _ => None,
     }
 }
@@ -396,7 +409,9 @@ fn last_nonzero(file: &[u8], pos: usize, limit: usize) -> usize {
 /// Where the next intact data after damage at `pos` starts: the next footer offset, or the
 /// next 8-aligned offset holding a valid chunk header or footer, or `limit`.
 fn next_chunk(file: &[u8], pos: usize, limit: usize, entries: &[footer::Entry]) -> usize {
-    if let Some(e) = entries.iter().find(|e| e.offset as usize > pos) {
+    // Entries are in strictly increasing offset order (checked): binary search.
+    let i = entries.partition_point(|e| e.offset <= pos as u64);
+    if let Some(e) = entries.get(i) {
         return e.offset as usize;
     }
     let mut at = (pos + 8).next_multiple_of(8);

@@ -22,6 +22,8 @@ use crate::segment::{ChunkLoc, Segment};
 #[derive(Debug)]
 pub struct Trace {
     segments: Vec<Segment>,
+    /// Who wrote each segment (inferred from a neighbour when its header is damaged).
+    idents: Vec<Ident>,
     problems: Vec<Problem>,
     /// Per (node, run, stream): indexes of (segment, chunk) in stream order.
     streams: Vec<StreamChunks>,
@@ -92,12 +94,11 @@ impl Trace {
     }
 
     /// A trace over segments already scanned.
-    pub fn from_segments(mut segments: Vec<Segment>, mut problems: Vec<Problem>) -> Trace {
-        segments.sort_by_key(|s| {
-            s.header
-                .as_ref()
-                .map(|h| (h.node.clone(), h.run_id, h.segment_seq))
-        });
+    pub fn from_segments(segments: Vec<Segment>, mut problems: Vec<Problem>) -> Trace {
+        let idents = identities(&segments);
+        let mut both: Vec<_> = segments.into_iter().zip(idents).collect();
+        both.sort_by(|(_, a), (_, b)| (&a.node, a.run, a.seq).cmp(&(&b.node, b.run, b.seq)));
+        let (segments, idents): (Vec<Segment>, Vec<Ident>) = both.into_iter().unzip();
         for s in &segments {
             problems.extend(s.problems.iter().cloned());
         }
@@ -105,7 +106,7 @@ impl Trace {
         // so they are not reported again as gaps).
         let mut by_stream: BTreeMap<(Sym, u64, u16), StreamBuild> = BTreeMap::new();
         for (si, s) in segments.iter().enumerate() {
-            let (node, run) = node_and_run(s);
+            let (node, run) = (idents[si].node.clone(), idents[si].run);
             for (ci, c) in s.chunks.iter().enumerate() {
                 if c.header.chunk_type == ChunkType::Events {
                     let b = by_stream
@@ -141,6 +142,15 @@ impl Trace {
             let mut expected: Option<u64> = None;
             for &(first, count, si) in &b.ranges {
                 match expected {
+                    // The run's first segment is here: its missing start is damage.
+                    None if first > 0 && idents[si].seq == 1 => problems.push(Problem {
+                        path: path(si),
+                        kind: ProblemKind::SeqGap {
+                            stream,
+                            from: 0,
+                            missing: first,
+                        },
+                    }),
                     None if first > 0 => problems.push(Problem {
                         path: path(si),
                         kind: ProblemKind::EarlierSegmentsMissing {
@@ -158,7 +168,7 @@ impl Trace {
                     }),
                     _ => {}
                 }
-                expected = Some(expected.unwrap_or(0).max(first + count));
+                expected = Some(expected.unwrap_or(0).max(first.saturating_add(count)));
             }
             if b.dropped > 0 {
                 if let Some(&(si, _)) = b.chunks.last() {
@@ -180,6 +190,7 @@ impl Trace {
         }
         Trace {
             segments,
+            idents,
             problems,
             streams,
         }
@@ -265,19 +276,66 @@ impl Trace {
     }
 
     fn anchor(&self, segment: usize) -> ClockAnchor {
-        self.segments[segment]
-            .header
-            .as_ref()
-            .map(|h| h.anchor)
-            .unwrap_or_default()
+        self.idents[segment].anchor
     }
 }
 
-fn node_and_run(s: &Segment) -> (Sym, u64) {
-    match &s.header {
-        Some(h) => (Sym::from(h.node.as_str()), h.run_id),
-        None => (Sym::from("?"), 0),
-    }
+/// The node, run, clock anchor and sequence number a segment belongs to.
+#[derive(Debug, Clone)]
+struct Ident {
+    node: Sym,
+    run: u64,
+    anchor: ClockAnchor,
+    seq: u64,
+}
+
+/// Identities from headers; a segment whose header is damaged takes its node, run and anchor
+/// from the nearest segment (by file name) in the same directory, so its events stay in their
+/// streams (and are not counted as lost there) with wall times close to right.
+fn identities(segments: &[Segment]) -> Vec<Ident> {
+    let seq_of = |s: &Segment| {
+        s.header.as_ref().map(|h| h.segment_seq).unwrap_or_else(|| {
+            s.path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(crate::parse_segment_name)
+                .unwrap_or(0)
+        })
+    };
+    segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let seq = seq_of(s);
+            if let Some(h) = &s.header {
+                return Ident {
+                    node: Sym::from(h.node.as_str()),
+                    run: h.run_id,
+                    anchor: h.anchor,
+                    seq,
+                };
+            }
+            let neighbour = segments
+                .iter()
+                .filter(|o| o.path.parent() == s.path.parent())
+                .filter_map(|o| o.header.as_ref().map(|h| (h, seq_of(o))))
+                .min_by_key(|(_, oseq)| oseq.abs_diff(seq));
+            match neighbour {
+                Some((h, _)) => Ident {
+                    node: Sym::from(h.node.as_str()),
+                    run: h.run_id,
+                    anchor: h.anchor,
+                    seq,
+                },
+                None => Ident {
+                    node: Sym::from("?"),
+                    run: u64::MAX - i as u64,
+                    anchor: ClockAnchor::default(),
+                    seq,
+                },
+            }
+        })
+        .collect()
 }
 
 fn new_decoder() -> zstd::bulk::Decompressor<'static> {
@@ -402,7 +460,7 @@ impl Events<'_> {
                         value_at,
                         &seg.dictionary,
                         loc.header.stream,
-                        loc.header.first_seq + r as u64,
+                        loc.header.first_seq.wrapping_add(r as u64),
                         &mut unresolved,
                     );
                     rows.push((wall, e));

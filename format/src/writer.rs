@@ -97,7 +97,16 @@ impl WriterConfig {
         if !zstd::compression_level_range().contains(&self.zstd_level) {
             return bad(format!("zstd_level {} is out of range", self.zstd_level));
         }
-        Ok(())
+        // Node name and settings must fit a header: find out now, not at the first chunk.
+        SegmentHeader {
+            node: self.node.clone(),
+            otp_release: self.otp_release.clone(),
+            settings: self.settings.clone(),
+            ..SegmentHeader::default()
+        }
+        .encode()
+        .map(|_| ())
+        .map_err(Error::InvalidConfig)
     }
 }
 
@@ -180,7 +189,7 @@ impl TraceWriter {
             .map_err(|e| Error::io(&node_dir, "creating trace directory", e))?;
         let next_segment = list_segments(&node_dir)?
             .last()
-            .map_or(1, |(seq, _)| seq + 1);
+            .map_or(1, |(seq, _)| seq.saturating_add(1));
         let compressor = zstd::bulk::Compressor::new(config.zstd_level)
             .map_err(|e| Error::InvalidConfig(format!("zstd: {e}")))?;
         Ok(TraceWriter {
@@ -251,8 +260,9 @@ impl TraceWriter {
     /// every later chunk header.
     pub fn note_dropped(&mut self, stream: u16, n: u64, ts: i64, reason: i64) -> Result<()> {
         self.check()?;
-        self.stream(stream).dropped_total += n;
-        self.stats.dropped += n;
+        let s = self.stream(stream);
+        s.dropped_total = s.dropped_total.saturating_add(n);
+        self.stats.dropped = self.stats.dropped.saturating_add(n);
         let mut marker = Event::new(ts, stream, Kind::Dropped, Pid::local(0, 0));
         marker.nums[0] = i64::try_from(n).unwrap_or(i64::MAX);
         marker.nums[1] = reason;
@@ -286,13 +296,14 @@ impl TraceWriter {
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.flush()?;
+        // Even if the last flush fails, the chunks already committed get their footer.
+        let flushed = self.flush();
         if let Some(seg) = self.current.take() {
             let path = seg.path().to_path_buf();
             seg.close().map_err(|e| self.fail(&path, e))?;
             self.apply_retention()?;
         }
-        Ok(())
+        flushed
     }
 
     fn fail(&mut self, path: &Path, e: Error) -> Error {
@@ -436,7 +447,10 @@ impl TraceWriter {
         };
         let current = self.current.as_ref().map(|s| s.path().to_path_buf());
         let mut total: u64 = segments.iter().map(|(_, p)| file_len(p)).sum();
-        for (_, path) in &segments {
+        // The newest segment is never deleted: it holds the latest data even when it alone
+        // exceeds the cap.
+        let older = &segments[..segments.len().saturating_sub(1)];
+        for (_, path) in older {
             if total <= self.config.max_bytes {
                 break;
             }
