@@ -34,9 +34,22 @@ const CACHE_CAP: usize = 1 << 20;
 struct Names {
     atoms: HashMap<u64, Sym>,
     pids: HashMap<u64, (u32, u32)>,
+    texts: HashMap<Box<[u8]>, Sym>,
 }
 
 impl Names {
+    fn text(&mut self, t: &[u8]) -> Sym {
+        if let Some(s) = self.texts.get(t) {
+            return s.clone();
+        }
+        if self.texts.len() > CACHE_CAP {
+            self.texts.clear();
+        }
+        let s = Sym::from(String::from_utf8_lossy(t).as_ref());
+        self.texts.insert(t.into(), s.clone());
+        s
+    }
+
     fn atom(&mut self, r: &mut dyn Resolve, w: u64) -> Sym {
         if let Some(s) = self.atoms.get(&w) {
             return s.clone();
@@ -122,6 +135,7 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
     let mut names = Names {
         atoms: HashMap::new(),
         pids: HashMap::new(),
+        texts: HashMap::new(),
     };
     let mut seen_drops = vec![(0u64, 0u64); rec.lanes.len()];
     let flush = Duration::from_millis(rec.config.flush_ms);
@@ -172,7 +186,13 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
                 Kind::RecorderStop,
                 Pid::local(0, 0),
             );
-            marker.value = Some(Value::text(&format!("{reason:?}")));
+            let why = match reason {
+                Some(StopReason::Requested) | None => "requested".to_string(),
+                Some(StopReason::EventLimit) => "stop_after events limit".to_string(),
+                Some(StopReason::TimeLimit) => "stop_after time limit".to_string(),
+                Some(StopReason::Error(e)) => format!("error: {e}"),
+            };
+            marker.value = Some(Value::text(&why));
             let closed = last_pass
                 .and_then(|()| writer.push(&marker).map_err(|e| e.to_string()))
                 .and_then(|()| writer.close().map_err(|e| e.to_string()));
@@ -270,7 +290,10 @@ fn resolve(
         arity,
     });
     e.peer = raw.peer.map(|p| names.pid(r, p));
-    e.name = raw.name.map(|w| names.atom(r, w));
+    e.name = match raw.name_text {
+        Some(t) => Some(names.text(t)),
+        None => raw.name.map(|w| names.atom(r, w)),
+    };
     e.msg_hash = raw.msg_hash;
     e.correlation = raw.correlation;
     e.nums = raw.nums;

@@ -17,9 +17,13 @@
 //! | then       | mfa: module word, function word (16) if flag                        |
 //! | then       | peer: 16 bytes as pid, if flag                                      |
 //! | then       | name atom word (8), correlation (8), nums (32), each if flag        |
+//! | then       | name text: u16 length + bytes, if pid-forms bit 2 (names from code, not atoms) |
 //! | then       | value bytes to the end of the record, if flag                       |
 
 use scope_format::Kind;
+
+/// Longest name text kept (event names from code).
+pub const MAX_NAME_TEXT: usize = 1024;
 
 /// A captured value in a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +52,7 @@ pub enum RawPid {
 
 /// An event before resolution. Atom fields are raw atom words.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RawEvent {
+pub struct RawEvent<'a> {
     /// What happened.
     pub kind: Kind,
     /// Monotonic ns.
@@ -59,8 +63,10 @@ pub struct RawEvent {
     pub mfa: Option<(u64, u64, u8)>,
     /// The other process.
     pub peer: Option<RawPid>,
-    /// A name atom word (registered name, event name).
+    /// A name atom word (registered name).
     pub name: Option<u64>,
+    /// A name as text (event and span names from code: never made into atoms).
+    pub name_text: Option<&'a [u8]>,
     /// Message hash.
     pub msg_hash: Option<u32>,
     /// Correlation id (0 = none).
@@ -69,9 +75,9 @@ pub struct RawEvent {
     pub nums: [i64; 4],
 }
 
-impl RawEvent {
+impl<'a> RawEvent<'a> {
     /// An event with only the always-present fields.
-    pub fn new(kind: Kind, ts: i64, pid: RawPid) -> RawEvent {
+    pub fn new(kind: Kind, ts: i64, pid: RawPid) -> RawEvent<'a> {
         RawEvent {
             kind,
             ts,
@@ -79,6 +85,7 @@ impl RawEvent {
             mfa: None,
             peer: None,
             name: None,
+            name_text: None,
             msg_hash: None,
             correlation: 0,
             nums: [0; 4],
@@ -92,6 +99,7 @@ impl RawEvent {
             + if self.name.is_some() { 8 } else { 0 }
             + if self.correlation != 0 { 8 } else { 0 }
             + if self.nums != [0; 4] { 32 } else { 0 }
+            + self.name_text.map_or(0, |t| 2 + t.len().min(MAX_NAME_TEXT))
     }
 
     /// Writes the record into `out` (at least [`Self::encoded_len`] + value bytes long):
@@ -145,6 +153,13 @@ impl RawEvent {
             }
             at += 32;
         }
+        if let Some(t) = self.name_text {
+            forms |= 4;
+            let t = &t[..t.len().min(MAX_NAME_TEXT)];
+            out[at..at + 2].copy_from_slice(&(t.len() as u16).to_le_bytes());
+            out[at + 2..at + 2 + t.len()].copy_from_slice(t);
+            at += 2 + t.len();
+        }
         if let Some((used, truncated)) = value(&mut out[at..]) {
             flags |= 16;
             if truncated {
@@ -159,7 +174,7 @@ impl RawEvent {
 
     /// Reads a record back: the event, its value bytes (if any) and whether the value was
     /// truncated. `None` if the bytes are not a record (never happens for rings we wrote).
-    pub fn decode(b: &[u8]) -> Option<(RawEvent, Option<RawValue<'_>>)> {
+    pub fn decode(b: &'a [u8]) -> Option<(RawEvent<'a>, Option<RawValue<'a>>)> {
         let kind = Kind::from_code(*b.first()?)?;
         let (flags, forms, arity) = (*b.get(1)?, *b.get(2)?, *b.get(3)?);
         let word = |at: usize| -> Option<u64> {
@@ -195,6 +210,11 @@ impl RawEvent {
                 e.nums[i] = word(at + i * 8)? as i64;
             }
             at += 32;
+        }
+        if forms & 4 != 0 {
+            let n = usize::from(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?));
+            e.name_text = Some(b.get(at + 2..at + 2 + n)?);
+            at += 2 + n;
         }
         let value = (flags & 16 != 0).then(|| RawValue {
             bytes: &b[at.min(b.len())..],
@@ -252,6 +272,7 @@ mod tests {
             serial: 1,
         });
         e.name = Some(99);
+        e.name_text = Some(b"order.placed");
         e.msg_hash = Some(0xfeed);
         e.correlation = 42;
         e.nums = [1, -2, 3, i64::MIN];

@@ -1,0 +1,31 @@
+defmodule ElixirScope.Native do
+  @moduledoc false
+  # The recorder NIF (native/scope_nif). It is also the `erl_tracer` module: the BEAM calls
+  # `enabled/3` and `trace/5` here, inside the traced process. Stubs raise until the NIF loads.
+
+  @on_load :load_nif
+
+  def load_nif do
+    path = :filename.join(:code.priv_dir(:elixir_scope), ~c"scope_nif")
+
+    case :erlang.load_nif(path, 0) do
+      :ok -> :ok
+      {:error, {:reload, _}} -> :ok
+      {:error, reason} -> {:error, reason}
+    end
+  end
+
+  # Recorder control (dirty I/O schedulers: they create files and join threads).
+  def start(_config), do: :erlang.nif_error(:nif_not_loaded)
+  def stop(_recorder), do: :erlang.nif_error(:nif_not_loaded)
+  def stats(_recorder), do: :erlang.nif_error(:nif_not_loaded)
+  def set_sample(_recorder, _fraction), do: :erlang.nif_error(:nif_not_loaded)
+
+  # Events from code: kind is :custom | :span_start | :span_stop | :telemetry.
+  def event(_recorder, _kind, _name, _data, _correlation, _parent, _duration),
+    do: :erlang.nif_error(:nif_not_loaded)
+
+  # erl_tracer callbacks.
+  def enabled(_tag, _state, _tracee), do: :erlang.nif_error(:nif_not_loaded)
+  def trace(_tag, _state, _tracee, _term, _opts), do: :erlang.nif_error(:nif_not_loaded)
+end

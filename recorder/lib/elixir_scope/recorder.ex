@@ -1,0 +1,336 @@
+defmodule ElixirScope.Recorder do
+  @moduledoc false
+  # The process that owns a recording: it holds the NIF recorder, sets and clears trace flags
+  # and patterns, and notices when the recording stops by itself (a `stop_after` limit or a
+  # write error) so it can clear what it set. One recording per node at a time.
+
+  use GenServer
+
+  alias ElixirScope.Native
+
+  @key {ElixirScope, :recorder}
+  @check_ms 50
+
+  # --- API used by ElixirScope -------------------------------------------------------------
+
+  def start(opts) when is_list(opts) do
+    with {:ok, config} <- config(opts) do
+      case GenServer.start(__MODULE__, config, name: __MODULE__) do
+        {:ok, pid} -> {:ok, pid}
+        {:error, {:already_started, _}} -> {:error, :already_started}
+        {:error, {:shutdown, reason}} -> {:error, reason}
+        {:error, reason} -> {:error, reason}
+      end
+    end
+  end
+
+  def start(_), do: {:error, {:invalid_option, :opts, "expected a keyword list"}}
+
+  def trace(target, opts) do
+    with {:ok, spec} <- trace_spec(target, opts) do
+      call({:trace, spec})
+    end
+  end
+
+  def stats do
+    case recorder() do
+      nil -> %{state: :not_recording}
+      ref -> Native.stats(ref)
+    end
+  end
+
+  def stop, do: call(:stop)
+
+  def event(kind, name, data, correlation, parent, duration) do
+    case recorder() do
+      nil -> {:error, :not_recording}
+      ref -> Native.event(ref, kind, to_string(name), data, correlation, parent, duration)
+    end
+  end
+
+  defp recorder, do: :persistent_term.get(@key, nil)
+
+  defp call(msg) do
+    GenServer.call(__MODULE__, msg, :infinity)
+  catch
+    :exit, {:noproc, _} -> {:error, :not_recording}
+  end
+
+  # --- Options -----------------------------------------------------------------------------
+
+  @defaults [
+    segment_bytes: 64 * 1024 * 1024,
+    max_bytes: 1024 * 1024 * 1024,
+    buffer_bytes: 8 * 1024 * 1024,
+    flush_ms: 100,
+    capture: {:bytes, 256},
+    redact: [],
+    max_events_per_sec: nil,
+    stop_after: nil
+  ]
+
+  defp config(opts) do
+    known = [:dir | Keyword.keys(@defaults)]
+
+    with :ok <- only(opts, known),
+         {:ok, dir} <- fetch_dir(opts) do
+      o = Keyword.merge(@defaults, opts)
+
+      with {:ok, capture} <- capture(o[:capture]),
+           {:ok, stop_events, stop_ms} <- stop_after(o[:stop_after]),
+           :ok <- all_atoms(o[:redact], :redact),
+           :ok <- positive(o, [:segment_bytes, :max_bytes, :buffer_bytes, :flush_ms]),
+           :ok <- optional_positive(o[:max_events_per_sec], :max_events_per_sec) do
+        {:ok,
+         %{
+           dir: dir,
+           node: Atom.to_string(node()),
+           otp_release: List.to_string(:erlang.system_info(:otp_release)),
+           segment_bytes: o[:segment_bytes],
+           max_bytes: o[:max_bytes],
+           buffer_bytes: o[:buffer_bytes],
+           flush_ms: o[:flush_ms],
+           capture: capture,
+           redact: o[:redact],
+           max_events_per_sec: o[:max_events_per_sec],
+           stop_after_events: stop_events,
+           stop_after_ms: stop_ms,
+           schedulers: :erlang.system_info(:schedulers)
+         }}
+      end
+    end
+  end
+
+  defp only(opts, known) do
+    case Enum.find(opts, fn {k, _} -> k not in known end) do
+      nil -> :ok
+      {k, _} -> {:error, {:invalid_option, k, "unknown option"}}
+    end
+  end
+
+  defp fetch_dir(opts) do
+    case opts[:dir] do
+      nil -> {:error, {:invalid_option, :dir, "required"}}
+      dir when is_binary(dir) -> {:ok, Path.expand(dir)}
+      dir when is_list(dir) -> {:ok, Path.expand(List.to_string(dir))}
+      other -> {:error, {:invalid_option, :dir, "expected a path, got #{inspect(other)}"}}
+    end
+  end
+
+  defp capture(:none), do: {:ok, nil}
+  defp capture({:bytes, n}) when is_integer(n) and n > 0 and n <= 65_536, do: {:ok, n}
+
+  defp capture(other),
+    do:
+      {:error,
+       {:invalid_option, :capture, "expected :none or {:bytes, 1..65536}, got #{inspect(other)}"}}
+
+  defp stop_after(nil), do: {:ok, nil, nil}
+  defp stop_after({:events, n}) when is_integer(n) and n > 0, do: {:ok, n, nil}
+  defp stop_after({:ms, t}) when is_integer(t) and t > 0, do: {:ok, nil, t}
+
+  defp stop_after(other),
+    do:
+      {:error,
+       {:invalid_option, :stop_after, "expected {:events, n} or {:ms, t}, got #{inspect(other)}"}}
+
+  defp all_atoms(list, name) when is_list(list) do
+    if Enum.all?(list, &is_atom/1),
+      do: :ok,
+      else: {:error, {:invalid_option, name, "expected a list of modules"}}
+  end
+
+  defp all_atoms(_, name), do: {:error, {:invalid_option, name, "expected a list of modules"}}
+
+  defp positive(o, keys) do
+    case Enum.find(keys, fn k -> not (is_integer(o[k]) and o[k] > 0) end) do
+      nil -> :ok
+      k -> {:error, {:invalid_option, k, "expected a positive integer, got #{inspect(o[k])}"}}
+    end
+  end
+
+  defp optional_positive(nil, _), do: :ok
+  defp optional_positive(n, _) when is_integer(n) and n > 0, do: :ok
+
+  defp optional_positive(v, k),
+    do: {:error, {:invalid_option, k, "expected a positive integer, got #{inspect(v)}"}}
+
+  @trace_defaults [
+    calls: [],
+    returns: true,
+    return_to: false,
+    messages: true,
+    procs: true,
+    gc: false,
+    scheduling: false,
+    sample: 1.0
+  ]
+
+  defp trace_spec(target, opts) do
+    with :ok <- only(opts, Keyword.keys(@trace_defaults)),
+         {:ok, targets} <- targets(target) do
+      o = Keyword.merge(@trace_defaults, opts)
+
+      with {:ok, patterns} <- patterns(o[:calls]),
+           :ok <- booleans(o, [:returns, :return_to, :messages, :procs, :gc, :scheduling]),
+           :ok <- sample(o[:sample]) do
+        flags =
+          if(patterns != [], do: [:call], else: []) ++
+            if(o[:return_to], do: [:return_to], else: []) ++
+            if(o[:messages], do: [:send, :receive], else: []) ++
+            if(o[:procs], do: [:procs], else: []) ++
+            if(o[:gc], do: [:garbage_collection], else: []) ++
+            if o[:scheduling], do: [:running], else: []
+
+        {:ok,
+         %{
+           targets: targets,
+           flags: flags,
+           patterns: patterns,
+           returns: o[:returns],
+           sample: o[:sample] * 1.0
+         }}
+      end
+    end
+  end
+
+  defp targets(t) when t in [:all, :new, :existing], do: {:ok, [t]}
+  defp targets(p) when is_pid(p), do: {:ok, [p]}
+
+  defp targets(list) when is_list(list) do
+    if list != [] and Enum.all?(list, &is_pid/1),
+      do: {:ok, list},
+      else: {:error, {:invalid_target, list}}
+  end
+
+  defp targets(other), do: {:error, {:invalid_target, other}}
+
+  defp patterns(calls) when is_list(calls) do
+    Enum.reduce_while(calls, {:ok, []}, fn
+      m, {:ok, acc} when is_atom(m) ->
+        {:cont, {:ok, [{m, :_, :_} | acc]}}
+
+      {m, f, a} = mfa, {:ok, acc} when is_atom(m) and is_atom(f) and (is_integer(a) or a == :_) ->
+        {:cont, {:ok, [mfa | acc]}}
+
+      other, _ ->
+        {:halt,
+         {:error,
+          {:invalid_option, :calls,
+           "expected a module or {module, function, arity}, got #{inspect(other)}"}}}
+    end)
+    |> case do
+      {:ok, list} -> {:ok, Enum.reverse(list)}
+      error -> error
+    end
+  end
+
+  defp patterns(other),
+    do: {:error, {:invalid_option, :calls, "expected a list, got #{inspect(other)}"}}
+
+  defp booleans(o, keys) do
+    case Enum.find(keys, fn k -> not is_boolean(o[k]) end) do
+      nil -> :ok
+      k -> {:error, {:invalid_option, k, "expected true or false, got #{inspect(o[k])}"}}
+    end
+  end
+
+  defp sample(s) when is_number(s) and s > 0 and s <= 1, do: :ok
+
+  defp sample(s),
+    do: {:error, {:invalid_option, :sample, "expected a number in (0, 1], got #{inspect(s)}"}}
+
+  # --- Server ------------------------------------------------------------------------------
+
+  @impl true
+  def init(config) do
+    case Native.start(config) do
+      {:ok, ref} ->
+        :persistent_term.put(@key, ref)
+        Process.send_after(self(), :check, @check_ms)
+        {:ok, %{ref: ref, flags: [], targets: [], patterns: []}}
+
+      {:error, reason} ->
+        {:stop, {:shutdown, reason}}
+    end
+  end
+
+  @impl true
+  def handle_call({:trace, spec}, _from, s) do
+    Native.set_sample(s.ref, spec.sample)
+    tracer = {:tracer, Native, s.ref}
+    # Processes spawned by a traced pid are traced too (`:all`/`:new` cover them already).
+    inherit = fn t -> if is_pid(t), do: [:set_on_spawn], else: [] end
+
+    try do
+      for t <- spec.targets,
+          spec.flags != [],
+          do: :erlang.trace(t, true, [tracer | inherit.(t) ++ spec.flags])
+
+      ms = if spec.returns, do: [{:_, [], [{:exception_trace}]}], else: true
+
+      # A pattern only reaches loaded code: load the modules first (embedded or lazy loading).
+      for {m, _, _} = p <- spec.patterns do
+        Code.ensure_loaded(m)
+        :erlang.trace_pattern(p, ms, [:local])
+      end
+
+      {:reply, :ok,
+       %{
+         s
+         | flags: Enum.uniq(s.flags ++ spec.flags),
+           targets: s.targets ++ spec.targets,
+           patterns: s.patterns ++ spec.patterns
+       }}
+    rescue
+      e in ArgumentError -> {:reply, {:error, {:trace_failed, Exception.message(e)}}, s}
+    end
+  end
+
+  def handle_call(:stop, _from, s) do
+    s = clear(s)
+    :ok = Native.stop(s.ref)
+    stats = Native.stats(s.ref)
+    :persistent_term.erase(@key)
+    {:stop, :normal, {:ok, stats}, s}
+  end
+
+  @impl true
+  def handle_info(:check, s) do
+    case Native.stats(s.ref).state do
+      :running ->
+        Process.send_after(self(), :check, @check_ms)
+        {:noreply, s}
+
+      _stopped_by_itself ->
+        # A limit or an error ended the recording: clear what was set, keep the stats.
+        {:noreply, clear(s)}
+    end
+  end
+
+  @impl true
+  def terminate(_reason, s) do
+    clear(s)
+    Native.stop(s.ref)
+    :persistent_term.erase(@key)
+  end
+
+  # Clears the trace flags and patterns this recording set.
+  defp clear(%{flags: [], patterns: []} = s), do: s
+
+  defp clear(s) do
+    for p <- s.patterns, do: :erlang.trace_pattern(p, false, [:local])
+
+    for t <- Enum.uniq(s.targets) do
+      t = if t in [:new, :existing], do: :all, else: t
+
+      try do
+        :erlang.trace(t, false, [:set_on_spawn | s.flags])
+      rescue
+        ArgumentError -> :ok
+      end
+    end
+
+    %{s | flags: [], patterns: [], targets: []}
+  end
+end

@@ -1,0 +1,265 @@
+//! `ElixirScope.Native`: the recorder NIF and `erl_tracer` module.
+//!
+//! Thin: it decodes terms and calls `scope-recorder`. `enabled/3` and `trace/5` run inside the
+//! traced process on its scheduler thread: they take no lock (except on the shared lane used
+//! by dirty schedulers), allocate nothing, and never send to the tracee.
+
+mod term_view;
+mod tracer;
+
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::Arc;
+
+use rustler::sys;
+use rustler::{Atom, Encoder, Env, NifResult, OwnedEnv, ResourceArc, Term};
+use scope_format::ClockAnchor;
+use scope_recorder::drain::{self, Resolve};
+use scope_recorder::recorder::{Config, Recorder, State, StopReason};
+
+use term_view::{from_word, pid_numbers, Raw};
+
+pub(crate) mod atoms {
+    rustler::atoms! {
+        ok, error, trace, discard, remove, trace_status, extra, nil,
+        call, return_from, exception_from, return_to, send, send_to_non_existing_process,
+        receive, spawn, spawned, exit, link, unlink, getting_linked, getting_unlinked,
+        register, unregister, in_ = "in", out, gc_minor_start, gc_minor_end, gc_major_start,
+        gc_major_end, heap_size, old_heap_size, stack_size, mbuf_size,
+        __struct__, running, stopping, stopped, failed,
+        custom, span_start, span_stop, telemetry,
+        dir, node, otp_release, segment_bytes, max_bytes, buffer_bytes, flush_ms, capture,
+        redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers,
+        events, dropped, dropped_full, dropped_budget, bytes, segments, rate, state,
+        last_error, stop_reason, requested, event_limit, time_limit,
+    }
+}
+
+/// The recorder as the VM holds it: the tracer state term of every traced process.
+pub struct Handle {
+    pub rec: Arc<Recorder>,
+    /// Module atom words whose arguments and results are never captured.
+    pub redact: Vec<u64>,
+    /// Processes whose pid hash is above this are not recorded (`sample:`).
+    pub sample_below: AtomicU32,
+}
+
+#[rustler::resource_impl]
+impl rustler::Resource for Handle {}
+
+/// Monotonic ns, the clock `erlang:monotonic_time(nanosecond)` reads. Scheduler threads only
+/// (elsewhere the VM answers `ERL_NIF_TIME_ERROR`; see [`writer_now`]).
+pub(crate) fn now() -> i64 {
+    // SAFETY: called on scheduler threads (normal or dirty).
+    unsafe { sys::enif_monotonic_time(sys::ErlNifTimeUnit::ERL_NIF_NSEC) }
+}
+
+/// Erlang monotonic time minus the OS's CLOCK_MONOTONIC, and the VM's time offset, both
+/// measured on a scheduler thread at start, so the writer thread can read the VM's clocks.
+static MONO_DELTA: AtomicI64 = AtomicI64::new(0);
+static TIME_OFFSET: AtomicI64 = AtomicI64::new(0);
+
+/// Measures [`MONO_DELTA`] and [`TIME_OFFSET`] (call on a scheduler thread).
+fn calibrate_clocks() {
+    let os = scope_format::system_anchor().mono_ns;
+    // SAFETY: called from a (dirty) scheduler thread.
+    let offset = unsafe { sys::enif_time_offset(sys::ErlNifTimeUnit::ERL_NIF_NSEC) };
+    MONO_DELTA.store(now() - os, Ordering::Relaxed);
+    TIME_OFFSET.store(offset, Ordering::Relaxed);
+}
+
+/// Erlang monotonic ns read from any thread.
+fn writer_now() -> i64 {
+    scope_format::system_anchor().mono_ns + MONO_DELTA.load(Ordering::Relaxed)
+}
+
+/// Monotonic ns and the matching system time (monotonic + the VM's time offset), for the
+/// segment headers the writer thread opens.
+fn anchor() -> ClockAnchor {
+    let mono = writer_now();
+    ClockAnchor {
+        mono_ns: mono,
+        system_ns: mono + TIME_OFFSET.load(Ordering::Relaxed),
+    }
+}
+
+/// Resolves atom and pid words on the writer thread, in an environment of its own.
+struct EnvResolver {
+    env: OwnedEnv,
+}
+
+impl Resolve for EnvResolver {
+    fn atom(&mut self, word: u64) -> Option<String> {
+        self.env.run(|env| {
+            // SAFETY: atoms are immediates, valid in any environment.
+            let t = unsafe { Term::new(env, from_word(word)) };
+            t.atom_to_string().ok()
+        })
+    }
+
+    fn pid(&mut self, word: u64) -> Option<(u32, u32)> {
+        let r = self.env.run(|env| {
+            Raw::new(env.as_c_arg(), from_word(word))
+                .with_external(pid_numbers)
+                .flatten()
+        });
+        self.env.clear();
+        r
+    }
+
+    fn now(&self) -> i64 {
+        writer_now()
+    }
+}
+
+fn get<'a, T: rustler::Decoder<'a>>(map: Term<'a>, key: Atom) -> NifResult<T> {
+    map.map_get(key)?.decode()
+}
+
+fn optional(map: Term<'_>, key: Atom) -> NifResult<Option<u64>> {
+    let v = map.map_get(key)?;
+    if v == atoms::nil().to_term(v.get_env()) {
+        Ok(None)
+    } else {
+        Ok(Some(v.decode()?))
+    }
+}
+
+fn config(map: Term<'_>) -> NifResult<(Config, Vec<u64>)> {
+    let mut c = Config::new(get::<String>(map, atoms::dir())?, get::<String>(map, atoms::node())?);
+    c.otp_release = get(map, atoms::otp_release())?;
+    c.segment_bytes = get(map, atoms::segment_bytes())?;
+    c.max_bytes = get(map, atoms::max_bytes())?;
+    c.buffer_bytes = get::<u64>(map, atoms::buffer_bytes())? as usize;
+    c.flush_ms = get(map, atoms::flush_ms())?;
+    c.capture_bytes = optional(map, atoms::capture())?.map(|n| n as usize);
+    c.max_events_per_sec = optional(map, atoms::max_events_per_sec())?;
+    c.stop_after_events = optional(map, atoms::stop_after_events())?;
+    c.stop_after_ms = optional(map, atoms::stop_after_ms())?;
+    c.schedulers = get::<u64>(map, atoms::schedulers())? as usize;
+    let redact: Vec<Atom> = get(map, atoms::redact())?;
+    let redact = redact.iter().map(|a| term_view::word(a.as_c_arg())).collect();
+    Ok((c, redact))
+}
+
+#[rustler::nif(schedule = "DirtyIo")]
+fn start<'a>(env: Env<'a>, opts: Term<'a>) -> NifResult<Term<'a>> {
+    let (config, redact) = config(opts)?;
+    calibrate_clocks();
+    let rec = match Recorder::new(config) {
+        Ok(r) => Arc::new(r),
+        Err(e) => return Ok((atoms::error(), e).encode(env)),
+    };
+    let resolver = Box::new(EnvResolver {
+        env: OwnedEnv::new(),
+    });
+    if let Err(e) = drain::start(rec.clone(), resolver, anchor) {
+        return Ok((atoms::error(), e).encode(env));
+    }
+    let handle = ResourceArc::new(Handle {
+        rec,
+        redact,
+        sample_below: AtomicU32::new(u32::MAX),
+    });
+    Ok((atoms::ok(), handle).encode(env))
+}
+
+#[rustler::nif(schedule = "DirtyIo")]
+fn stop(h: ResourceArc<Handle>) -> Atom {
+    drain::stop(&h.rec);
+    atoms::ok()
+}
+
+#[rustler::nif]
+fn set_sample(h: ResourceArc<Handle>, fraction: f64) -> Atom {
+    let below = (fraction.clamp(0.0, 1.0) * f64::from(u32::MAX)) as u32;
+    h.sample_below.store(below, Ordering::Relaxed);
+    atoms::ok()
+}
+
+#[rustler::nif]
+fn stats<'a>(env: Env<'a>, h: ResourceArc<Handle>) -> NifResult<Term<'a>> {
+    let s = &h.rec.stats;
+    let state = match h.rec.state() {
+        State::Running => atoms::running(),
+        State::Stopping => atoms::stopping(),
+        State::Stopped => atoms::stopped(),
+        State::Failed => atoms::failed(),
+    };
+    let reason = h
+        .rec
+        .stop_reason
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let (stop_reason, last_error) = match reason {
+        None => (atoms::nil().encode(env), atoms::nil().encode(env)),
+        Some(StopReason::Requested) => (atoms::requested().encode(env), atoms::nil().encode(env)),
+        Some(StopReason::EventLimit) => (atoms::event_limit().encode(env), atoms::nil().encode(env)),
+        Some(StopReason::TimeLimit) => (atoms::time_limit().encode(env), atoms::nil().encode(env)),
+        Some(StopReason::Error(e)) => (atoms::error().encode(env), e.encode(env)),
+    };
+    let full = s.dropped_full.load(Ordering::Relaxed);
+    let budget = s.dropped_budget.load(Ordering::Relaxed);
+    let pairs: Vec<(Atom, Term<'a>)> = vec![
+        (atoms::events(), s.events.load(Ordering::Relaxed).encode(env)),
+        (atoms::dropped(), (full + budget).encode(env)),
+        (atoms::dropped_full(), full.encode(env)),
+        (atoms::dropped_budget(), budget.encode(env)),
+        (atoms::bytes(), s.bytes.load(Ordering::Relaxed).encode(env)),
+        (atoms::segments(), s.segments.load(Ordering::Relaxed).encode(env)),
+        (atoms::rate(), s.rate.load(Ordering::Relaxed).encode(env)),
+        (atoms::state(), state.encode(env)),
+        (atoms::stop_reason(), stop_reason),
+        (atoms::last_error(), last_error),
+        (atoms::dir(), h.rec.config.dir.display().to_string().encode(env)),
+    ];
+    let keys: Vec<Term> = pairs.iter().map(|(k, _)| k.encode(env)).collect();
+    let values: Vec<Term> = pairs.iter().map(|(_, v)| *v).collect();
+    Term::map_from_term_arrays(env, &keys, &values)
+}
+
+/// `ElixirScope.event/2`, spans and telemetry: a record from code, in the caller's lane.
+#[rustler::nif]
+#[allow(clippy::too_many_arguments)]
+fn event<'a>(
+    env: Env<'a>,
+    h: ResourceArc<Handle>,
+    kind: Atom,
+    name: rustler::Binary<'a>,
+    data: Term<'a>,
+    correlation: u64,
+    parent: u64,
+    duration: u64,
+) -> Atom {
+    let kind = if kind == atoms::span_start() {
+        scope_format::Kind::SpanStart
+    } else if kind == atoms::span_stop() {
+        scope_format::Kind::SpanStop
+    } else if kind == atoms::telemetry() {
+        scope_format::Kind::Telemetry
+    } else {
+        scope_format::Kind::Custom
+    };
+    tracer::record_from_code(env, &h, kind, name.as_slice(), data, correlation, parent, duration);
+    atoms::ok()
+}
+
+#[rustler::nif]
+fn enabled<'a>(env: Env<'a>, tag: Term<'a>, state: Term<'a>, tracee: Term<'a>) -> Atom {
+    tracer::enabled(env, tag, state, tracee)
+}
+
+#[rustler::nif]
+fn trace<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    state: Term<'a>,
+    tracee: Term<'a>,
+    term: Term<'a>,
+    opts: Term<'a>,
+) -> Atom {
+    tracer::trace(env, tag, state, tracee, term, opts);
+    atoms::ok()
+}
+
+rustler::init!("Elixir.ElixirScope.Native");

@@ -1,0 +1,395 @@
+//! The `erl_tracer` callbacks: turn each trace tag's terms into a record in the calling
+//! scheduler's ring (term shapes: `../shared/research/beam_anchors.md` §2.1).
+
+use rustler::sys;
+use rustler::{Atom, Env, Term};
+use scope_format::Kind;
+use scope_recorder::record::{RawEvent, RawPid};
+use scope_recorder::recorder::Recorder;
+use scope_recorder::render::{message_hash, render, render_elements, Out};
+
+use crate::atoms;
+use crate::term_view::{pid_numbers, word, Raw};
+use crate::Handle;
+
+/// Messages are rendered at least this far to hash them (even with `capture: :none`).
+const HASH_BYTES: usize = 128;
+/// Largest fixed part of a record (see `record.rs`).
+const MAX_FIXED: usize = 112 + 2 + scope_recorder::record::MAX_NAME_TEXT;
+
+fn handle<'a>(state: Term<'a>) -> Option<&'a Handle> {
+    state.try_get_resource::<Handle>()
+}
+
+fn is_normal_scheduler() -> bool {
+    // SAFETY: callable from any thread.
+    unsafe { sys::enif_thread_type() == sys::ERL_NIF_THR_NORMAL_SCHEDULER }
+}
+
+/// The most a record can take with this recorder's capture setting.
+fn max_record(rec: &Recorder) -> usize {
+    MAX_FIXED + rec.config.capture_bytes.unwrap_or(0).max(HASH_BYTES)
+}
+
+/// A cheap, stable hash of a pid word for `sample:` (a process is recorded whole or not).
+fn pid_hash(w: u64) -> u32 {
+    (w.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32
+}
+
+pub fn enabled<'a>(_env: Env<'a>, tag: Term<'a>, state: Term<'a>, tracee: Term<'a>) -> Atom {
+    let Some(h) = handle(state) else {
+        return atoms::remove();
+    };
+    let is_status = tag.as_c_arg() == atoms::trace_status().as_c_arg();
+    if !h.rec.running() {
+        // Detach from the process: recording is over.
+        return if is_status {
+            atoms::remove()
+        } else {
+            atoms::discard()
+        };
+    }
+    if is_status {
+        return atoms::trace();
+    }
+    let below = h.sample_below.load(std::sync::atomic::Ordering::Relaxed);
+    if below != u32::MAX && pid_hash(word(tracee.as_c_arg())) > below {
+        return atoms::discard();
+    }
+    let lane = &h.rec.lanes[h.rec.lane_index(is_normal_scheduler())];
+    if !lane.ring.has_room(max_record(&h.rec)) {
+        lane.ring.count_drop();
+        return atoms::discard();
+    }
+    atoms::trace()
+}
+
+/// The pid in a term: a local pid's word, or a remote pid's numbers.
+fn raw_pid(env: Env<'_>, t: Term<'_>) -> Option<RawPid> {
+    let r = Raw::new(env.as_c_arg(), t.as_c_arg());
+    if let Some(w) = r.local_pid() {
+        return Some(RawPid::Word(w));
+    }
+    if !matches!(r.term_type(), sys::ErlNifTermType::ERL_NIF_TERM_TYPE_PID) {
+        return None;
+    }
+    // A remote pid (rare): decode it now, keeping its node as an atom word.
+    r.with_external(|ext| {
+        let (number, serial) = pid_numbers(ext)?;
+        let node = node_atom(env, ext)?;
+        Some(RawPid::Numbers {
+            node,
+            number,
+            serial,
+        })
+    })
+    .flatten()
+}
+
+/// The node atom word of an external pid encoding.
+fn node_atom(env: Env<'_>, ext: &[u8]) -> Option<u64> {
+    let b = ext.get(2..)?;
+    let (&atag, rest) = b.split_first()?;
+    let (len, rest) = match atag {
+        118 | 100 => (usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])), rest.get(2..)?),
+        119 | 115 => (usize::from(*rest.first()?), rest.get(1..)?),
+        _ => return None,
+    };
+    let name = rest.get(..len)?;
+    let mut atom = std::mem::MaybeUninit::uninit();
+    // SAFETY: the node's atom exists (the pid refers to it); this only looks it up.
+    let found = unsafe {
+        sys::enif_make_existing_atom_len(
+            env.as_c_arg(),
+            name.as_ptr().cast(),
+            name.len(),
+            atom.as_mut_ptr(),
+            sys::ErlNifCharEncoding::ERL_NIF_LATIN1,
+        )
+    };
+    (found != 0).then(|| word(unsafe { atom.assume_init() }))
+}
+
+/// `{M, F, A}` with A an arity or an argument list: module, function, arity (and the args).
+fn mfa<'a>(r: Raw<'a>) -> Option<((u64, u64, u8), Option<Raw<'a>>)> {
+    let t = r.tuple()?;
+    if t.len() != 3 {
+        return None;
+    }
+    let (m, f, a) = (r.elem(0)?, r.elem(1)?, r.elem(2)?);
+    if !m.is_atom() || !f.is_atom() {
+        return None;
+    }
+    use scope_recorder::render::TermView;
+    match a.int() {
+        Some(n) => Some(((m.word(), f.word(), n.clamp(0, 255) as u8), None)),
+        None => Some(((m.word(), f.word(), a.list_len()?.min(255) as u8), Some(a))),
+    }
+}
+
+/// What to render as the value.
+enum Capture<'a> {
+    None,
+    Term(Raw<'a>),
+    Elements(Raw<'a>),
+}
+
+pub fn trace<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    state: Term<'a>,
+    tracee: Term<'a>,
+    term: Term<'a>,
+    opts: Term<'a>,
+) {
+    let Some(h) = handle(state) else { return };
+    if !h.rec.running() {
+        return;
+    }
+    let ts = crate::now();
+    let e_env = env.as_c_arg();
+    let raw = |t: Term<'a>| Raw::new(e_env, t.as_c_arg());
+    let Some(pid) = raw_pid(env, tracee) else {
+        return; // ports are not recorded
+    };
+    let extra = || opts.map_get(atoms::extra()).ok();
+    let tag = tag.as_c_arg();
+    let is = |a: Atom| tag == a.as_c_arg();
+
+    let mut e = RawEvent::new(Kind::Call, ts, pid);
+    let mut capture = Capture::None;
+    let mut hash_message = false;
+    let mut redacted = false;
+
+    if is(atoms::call()) {
+        let Some((m, args)) = mfa(raw(term)) else { return };
+        redacted = h.redact.contains(&m.0);
+        e.mfa = Some(m);
+        if let Some(a) = args {
+            capture = Capture::Elements(a);
+        }
+    } else if is(atoms::return_from()) || is(atoms::exception_from()) {
+        e.kind = if is(atoms::return_from()) {
+            Kind::ReturnFrom
+        } else {
+            Kind::ExceptionFrom
+        };
+        let Some((m, _)) = mfa(raw(term)) else { return };
+        redacted = h.redact.contains(&m.0);
+        e.mfa = Some(m);
+        if let Some(x) = extra() {
+            capture = Capture::Term(raw(x));
+        }
+    } else if is(atoms::return_to()) {
+        e.kind = Kind::ReturnTo;
+        e.mfa = mfa(raw(term)).map(|(m, _)| m);
+    } else if is(atoms::send()) || is(atoms::send_to_non_existing_process()) {
+        e.kind = if is(atoms::send()) {
+            Kind::Send
+        } else {
+            Kind::SendToNonExistingProcess
+        };
+        if let Some(to) = extra() {
+            match raw_pid(env, to) {
+                Some(p) => e.peer = Some(p),
+                None if raw(to).is_atom() => e.name = Some(word(to.as_c_arg())),
+                None => {}
+            }
+        }
+        capture = Capture::Term(raw(term));
+        hash_message = true;
+    } else if is(atoms::receive()) {
+        e.kind = Kind::Receive;
+        capture = Capture::Term(raw(term));
+        hash_message = true;
+    } else if is(atoms::spawn()) || is(atoms::spawned()) {
+        e.kind = if is(atoms::spawn()) {
+            Kind::Spawn
+        } else {
+            Kind::Spawned
+        };
+        e.peer = raw_pid(env, term);
+        if let Some((m, args)) = extra().and_then(|x| mfa(raw(x))) {
+            e.mfa = Some(m);
+            if let Some(a) = args {
+                capture = Capture::Elements(a);
+            }
+        }
+    } else if is(atoms::exit()) {
+        e.kind = Kind::Exit;
+        capture = Capture::Term(raw(term));
+    } else if is(atoms::link())
+        || is(atoms::unlink())
+        || is(atoms::getting_linked())
+        || is(atoms::getting_unlinked())
+    {
+        e.kind = if is(atoms::link()) {
+            Kind::Link
+        } else if is(atoms::unlink()) {
+            Kind::Unlink
+        } else if is(atoms::getting_linked()) {
+            Kind::GettingLinked
+        } else {
+            Kind::GettingUnlinked
+        };
+        e.peer = raw_pid(env, term);
+        if e.peer.is_none() {
+            return; // a port
+        }
+    } else if is(atoms::register()) || is(atoms::unregister()) {
+        e.kind = if is(atoms::register()) {
+            Kind::Register
+        } else {
+            Kind::Unregister
+        };
+        e.name = Some(word(term.as_c_arg()));
+    } else if is(atoms::in_()) || is(atoms::out()) {
+        e.kind = if is(atoms::in_()) { Kind::In } else { Kind::Out };
+        e.mfa = mfa(raw(term)).map(|(m, _)| m);
+    } else if let Some(kind) = gc_kind(tag) {
+        e.kind = kind;
+        e.nums = gc_sizes(raw(term));
+    } else {
+        return; // tags we do not record (ports, seq_trace…)
+    }
+
+    let capture_bytes = if redacted {
+        None
+    } else {
+        h.rec.config.capture_bytes
+    };
+    if let Some(limit) = h.rec.per_lane_budget {
+        let lane = &h.rec.lanes[h.rec.lane_index(is_normal_scheduler())];
+        if !lane.budget.admit(ts, limit) {
+            return;
+        }
+    }
+    if hash_message {
+        e.msg_hash = Some(0); // filled in after rendering
+    }
+    push(&h.rec, &e, capture, capture_bytes, hash_message);
+}
+
+/// Encodes `e` into the caller's lane, rendering the value in place.
+fn push(
+    rec: &Recorder,
+    e: &RawEvent<'_>,
+    capture: Capture<'_>,
+    capture_bytes: Option<usize>,
+    hash_message: bool,
+) {
+    let lane_ix = rec.lane_index(is_normal_scheduler());
+    let lane = &rec.lanes[lane_ix];
+    let render_bytes = if hash_message {
+        capture_bytes.unwrap_or(0).max(HASH_BYTES)
+    } else {
+        capture_bytes.unwrap_or(0)
+    };
+    let max_len = e.encoded_len() + render_bytes;
+    let write = |buf: &mut [u8]| -> usize {
+        let mut hash = 0u32;
+        let n = e.encode(buf, |vbuf| {
+            if render_bytes == 0 {
+                return None;
+            }
+            let mut out = Out::new(vbuf, render_bytes);
+            match capture {
+                Capture::None => return None,
+                Capture::Term(t) => render(t, &mut out),
+                Capture::Elements(t) => render_elements(t, &mut out),
+            }
+            let len = out.len();
+            let truncated = out.truncated();
+            if hash_message {
+                hash = message_hash(&out.bytes()[..len.min(HASH_BYTES)]);
+            }
+            let keep = capture_bytes?;
+            Some((len.min(keep), truncated || len > keep))
+        });
+        if hash_message {
+            buf[4..8].copy_from_slice(&hash.to_le_bytes());
+        }
+        n
+    };
+    // SAFETY: a normal scheduler thread is its lane's only producer; the shared lane is
+    // guarded by its lock.
+    unsafe {
+        if lane_ix == rec.config.schedulers {
+            let _g = rec.shared_lock.lock().unwrap_or_else(|p| p.into_inner());
+            lane.ring.push(max_len, write);
+        } else {
+            lane.ring.push(max_len, write);
+        }
+    }
+}
+
+fn gc_kind(tag: rustler::sys::ErlNifTerm) -> Option<Kind> {
+    let t = |a: Atom| tag == a.as_c_arg();
+    Some(if t(atoms::gc_minor_start()) {
+        Kind::GcMinorStart
+    } else if t(atoms::gc_minor_end()) {
+        Kind::GcMinorEnd
+    } else if t(atoms::gc_major_start()) {
+        Kind::GcMajorStart
+    } else if t(atoms::gc_major_end()) {
+        Kind::GcMajorEnd
+    } else {
+        return None;
+    })
+}
+
+/// heap_size, old_heap_size, stack_size, mbuf_size (words) from the GC info proplist.
+fn gc_sizes(list: Raw<'_>) -> [i64; 4] {
+    use scope_recorder::render::TermView;
+    let keys = [
+        atoms::heap_size(),
+        atoms::old_heap_size(),
+        atoms::stack_size(),
+        atoms::mbuf_size(),
+    ];
+    let mut nums = [0i64; 4];
+    list.for_each_elem(32, |kv| {
+        if let (Some(k), Some(v)) = (kv.elem(0), kv.elem(1)) {
+            if let Some(i) = keys.iter().position(|a| a.as_c_arg() == k.term) {
+                nums[i] = v.int().unwrap_or(0);
+            }
+        }
+    });
+    nums
+}
+
+/// A record from code (`ElixirScope.event/2`, spans, telemetry) in the caller's lane.
+#[allow(clippy::too_many_arguments)]
+pub fn record_from_code<'a>(
+    env: Env<'a>,
+    h: &Handle,
+    kind: Kind,
+    name: &[u8],
+    data: Term<'a>,
+    correlation: u64,
+    parent: u64,
+    duration: u64,
+) {
+    if !h.rec.running() {
+        return;
+    }
+    // SAFETY: enif_self fills the pid of the calling process.
+    let pid = unsafe {
+        let mut p = std::mem::MaybeUninit::<sys::ErlNifPid>::uninit();
+        if sys::enif_self(env.as_c_arg(), p.as_mut_ptr()).is_null() {
+            return;
+        }
+        word(std::mem::transmute::<sys::ErlNifPid, sys::ErlNifTerm>(p.assume_init()))
+    };
+    let mut e = RawEvent::new(kind, crate::now(), RawPid::Word(pid));
+    e.name_text = Some(name);
+    e.correlation = correlation;
+    e.nums = [parent as i64, duration as i64, 0, 0];
+    let nil = atoms::nil().as_c_arg();
+    let capture = if data.as_c_arg() == nil {
+        Capture::None
+    } else {
+        Capture::Term(Raw::new(env.as_c_arg(), data.as_c_arg()))
+    };
+    push(&h.rec, &e, capture, h.rec.config.capture_bytes, false);
+}

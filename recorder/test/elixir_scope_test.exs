@@ -1,0 +1,274 @@
+defmodule ElixirScopeTest do
+  use ExUnit.Case, async: false
+
+  alias ElixirScope.{TraceFiles, Workload}
+
+  setup do
+    dir = TraceFiles.tmp_dir("api")
+    on_exit(fn -> ElixirScope.stop() end)
+    {:ok, dir: dir, trace: Path.join(dir, "trace")}
+  end
+
+  defp pid_text(pid), do: pid |> :erlang.pid_to_list() |> List.to_string()
+
+  defp run_traced(pid_fun, trace_opts) do
+    parent = self()
+
+    pid =
+      spawn(fn ->
+        receive do
+          :go -> :ok
+        end
+
+        send(parent, {:done, pid_fun.()})
+      end)
+
+    :ok = ElixirScope.trace(pid, trace_opts)
+    send(pid, :go)
+
+    receive do
+      {:done, result} -> {pid, result}
+    after
+      5000 -> flunk("workload did not finish")
+    end
+  end
+
+  test "start requires :dir and refuses bad options with their name" do
+    assert {:error, {:invalid_option, :dir, "required"}} = ElixirScope.start([])
+
+    assert {:error, {:invalid_option, :capture, _}} =
+             ElixirScope.start(dir: "/tmp/x", capture: :all)
+
+    assert {:error, {:invalid_option, :stop_after, _}} =
+             ElixirScope.start(dir: "/tmp/x", stop_after: 5)
+
+    assert {:error, {:invalid_option, :bogus, "unknown option"}} =
+             ElixirScope.start(dir: "/tmp/x", bogus: 1)
+
+    assert {:error, {:invalid_option, :flush_ms, _}} =
+             ElixirScope.start(dir: "/tmp/x", flush_ms: 0)
+
+    assert %{state: :not_recording} = ElixirScope.stats()
+    assert {:error, :not_recording} = ElixirScope.stop()
+  end
+
+  test "a second start while recording is refused", %{trace: trace} do
+    assert {:ok, pid} = ElixirScope.start(dir: trace)
+    assert is_pid(pid)
+    assert {:error, :already_started} = ElixirScope.start(dir: trace)
+  end
+
+  test "calls are recorded with arguments and return values", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace, flush_ms: 10)
+
+    {pid, 6} =
+      run_traced(fn -> Workload.sum([1, 2, 3]) end,
+        calls: [Workload],
+        messages: false,
+        procs: false
+      )
+
+    {:ok, stats} = ElixirScope.stop()
+    assert stats.state == :stopped
+    assert stats.events > 0
+
+    calls = TraceFiles.events(dir, :call)
+    adds = Enum.filter(calls, &(&1.mfa == "ElixirScope.Workload.add/2"))
+    assert length(adds) == 3
+    assert Enum.all?(adds, &(&1.pid == pid_text(pid)))
+    assert Enum.map(adds, & &1.value) == ["1, 0", "2, 1", "3, 3"]
+
+    [sum_call] = Enum.filter(calls, &(&1.mfa == "ElixirScope.Workload.sum/1"))
+    assert sum_call.value == "[1, 2, 3]"
+
+    returns = TraceFiles.events(dir, :return_from)
+
+    assert Enum.map(Enum.filter(returns, &(&1.mfa == "ElixirScope.Workload.add/2")), & &1.value) ==
+             ["1", "3", "6"]
+
+    assert [%{value: "6"}] = Enum.filter(returns, &(&1.mfa == "ElixirScope.Workload.sum/1"))
+  end
+
+  test "exceptions are recorded as exception_from with class and reason", %{
+    dir: dir,
+    trace: trace
+  } do
+    {:ok, _} = ElixirScope.start(dir: trace)
+
+    {_pid, :raised} =
+      run_traced(
+        fn ->
+          try do
+            Workload.boom(7)
+          rescue
+            ArgumentError -> :raised
+          end
+        end,
+        calls: [{Workload, :boom, 1}],
+        messages: false,
+        procs: false
+      )
+
+    {:ok, _} = ElixirScope.stop()
+    [ex] = TraceFiles.events(dir, :exception_from)
+    assert ex.mfa == "ElixirScope.Workload.boom/1"
+    assert ex.value =~ ~s({:error, %ArgumentError{)
+    assert ex.value =~ ~s(message: "boom 7")
+  end
+
+  test "messages are recorded on both sides with equal hashes", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace)
+    echo = spawn(&Workload.echo_loop/0)
+    :ok = ElixirScope.trace(echo, messages: true, procs: false)
+
+    {_pid, :ok} =
+      run_traced(
+        fn ->
+          for n <- 1..3 do
+            send(echo, {:ping, self(), n})
+
+            receive do
+              {:pong, ^n} -> :ok
+            end
+          end
+
+          :ok
+        end,
+        messages: true,
+        procs: false
+      )
+
+    {:ok, _} = ElixirScope.stop()
+    sends = TraceFiles.events(dir, :send)
+    receives = TraceFiles.events(dir, :receive)
+    pings = Enum.filter(sends, &String.starts_with?(&1.value, "{:ping"))
+    assert length(pings) == 3
+    assert Enum.all?(pings, &(&1.peer == pid_text(echo)))
+    got = Enum.filter(receives, &(&1.pid == pid_text(echo)))
+    assert Enum.map(got, & &1.value) == Enum.map(pings, & &1.value)
+    assert Enum.map(got, & &1.hash) == Enum.map(pings, & &1.hash)
+    assert length(Enum.uniq(Enum.map(pings, & &1.hash))) == 3
+  end
+
+  test "capture: :none records no values but still pairs messages", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace, capture: :none)
+    {_pid, _} = run_traced(fn -> Workload.add(1, 2) end, calls: [Workload], procs: false)
+    {:ok, _} = ElixirScope.stop()
+    {_summary, events} = TraceFiles.read(dir)
+    assert Enum.any?(events, &(&1.kind == :call))
+
+    assert Enum.all?(
+             events,
+             &(&1.value == :undefined or &1.kind in [:recorder_start, :recorder_stop])
+           )
+  end
+
+  test "redacted modules have no arguments or results captured", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace, redact: [Workload])
+
+    {_pid, {:ok, 6}} =
+      run_traced(fn -> Workload.secret("hunter") end,
+        calls: [Workload],
+        procs: false,
+        messages: false
+      )
+
+    {:ok, _} = ElixirScope.stop()
+    [call] = TraceFiles.events(dir, :call)
+    [ret] = TraceFiles.events(dir, :return_from)
+    assert call.mfa == "ElixirScope.Workload.secret/1"
+    assert call.value == :undefined
+    assert ret.value == :undefined
+  end
+
+  test "procs: spawn, link, exit with reason", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace)
+
+    {_pid, child} =
+      run_traced(
+        fn ->
+          Process.flag(:trap_exit, true)
+          child = spawn_link(fn -> exit(:kaboom) end)
+          Process.sleep(50)
+          child
+        end,
+        procs: true,
+        messages: false
+      )
+
+    {:ok, _} = ElixirScope.stop()
+    [spawn] = TraceFiles.events(dir, :spawn)
+    assert spawn.peer == pid_text(child)
+    assert Enum.any?(TraceFiles.events(dir, :link), &(&1.peer == pid_text(child)))
+    exits = TraceFiles.events(dir, :exit)
+    assert Enum.any?(exits, &(&1.pid == pid_text(child) and &1.value == ":kaboom"))
+  end
+
+  test "event/2 and span/3 record names, data and linked correlation ids", %{
+    dir: dir,
+    trace: trace
+  } do
+    {:ok, _} = ElixirScope.start(dir: trace)
+    :ok = ElixirScope.event("order.placed", %{id: 42})
+
+    result =
+      ElixirScope.span("checkout", %{cart: 1}, fn ->
+        ElixirScope.span("payment", %{}, fn -> :paid end)
+      end)
+
+    assert result == :paid
+    {:ok, _} = ElixirScope.stop()
+    [custom] = TraceFiles.events(dir, :custom)
+    assert custom.name == "order.placed"
+    assert custom.value == "%{id: 42}"
+    assert custom.pid == pid_text(self())
+    starts = TraceFiles.events(dir, :span_start)
+    stops = TraceFiles.events(dir, :span_stop)
+    [outer, inner] = starts
+    assert {outer.name, inner.name} == {"checkout", "payment"}
+    assert hd(inner.nums) == outer.correlation
+    assert hd(outer.nums) == 0
+    assert Enum.map(stops, & &1.name) == ["payment", "checkout"]
+    assert Enum.all?(stops, fn s -> Enum.at(s.nums, 1) > 0 end)
+  end
+
+  test "stats reports counters and stop returns the final ones", %{trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace, flush_ms: 10)
+    for i <- 1..10, do: ElixirScope.event("tick", i)
+    Process.sleep(100)
+    s = ElixirScope.stats()
+    assert s.state == :running
+    assert s.events >= 10
+    assert s.dropped == 0
+    assert s.last_error == nil
+    assert s.dir == trace
+    {:ok, final} = ElixirScope.stop()
+    assert final.state == :stopped
+    assert final.stop_reason == :requested
+    assert final.events == 10
+  end
+
+  test "stop_after {:events, n} ends the recording by itself", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace, stop_after: {:events, 50}, flush_ms: 5)
+    for i <- 1..1000, do: ElixirScope.event("tick", i)
+    wait_until(fn -> ElixirScope.stats().state == :stopped end)
+    assert ElixirScope.stats().stop_reason == :event_limit
+    {:ok, _} = ElixirScope.stop()
+    {summary, _} = TraceFiles.read(dir)
+    assert summary.damage == []
+  end
+
+  test "stop_after {:ms, t} ends the recording by itself", %{trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace, stop_after: {:ms, 50}, flush_ms: 5)
+    wait_until(fn -> ElixirScope.stats().state == :stopped end)
+    assert ElixirScope.stats().stop_reason == :time_limit
+  end
+
+  defp wait_until(f, tries \\ 500) do
+    cond do
+      f.() -> :ok
+      tries == 0 -> flunk("condition never became true")
+      true -> Process.sleep(10) && wait_until(f, tries - 1)
+    end
+  end
+end

@@ -1,0 +1,38 @@
+defmodule ElixirScope.TraceFiles do
+  @moduledoc false
+  # Reads what a recording wrote, through the `scope-events` helper (tests/src/bin), which
+  # prints the trace as Erlang terms.
+
+  def tmp_dir(name) do
+    dir =
+      Path.join(
+        System.tmp_dir!(),
+        "elixir_scope_test_#{name}_#{System.unique_integer([:positive])}"
+      )
+
+    File.rm_rf!(dir)
+    File.mkdir_p!(dir)
+    dir
+  end
+
+  @doc "The summary map and the events of the trace under `dir`."
+  def read(dir) do
+    out = Path.join(dir, "events.terms")
+    {_, 0} = System.cmd(bin("scope-events"), [Path.join(dir, "trace")], into: File.stream!(out))
+    {:ok, [summary | events]} = :file.consult(String.to_charlist(out))
+    {summary, events}
+  end
+
+  def events(dir, kind) do
+    {_, events} = read(dir)
+    Enum.filter(events, &(&1.kind == kind))
+  end
+
+  def bin(name) do
+    dir =
+      System.get_env("SCOPE_BIN_DIR") ||
+        raise "set SCOPE_BIN_DIR to the directory holding the scope binaries"
+
+    Path.join(dir, name)
+  end
+end

@@ -1,0 +1,124 @@
+//! Prints a trace as Erlang terms, one per line, for ExUnit tests to read with
+//! `:file.consult/1`: first a summary map, then one map per event in merged order.
+//!
+//! `scope-events <trace>…`. Text fields are binaries written as byte lists (`<<104,105>>`),
+//! so any bytes survive exactly.
+
+use scope_format::{Event, Trace};
+
+fn bin(out: &mut String, bytes: &[u8]) {
+    out.push_str("<<");
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&b.to_string());
+    }
+    out.push_str(">>");
+}
+
+fn opt_bin(out: &mut String, v: Option<&[u8]>) {
+    match v {
+        Some(b) => bin(out, b),
+        None => out.push_str("undefined"),
+    }
+}
+
+fn event(e: &Event, wall: i64) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "#{{kind => '{}', stream => {}, seq => {}, ts => {}, wall_ns => {}, pid => ",
+        e.kind.name(),
+        e.stream,
+        e.seq,
+        e.ts,
+        wall
+    ));
+    bin(&mut s, e.pid.to_string().as_bytes());
+    s.push_str(", mfa => ");
+    opt_bin(
+        &mut s,
+        e.mfa
+            .as_ref()
+            .map(|m| m.to_string())
+            .as_deref()
+            .map(str::as_bytes),
+    );
+    s.push_str(", peer => ");
+    opt_bin(
+        &mut s,
+        e.peer
+            .as_ref()
+            .map(|p| p.to_string())
+            .as_deref()
+            .map(str::as_bytes),
+    );
+    s.push_str(", name => ");
+    opt_bin(&mut s, e.name.as_deref().map(str::as_bytes));
+    s.push_str(&format!(
+        ", hash => {}, correlation => {}, nums => [{}], value => ",
+        e.msg_hash.map_or("undefined".into(), |h| h.to_string()),
+        e.correlation,
+        e.nums.map(|n| n.to_string()).join(",")
+    ));
+    opt_bin(&mut s, e.value.as_ref().map(|v| &*v.bytes));
+    s.push_str(&format!(
+        ", truncated => {}}}.",
+        e.value.as_ref().is_some_and(|v| v.truncated)
+    ));
+    s
+}
+
+fn main() {
+    let paths: Vec<String> = std::env::args().skip(1).collect();
+    let trace = match Trace::open(&paths) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("scope-events: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut events = trace.events();
+    let lines: Vec<String> = (&mut events)
+        .map(|te| event(&te.event, te.wall_ns))
+        .collect();
+    let mut problems = trace.problems().to_vec();
+    problems.extend(events.problems());
+    let mut summary = format!(
+        "#{{summary => true, events => {}, dropped => {}, segments => {}, damage => [",
+        lines.len(),
+        trace.dropped(),
+        trace.segments().len()
+    );
+    let damage: Vec<String> = problems
+        .iter()
+        .filter(|p| p.is_damage())
+        .map(|p| {
+            let mut b = String::new();
+            bin(&mut b, p.to_string().as_bytes());
+            b
+        })
+        .collect();
+    summary.push_str(&damage.join(","));
+    summary.push_str("], nodes => [");
+    let mut nodes: Vec<String> = trace
+        .segments()
+        .iter()
+        .filter_map(|s| s.header.as_ref().map(|h| h.node.clone()))
+        .collect();
+    nodes.dedup();
+    let nodes: Vec<String> = nodes
+        .iter()
+        .map(|n| {
+            let mut b = String::new();
+            bin(&mut b, n.as_bytes());
+            b
+        })
+        .collect();
+    summary.push_str(&nodes.join(","));
+    summary.push_str("]}.");
+    println!("{summary}");
+    for l in lines {
+        println!("{l}");
+    }
+}
