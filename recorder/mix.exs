@@ -3,7 +3,9 @@ defmodule Mix.Tasks.Compile.ElixirScopeNif do
   Builds the recorder NIF (`native/scope_nif`, a Rust crate) with cargo and copies it to
   the application's `priv/scope_nif.so` under `_build`. Cargo decides what is stale, so a no-op build takes about a second.
 
-  Set `CARGO_TARGET_DIR` to share build output; otherwise it goes under `_build/cargo`.
+  Build output goes to `SCOPE_NIF_TARGET_DIR` when set (to reuse it across checkouts), else
+  under `_build/cargo`. The NIF crate is its own cargo workspace, so this never disturbs the
+  build of the rest of the project.
   """
   use Mix.Task.Compiler
 
@@ -11,7 +13,8 @@ defmodule Mix.Tasks.Compile.ElixirScopeNif do
 
   @impl true
   def run(_args) do
-    target = System.get_env("CARGO_TARGET_DIR") || Path.join(Mix.Project.build_path(), "cargo")
+    target =
+      System.get_env("SCOPE_NIF_TARGET_DIR") || Path.join(Mix.Project.build_path(), "cargo")
 
     cargo =
       System.find_executable("cargo") ||

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing (Rust, Erlang/OTP, Elixir), then checks formatting and
-# lints, builds, and runs all Rust tests (unit, property, corpus, mutation, crash, CLI).
+# lints, builds, and runs all tests: Rust (unit, property, corpus, mutation, crash, CLI), the
+# recorder's ExUnit suite against the real NIF, and the end-to-end recordings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-tools.sh
@@ -19,9 +20,21 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+echo "== the recorder NIF (its own cargo workspace) and Elixir formatting"
+export SCOPE_NIF_TARGET_DIR="${SCOPE_NIF_TARGET_DIR:-$(dirname "$CARGO_TARGET_DIR")/nif}"
+nif=recorder/native/scope_nif/Cargo.toml
+cargo fmt --manifest-path "$nif" -- --check
+CARGO_TARGET_DIR="$SCOPE_NIF_TARGET_DIR" cargo clippy --manifest-path "$nif" --release --quiet -- -D warnings
+(cd recorder && mix format --check-formatted && MIX_ENV=test mix compile --warnings-as-errors)
+
 echo "== build and test (dev profile)"
 cargo build --workspace --all-targets --quiet
+export SCOPE_BIN_DIR="$CARGO_TARGET_DIR/debug"
+export SCOPE_RECORDER_EBIN="$PWD/recorder/_build/test/lib/elixir_scope/ebin"
 cargo test --workspace --quiet
+
+echo "== recorder ExUnit tests (real NIF)"
+(cd recorder && mix test)
 
 echo "== the README's main job on the committed sample"
 "$CARGO_TARGET_DIR/debug/scope" verify samples/synthetic-shop/trace >/dev/null

@@ -239,7 +239,7 @@ fn atom<'a, T: TermView<'a>>(t: T, out: &mut Out<'_>) {
     }
 }
 
-/// `[a-z_][a-zA-Z0-9_@]*[?!]?`: atoms Elixir prints without quotes.
+/// `[a-zA-Z_][a-zA-Z0-9_@]*[?!]?`: atoms Elixir prints without quotes (`:ok`, `:EXIT`).
 fn is_identifier(s: &str) -> bool {
     let b = s.as_bytes();
     let Some((&first, rest)) = b.split_first() else {
@@ -249,7 +249,7 @@ fn is_identifier(s: &str) -> bool {
         Some(b'?' | b'!') => &rest[..rest.len() - 1],
         _ => rest,
     };
-    (first.is_ascii_lowercase() || first == b'_')
+    (first.is_ascii_alphabetic() || first == b'_')
         && body
             .iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'@')
@@ -607,6 +607,7 @@ mod tests {
             (T::Atom("Elixir.MyApp.Worker"), "MyApp.Worker"),
             (T::Atom("with space"), ":\"with space\""),
             (T::Atom("valid?"), ":valid?"),
+            (T::Atom("EXIT"), ":EXIT"),
             (T::Int(-42), "-42"),
             (T::Float(1.0), "1.0"),
             (T::Float(0.1), "0.1"),

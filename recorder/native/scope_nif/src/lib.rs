@@ -125,7 +125,10 @@ fn optional(map: Term<'_>, key: Atom) -> NifResult<Option<u64>> {
 }
 
 fn config(map: Term<'_>) -> NifResult<(Config, Vec<u64>)> {
-    let mut c = Config::new(get::<String>(map, atoms::dir())?, get::<String>(map, atoms::node())?);
+    let mut c = Config::new(
+        get::<String>(map, atoms::dir())?,
+        get::<String>(map, atoms::node())?,
+    );
     c.otp_release = get(map, atoms::otp_release())?;
     c.segment_bytes = get(map, atoms::segment_bytes())?;
     c.max_bytes = get(map, atoms::max_bytes())?;
@@ -137,7 +140,10 @@ fn config(map: Term<'_>) -> NifResult<(Config, Vec<u64>)> {
     c.stop_after_ms = optional(map, atoms::stop_after_ms())?;
     c.schedulers = get::<u64>(map, atoms::schedulers())? as usize;
     let redact: Vec<Atom> = get(map, atoms::redact())?;
-    let redact = redact.iter().map(|a| term_view::word(a.as_c_arg())).collect();
+    let redact = redact
+        .iter()
+        .map(|a| term_view::word(a.as_c_arg()))
+        .collect();
     Ok((c, redact))
 }
 
@@ -194,24 +200,35 @@ fn stats<'a>(env: Env<'a>, h: ResourceArc<Handle>) -> NifResult<Term<'a>> {
     let (stop_reason, last_error) = match reason {
         None => (atoms::nil().encode(env), atoms::nil().encode(env)),
         Some(StopReason::Requested) => (atoms::requested().encode(env), atoms::nil().encode(env)),
-        Some(StopReason::EventLimit) => (atoms::event_limit().encode(env), atoms::nil().encode(env)),
+        Some(StopReason::EventLimit) => {
+            (atoms::event_limit().encode(env), atoms::nil().encode(env))
+        }
         Some(StopReason::TimeLimit) => (atoms::time_limit().encode(env), atoms::nil().encode(env)),
         Some(StopReason::Error(e)) => (atoms::error().encode(env), e.encode(env)),
     };
     let full = s.dropped_full.load(Ordering::Relaxed);
     let budget = s.dropped_budget.load(Ordering::Relaxed);
     let pairs: Vec<(Atom, Term<'a>)> = vec![
-        (atoms::events(), s.events.load(Ordering::Relaxed).encode(env)),
+        (
+            atoms::events(),
+            s.events.load(Ordering::Relaxed).encode(env),
+        ),
         (atoms::dropped(), (full + budget).encode(env)),
         (atoms::dropped_full(), full.encode(env)),
         (atoms::dropped_budget(), budget.encode(env)),
         (atoms::bytes(), s.bytes.load(Ordering::Relaxed).encode(env)),
-        (atoms::segments(), s.segments.load(Ordering::Relaxed).encode(env)),
+        (
+            atoms::segments(),
+            s.segments.load(Ordering::Relaxed).encode(env),
+        ),
         (atoms::rate(), s.rate.load(Ordering::Relaxed).encode(env)),
         (atoms::state(), state.encode(env)),
         (atoms::stop_reason(), stop_reason),
         (atoms::last_error(), last_error),
-        (atoms::dir(), h.rec.config.dir.display().to_string().encode(env)),
+        (
+            atoms::dir(),
+            h.rec.config.dir.display().to_string().encode(env),
+        ),
     ];
     let keys: Vec<Term> = pairs.iter().map(|(k, _)| k.encode(env)).collect();
     let values: Vec<Term> = pairs.iter().map(|(_, v)| *v).collect();
@@ -240,7 +257,16 @@ fn event<'a>(
     } else {
         scope_format::Kind::Custom
     };
-    tracer::record_from_code(env, &h, kind, name.as_slice(), data, correlation, parent, duration);
+    tracer::record_from_code(
+        env,
+        &h,
+        kind,
+        name.as_slice(),
+        data,
+        correlation,
+        parent,
+        duration,
+    );
     atoms::ok()
 }
 

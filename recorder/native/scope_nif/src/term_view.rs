@@ -87,7 +87,8 @@ impl<'a> Raw<'a> {
     pub fn list_len(self) -> Option<usize> {
         let mut n = 0;
         // SAFETY: plain query.
-        (unsafe { sys::enif_get_list_length(self.env, self.term, &mut n) } != 0).then_some(n as usize)
+        (unsafe { sys::enif_get_list_length(self.env, self.term, &mut n) } != 0)
+            .then_some(n as usize)
     }
 
     /// Calls `f` on up to `max` elements of a proper list.
@@ -262,7 +263,9 @@ impl<'a> TermView<'a> for Raw<'a> {
             loop {
                 let mut k = MaybeUninit::uninit();
                 let mut v = MaybeUninit::uninit();
-                if sys::enif_map_iterator_get_pair(self.env, it, k.as_mut_ptr(), v.as_mut_ptr()) == 0 {
+                if sys::enif_map_iterator_get_pair(self.env, it, k.as_mut_ptr(), v.as_mut_ptr())
+                    == 0
+                {
                     break;
                 }
                 if !f(self.with(k.assume_init()), self.with(v.assume_init())) {
@@ -283,10 +286,12 @@ impl<'a> TermView<'a> for Raw<'a> {
         use std::io::Write;
         let mut c = std::io::Cursor::new(buf);
         let _ = match self.term_type() {
-            ErlNifTermType::ERL_NIF_TERM_TYPE_PID => match self.with_external(pid_numbers).flatten() {
-                Some((n, s)) => write!(c, "<0.{n}.{s}>"),
-                None => write!(c, "#PID<?>"),
-            },
+            ErlNifTermType::ERL_NIF_TERM_TYPE_PID => {
+                match self.with_external(pid_numbers).flatten() {
+                    Some((n, s)) => write!(c, "<0.{n}.{s}>"),
+                    None => write!(c, "#PID<?>"),
+                }
+            }
             ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => write!(c, "#Port<…>"),
             ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => write!(c, "#Reference<…>"),
             ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => write!(c, "#Function<…>"),
@@ -312,7 +317,10 @@ pub fn pid_numbers(ext: &[u8]) -> Option<(u32, u32)> {
     // 119 / 115 (u8 length).
     let (&atag, rest) = rest.split_first()?;
     let (len, rest) = match atag {
-        118 | 100 => (usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])), &rest[2..]),
+        118 | 100 => (
+            usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])),
+            &rest[2..],
+        ),
         119 | 115 => (usize::from(*rest.first()?), &rest[1..]),
         _ => return None,
     };

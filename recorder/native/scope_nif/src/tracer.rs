@@ -91,7 +91,10 @@ fn node_atom(env: Env<'_>, ext: &[u8]) -> Option<u64> {
     let b = ext.get(2..)?;
     let (&atag, rest) = b.split_first()?;
     let (len, rest) = match atag {
-        118 | 100 => (usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])), rest.get(2..)?),
+        118 | 100 => (
+            usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])),
+            rest.get(2..)?,
+        ),
         119 | 115 => (usize::from(*rest.first()?), rest.get(1..)?),
         _ => return None,
     };
@@ -162,7 +165,9 @@ pub fn trace<'a>(
     let mut redacted = false;
 
     if is(atoms::call()) {
-        let Some((m, args)) = mfa(raw(term)) else { return };
+        let Some((m, args)) = mfa(raw(term)) else {
+            return;
+        };
         redacted = h.redact.contains(&m.0);
         e.mfa = Some(m);
         if let Some(a) = args {
@@ -244,7 +249,11 @@ pub fn trace<'a>(
         };
         e.name = Some(word(term.as_c_arg()));
     } else if is(atoms::in_()) || is(atoms::out()) {
-        e.kind = if is(atoms::in_()) { Kind::In } else { Kind::Out };
+        e.kind = if is(atoms::in_()) {
+            Kind::In
+        } else {
+            Kind::Out
+        };
         e.mfa = mfa(raw(term)).map(|(m, _)| m);
     } else if let Some(kind) = gc_kind(tag) {
         e.kind = kind;
@@ -379,7 +388,9 @@ pub fn record_from_code<'a>(
         if sys::enif_self(env.as_c_arg(), p.as_mut_ptr()).is_null() {
             return;
         }
-        word(std::mem::transmute::<sys::ErlNifPid, sys::ErlNifTerm>(p.assume_init()))
+        word(std::mem::transmute::<sys::ErlNifPid, sys::ErlNifTerm>(
+            p.assume_init(),
+        ))
     };
     let mut e = RawEvent::new(kind, crate::now(), RawPid::Word(pid));
     e.name_text = Some(name);

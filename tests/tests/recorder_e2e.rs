@@ -1,0 +1,143 @@
+//! A real Elixir program recorded by ElixirScope, read back with the format reader and the
+//! `scope` binary: exact counts, pids, MFAs, peers and exit reasons.
+//!
+//! Needs Erlang/Elixir and the compiled recorder (`SCOPE_RECORDER_EBIN`, set by
+//! `scripts/test.sh`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use scope_format::{Kind, Trace};
+
+fn ebin() -> PathBuf {
+    let dir = std::env::var_os("SCOPE_RECORDER_EBIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../recorder/_build/test/lib/elixir_scope/ebin")
+        });
+    assert!(
+        dir.join("Elixir.ElixirScope.beam").exists(),
+        "the recorder is not compiled at {} (run `cd recorder && MIX_ENV=test mix compile`, as scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs an Elixir script with the recorder on the code path; returns its `key value` lines.
+fn run_elixir(script: &str, args: &[&Path]) -> HashMap<String, String> {
+    let out = Command::new("elixir")
+        .arg("-pa")
+        .arg(ebin())
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("e2e")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .expect("elixir runs");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_recorded_program_shows_exactly_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace_dir = dir.path().join("trace");
+    let facts = run_elixir("known_workload.exs", &[&trace_dir]);
+    assert_eq!(facts["dropped"], "0");
+    let (worker, ponger, crasher) = (&facts["worker"], &facts["ponger"], &facts["crasher"]);
+
+    let trace = Trace::open(&[&trace_dir]).unwrap();
+    let damage: Vec<_> = trace.problems().iter().filter(|p| p.is_damage()).collect();
+    assert!(damage.is_empty(), "{damage:?}");
+    let events: Vec<_> = trace.events().map(|e| e.event).collect();
+    let of = |kind: Kind, pid: &str| -> Vec<_> {
+        events
+            .iter()
+            .filter(|e| e.kind == kind && e.pid.to_string() == *pid)
+            .collect()
+    };
+
+    let calls = of(Kind::Call, worker);
+    assert_eq!(calls.len(), 1000);
+    assert!(calls
+        .iter()
+        .all(|e| e.mfa.as_ref().unwrap().to_string() == "KnownWorkload.square/1"));
+    assert_eq!(&*calls[6].value.as_ref().unwrap().bytes, b"7");
+    let returns = of(Kind::ReturnFrom, worker);
+    assert_eq!(returns.len(), 1000);
+    assert_eq!(&*returns[6].value.as_ref().unwrap().bytes, b"49");
+
+    let pings: Vec<_> = of(Kind::Send, worker)
+        .into_iter()
+        .filter(|e| e.peer.as_ref().is_some_and(|p| p.to_string() == *ponger))
+        .collect();
+    assert_eq!(pings.len(), 50);
+    let ponger_receives = of(Kind::Receive, ponger);
+    let ping_receives: Vec<_> = ponger_receives
+        .iter()
+        .filter(|e| e.value.as_ref().unwrap().bytes.starts_with(b"{:ping"))
+        .collect();
+    assert_eq!(ping_receives.len(), 50);
+    for (s, r) in pings.iter().zip(&ping_receives) {
+        assert_eq!(
+            s.msg_hash, r.msg_hash,
+            "send and receive of one message hash alike"
+        );
+        assert!(r.ts >= s.ts);
+    }
+    let pongs = of(Kind::Send, ponger);
+    assert_eq!(pongs.len(), 50);
+    assert!(pongs
+        .iter()
+        .all(|e| e.peer.as_ref().unwrap().to_string() == *worker));
+
+    let spawns = of(Kind::Spawn, worker);
+    assert_eq!(spawns.len(), 1);
+    assert_eq!(spawns[0].peer.as_ref().unwrap().to_string(), *crasher);
+    let exits = of(Kind::Exit, crasher);
+    assert_eq!(
+        exits.len(),
+        1,
+        "the crashing child is traced through set_on_spawn"
+    );
+    assert_eq!(&*exits[0].value.as_ref().unwrap().bytes, b"{:crash, 42}");
+    let exit_signal = of(Kind::Receive, worker).into_iter().any(|e| {
+        &*e.value.as_ref().unwrap().bytes
+            == format!("{{:EXIT, #PID{crasher}, {{:crash, 42}}}}").as_bytes()
+    });
+    assert!(exit_signal, "the trapped exit arrives as a message");
+
+    // Nothing else happened to the worker that the program did not do.
+    let worker_kinds: std::collections::BTreeSet<_> = events
+        .iter()
+        .filter(|e| e.pid.to_string() == *worker)
+        .map(|e| e.kind)
+        .collect();
+    let expected: std::collections::BTreeSet<_> = [
+        Kind::Call,
+        Kind::ReturnFrom,
+        Kind::Send,
+        Kind::Receive,
+        Kind::Spawn,
+        Kind::Link,
+        Kind::GettingUnlinked,
+        Kind::Exit,
+    ]
+    .into_iter()
+    .collect();
+    assert!(worker_kinds.is_subset(&expected), "{worker_kinds:?}");
+}
