@@ -1,1 +1,2 @@
+:ets.new(:fake_telemetry, [:named_table, :public, :set])
 ExUnit.start()

@@ -28,11 +28,22 @@ defmodule ElixirScope.TraceFiles do
     Enum.filter(events, &(&1.kind == kind))
   end
 
+  # SCOPE_BIN_DIR (set by scripts/test.sh), else where the project's scripts and a plain
+  # `cargo build` put the binaries.
   def bin(name) do
-    dir =
-      System.get_env("SCOPE_BIN_DIR") ||
-        raise "set SCOPE_BIN_DIR to the directory holding the scope binaries"
+    target = System.get_env("CARGO_TARGET_DIR")
 
-    Path.join(dir, name)
+    candidates =
+      [
+        System.get_env("SCOPE_BIN_DIR"),
+        target && Path.join(target, "debug"),
+        Path.join(System.user_home!(), ".cache/elixir-scope/target/debug"),
+        Path.expand("../target/debug", File.cwd!())
+      ]
+      |> Enum.reject(&is_nil/1)
+      |> Enum.map(&Path.join(&1, name))
+
+    Enum.find(candidates, &File.exists?/1) ||
+      raise "#{name} not found in #{inspect(candidates)}: run `cargo build` at the project root"
   end
 end

@@ -1,0 +1,171 @@
+defmodule ElixirScope.OptionsTest do
+  use ExUnit.Case, async: false
+
+  alias ElixirScope.{TraceFiles, Workload}
+
+  setup do
+    dir = TraceFiles.tmp_dir("opts")
+    on_exit(fn -> ElixirScope.stop() end)
+    {:ok, dir: dir, trace: Path.join(dir, "trace")}
+  end
+
+  defp in_traced_process(opts, fun) do
+    parent = self()
+    pid = spawn(fn -> receive(do: (:go -> send(parent, {:done, fun.()}))) end)
+    :ok = ElixirScope.trace(pid, opts)
+    send(pid, :go)
+    assert_receive {:done, result}, 5000
+    {pid, result}
+  end
+
+  test "telemetry start/stop pairs become spans with scalar metadata only", %{
+    dir: dir,
+    trace: trace
+  } do
+    {:ok, _} = ElixirScope.start(dir: trace)
+
+    :ok =
+      ElixirScope.Telemetry.attach([
+        [:shop, :order, :start],
+        [:shop, :order, :stop],
+        [:shop, :cache, :hit]
+      ])
+
+    big = %{__struct__: Plug.Conn, body: String.duplicate("x", 10_000)}
+    :telemetry.execute([:shop, :order, :start], %{system_time: 1}, %{order_id: 7, conn: big})
+    :telemetry.execute([:shop, :cache, :hit], %{count: 1}, %{key: "a"})
+
+    :telemetry.execute(
+      [:shop, :order, :stop],
+      %{duration: System.convert_time_unit(5, :millisecond, :native)},
+      %{order_id: 7}
+    )
+
+    :ok = ElixirScope.Telemetry.detach()
+    {:ok, _} = ElixirScope.stop()
+
+    [start] = TraceFiles.events(dir, :span_start)
+    [stop] = TraceFiles.events(dir, :span_stop)
+    [hit] = TraceFiles.events(dir, :telemetry)
+    assert start.name == "shop.order.start"
+    assert stop.name == "shop.order.stop"
+    assert start.correlation == stop.correlation and start.correlation > 0
+    assert Enum.at(stop.nums, 1) == 5_000_000
+    assert start.value =~ "order_id: 7"
+    refute start.value =~ "conn"
+    assert hit.name == "shop.cache.hit"
+    assert hit.value =~ ~s(key: "a")
+  end
+
+  test "telemetry attach without :telemetry loaded is a clear error" do
+    # The fake module is loaded in tests; the real check is Code.ensure_loaded?/1.
+    assert Code.ensure_loaded?(:telemetry)
+    assert {:error, :not_found} = ElixirScope.Telemetry.detach()
+  end
+
+  test "max_events_per_sec discards above the budget and counts it", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace, max_events_per_sec: 100, flush_ms: 10)
+
+    {_pid, _} =
+      in_traced_process([calls: [Workload], messages: false, procs: false], fn ->
+        for i <- 1..2000, do: Workload.add(i, 1)
+      end)
+
+    {:ok, stats} = ElixirScope.stop()
+    assert stats.dropped_budget > 3000
+    assert stats.events < 1000
+    {summary, events} = TraceFiles.read(dir)
+    assert summary.dropped == stats.dropped
+    assert Enum.any?(events, &(&1.kind == :dropped and Enum.at(&1.nums, 1) == 1))
+  end
+
+  test "sample: 0.0001 keeps almost no processes, whole or not at all", %{trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace)
+
+    {_pid, _} =
+      in_traced_process([calls: [Workload], sample: 0.0001, procs: false], fn ->
+        Workload.add(1, 2)
+      end)
+
+    s = ElixirScope.stats()
+    assert s.events == 0 or s.events >= 3
+    assert {:error, {:invalid_option, :sample, _}} = ElixirScope.trace(self(), sample: 2)
+  end
+
+  test "gc and scheduling events carry sizes and functions", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace)
+
+    {_pid, _} =
+      in_traced_process([gc: true, scheduling: true, messages: false, procs: false], fn ->
+        _ = Enum.map(1..50_000, &{&1, &1})
+        :erlang.garbage_collect()
+        Process.sleep(5)
+      end)
+
+    {:ok, _} = ElixirScope.stop()
+    gcs = TraceFiles.events(dir, :gc_major_start) ++ TraceFiles.events(dir, :gc_minor_start)
+    assert gcs != []
+    assert Enum.all?(gcs, fn g -> hd(g.nums) > 0 end), "heap_size recorded"
+    assert TraceFiles.events(dir, :in) != []
+    assert TraceFiles.events(dir, :out) != []
+  end
+
+  test "trace/2 refuses bad targets and options", %{trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace)
+    assert {:error, {:invalid_target, :everything}} = ElixirScope.trace(:everything, [])
+    assert {:error, {:invalid_option, :calls, _}} = ElixirScope.trace(self(), calls: ["x"])
+    assert {:error, {:invalid_option, :bogus, _}} = ElixirScope.trace(self(), bogus: true)
+    assert :ok = ElixirScope.trace([self()], messages: true)
+  end
+
+  test "a write error stops recording; the node runs on and stats say why", %{
+    dir: dir,
+    trace: trace
+  } do
+    node_dir = Path.join(trace, Atom.to_string(node()))
+    # Segment 2 cannot be created: a directory is in its place.
+    for seq <- 2..20,
+        do:
+          File.mkdir_p!(
+            Path.join(node_dir, "seg-" <> String.pad_leading("#{seq}", 6, "0") <> ".scope")
+          )
+
+    {:ok, _} =
+      ElixirScope.start(dir: trace, segment_bytes: 65_536, max_bytes: 10_000_000, flush_ms: 5)
+
+    # Incompressible values fill the 64 KiB segment after a few hundred events.
+    data = Base.encode64(:crypto.strong_rand_bytes(150))
+
+    # Small batches: each flush commits a small chunk, so segment 1 fills with several before
+    # the rotation to segment 2 fails.
+    Enum.reduce_while(1..2000, 0, fn batch, _ ->
+      for i <- 1..20,
+          do:
+            ElixirScope.event(
+              "fill",
+              {batch, i, Base.encode64(:crypto.strong_rand_bytes(150)), data}
+            )
+
+      Process.sleep(10)
+      if ElixirScope.stats().state == :running, do: {:cont, batch}, else: {:halt, batch}
+    end)
+
+    wait_until(fn -> ElixirScope.stats().state == :failed end)
+    s = ElixirScope.stats()
+    assert s.stop_reason == :error
+    assert s.last_error =~ "seg-000002.scope"
+    assert :ok == ElixirScope.event("after", 1), "calls after the failure are harmless"
+    {:ok, _} = ElixirScope.stop()
+    {summary, events} = TraceFiles.read(dir)
+    assert summary.damage == []
+    assert length(events) > 10
+  end
+
+  defp wait_until(f, tries \\ 500) do
+    cond do
+      f.() -> :ok
+      tries == 0 -> flunk("condition never became true")
+      true -> Process.sleep(10) && wait_until(f, tries - 1)
+    end
+  end
+end
