@@ -153,9 +153,10 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
             return; // the writer is dropped without another write; committed data stays valid
         }
         let stats = writer.stats();
+        let events = rec.stats.events.load(Ordering::Relaxed);
+        rec.stats.committed.store(events, Ordering::Relaxed);
         rec.stats.bytes.store(stats.stored_bytes, Ordering::Relaxed);
         rec.stats.segments.store(stats.segments, Ordering::Relaxed);
-        let events = rec.stats.events.load(Ordering::Relaxed);
         let dt = last.elapsed().as_secs_f64().max(1e-3);
         rec.stats.rate.store(
             ((events - last_events) as f64 / dt) as u64,

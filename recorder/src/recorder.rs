@@ -156,6 +156,8 @@ pub enum StopReason {
 pub struct Stats {
     /// Events written.
     pub events: AtomicU64,
+    /// Events in chunks committed to the files (they survive a crash of the node).
+    pub committed: AtomicU64,
     /// Events dropped because a ring was full.
     pub dropped_full: AtomicU64,
     /// Events discarded by the events/s budget.

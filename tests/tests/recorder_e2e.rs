@@ -141,3 +141,56 @@ fn a_recorded_program_shows_exactly_what_it_did() {
     .collect();
     assert!(worker_kinds.is_subset(&expected), "{worker_kinds:?}");
 }
+
+#[test]
+fn killing_the_node_keeps_every_event_it_had_committed() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let trace_dir = dir.path().join("trace");
+    let mut child = Command::new("elixir")
+        .arg("-pa")
+        .arg(ebin())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/crash_workload.exs"))
+        .arg(&trace_dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("elixir runs");
+    let mut os_pid = String::new();
+    let mut committed = 0u64;
+    let mut reports = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(p) = line.strip_prefix("os_pid ") {
+            os_pid = p.to_string();
+        } else if let Some(n) = line.strip_prefix("committed ") {
+            committed = n.parse().unwrap();
+            reports += 1;
+            if reports >= 15 && committed > 2_000 {
+                break;
+            }
+        }
+    }
+    let killed = Command::new("kill").args(["-9", &os_pid]).status().unwrap();
+    assert!(killed.success());
+    let _ = child.wait();
+
+    let trace = Trace::open(&[&trace_dir]).unwrap();
+    let calls = trace
+        .events()
+        .filter(|e| e.event.kind == Kind::Call)
+        .count() as u64;
+    assert!(
+        calls >= committed,
+        "recovered {calls} calls, the node had committed {committed} events"
+    );
+    for p in trace.problems().iter().filter(|p| p.is_damage()) {
+        assert!(
+            p.to_string().contains("torn"),
+            "only a write torn by the kill: {p}"
+        );
+    }
+    assert!(trace
+        .problems()
+        .iter()
+        .any(|p| matches!(p.kind, scope_format::ProblemKind::NotClosed { .. })));
+}

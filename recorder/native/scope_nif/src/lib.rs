@@ -29,7 +29,7 @@ pub(crate) mod atoms {
         custom, span_start, span_stop, telemetry,
         dir, node, otp_release, segment_bytes, max_bytes, buffer_bytes, flush_ms, capture,
         redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers,
-        events, dropped, dropped_full, dropped_budget, bytes, segments, rate, state,
+        events, committed, dropped, dropped_full, dropped_budget, bytes, segments, rate, state,
         last_error, stop_reason, requested, event_limit, time_limit,
     }
 }

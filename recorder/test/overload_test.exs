@@ -1,0 +1,81 @@
+defmodule ElixirScope.OverloadTest do
+  use ExUnit.Case, async: false
+
+  alias ElixirScope.{TraceFiles, Workload}
+
+  @moduledoc """
+  Every call of a busy node traced into tiny buffers: events are dropped and counted in the
+  files, memory stays bounded, and the node keeps answering. The bounds are generous on
+  purpose (this is a safety test, not a benchmark).
+  """
+
+  defp rss_kb do
+    "/proc/self/status"
+    |> File.read!()
+    |> String.split("\n")
+    |> Enum.find_value(fn l ->
+      with "VmRSS:" <> rest <- l,
+           do: rest |> String.trim() |> String.trim_trailing(" kB") |> String.to_integer(),
+           else: (_ -> nil)
+    end)
+  end
+
+  defp hammer(stop_at) do
+    if System.monotonic_time(:millisecond) < stop_at do
+      for i <- 1..1000, do: Workload.add(i, i)
+      hammer(stop_at)
+    end
+  end
+
+  test "tiny buffers under a flood: drops counted, memory bounded, node responsive" do
+    dir = TraceFiles.tmp_dir("overload")
+
+    {:ok, _} =
+      ElixirScope.start(
+        dir: Path.join(dir, "trace"),
+        buffer_bytes: 65_536,
+        flush_ms: 200,
+        capture: {:bytes, 64}
+      )
+
+    rss_before = rss_kb()
+    stop_at = System.monotonic_time(:millisecond) + 1500
+    workers = for _ <- 1..4, do: spawn(fn -> hammer(stop_at) end)
+
+    for w <- workers,
+        do: :ok = ElixirScope.trace(w, calls: [Workload], messages: false, procs: false)
+
+    probe =
+      spawn(fn ->
+        Stream.repeatedly(fn -> receive(do: ({:ping, from} -> send(from, :pong))) end)
+        |> Stream.run()
+      end)
+
+    worst =
+      for _ <- 1..20, reduce: 0 do
+        acc ->
+          t0 = System.monotonic_time(:microsecond)
+          send(probe, {:ping, self()})
+          assert_receive :pong, 5_000
+          Process.sleep(50)
+          max(acc, System.monotonic_time(:microsecond) - t0 - 50_000)
+      end
+
+    for w <- workers do
+      ref = Process.monitor(w)
+      assert_receive {:DOWN, ^ref, _, _, _}, 10_000
+    end
+
+    rss_after = rss_kb()
+    {:ok, stats} = ElixirScope.stop()
+
+    assert stats.dropped_full > 0, "tiny buffers must overflow under this load"
+    assert worst < 2_000_000, "a probe answered in #{worst} µs"
+    # Rings: (schedulers + 1) × 64 KiB; allow generous slack for the VM itself.
+    assert rss_after - rss_before < 200_000, "RSS grew by #{rss_after - rss_before} kB"
+    {summary, events} = TraceFiles.read(dir)
+    assert summary.dropped == stats.dropped
+    assert summary.damage == []
+    assert Enum.any?(events, &(&1.kind == :dropped))
+  end
+end
