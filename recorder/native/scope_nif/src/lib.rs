@@ -46,6 +46,27 @@ pub struct Handle {
 #[rustler::resource_impl]
 impl rustler::Resource for Handle {}
 
+/// A tracer state that only counts events: the BEAM's own floor for an `erl_tracer` NIF,
+/// for the overhead benchmark (`recorder/bench/overhead.exs`).
+pub struct Counter {
+    pub events: std::sync::atomic::AtomicU64,
+}
+
+#[rustler::resource_impl]
+impl rustler::Resource for Counter {}
+
+#[rustler::nif]
+fn counter_new() -> ResourceArc<Counter> {
+    ResourceArc::new(Counter {
+        events: std::sync::atomic::AtomicU64::new(0),
+    })
+}
+
+#[rustler::nif]
+fn counter_value(c: ResourceArc<Counter>) -> u64 {
+    c.events.load(Ordering::Relaxed)
+}
+
 /// Monotonic ns, the clock `erlang:monotonic_time(nanosecond)` reads. Scheduler threads only
 /// (elsewhere the VM answers `ERL_NIF_TIME_ERROR`; see [`writer_now`]).
 pub(crate) fn now() -> i64 {

@@ -1,6 +1,7 @@
 //! Raw access to terms for the renderer and the tracer, through the C API directly: no
 //! allocation, no refcounting, nothing but reads of the traced process's heap.
 
+use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
@@ -133,6 +134,31 @@ impl<'a> Raw<'a> {
             sys::enif_release_binary(&mut bin);
             Some(r)
         }
+    }
+}
+
+thread_local! {
+    /// Recently rendered local pids (word → numbers), per scheduler thread: messages carry
+    /// the same few pids over and over (`from` in every `GenServer.call`), and decoding one
+    /// means encoding it to external format.
+    static PID_CACHE: RefCell<[(u64, u32, u32); 256]> = const { RefCell::new([(0, 0, 0); 256]) };
+}
+
+impl Raw<'_> {
+    /// `<0.N.S>` numbers of a pid, from the cache for local pids.
+    fn pid_numbers_cached(self) -> Option<(u32, u32)> {
+        let Some(w) = self.local_pid() else {
+            return self.with_external(pid_numbers).flatten();
+        };
+        let slot = ((w >> 4) & 255) as usize;
+        if let Some((n, s)) =
+            PID_CACHE.with_borrow(|c| (c[slot].0 == w).then_some((c[slot].1, c[slot].2)))
+        {
+            return Some((n, s));
+        }
+        let (n, s) = self.with_external(pid_numbers).flatten()?;
+        PID_CACHE.with_borrow_mut(|c| c[slot] = (w, n, s));
+        Some((n, s))
     }
 }
 

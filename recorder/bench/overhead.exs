@@ -1,0 +1,215 @@
+# Tracing overhead, all in one run: untraced, a NIF tracer that only counts (the BEAM's floor
+# for erl_tracer), ElixirScope (values captured, and not), dbg's process tracer, and
+# dbg:trace_port(file). Prints ns/event over untraced, bytes/event on disk, and ratios.
+#
+#   cd recorder && MIX_ENV=test mix compile && \
+#     elixir -pa _build/test/lib/elixir_scope/ebin bench/overhead.exs [calls]
+#
+# Workloads: N calls of a local function; the same with return_trace (call + return events);
+# a message ping-pong (send + receive events, both processes traced). Each measurement is
+# the median of 5 runs of the traced process's own time (what tracing costs the application;
+# dbg's process tracer may still be working through its mailbox afterwards).
+
+defmodule Bench.Work do
+  def f(x), do: x + 1
+
+  def calls(0), do: :ok
+
+  def calls(n) do
+    f(n)
+    calls(n - 1)
+  end
+
+  def pingpong(_peer, 0), do: :ok
+
+  def pingpong(peer, n) do
+    send(peer, {:ping, self(), n})
+
+    receive do
+      {:pong, ^n} -> pingpong(peer, n - 1)
+    end
+  end
+
+  def ponger do
+    receive do
+      {:ping, from, n} ->
+        send(from, {:pong, n})
+        ponger()
+    end
+  end
+end
+
+defmodule Bench do
+  def median(list), do: list |> Enum.sort() |> Enum.at(div(length(list), 2))
+
+  # Runs `fun` in a fresh process traced by `setup` (which returns a teardown fun); returns
+  # the traced process's elapsed µs.
+  def timed(setup, fun) do
+    parent = self()
+
+    pid =
+      spawn(fn ->
+        receive do
+          :go ->
+            t0 = System.monotonic_time(:microsecond)
+            fun.()
+            send(parent, {:done, System.monotonic_time(:microsecond) - t0})
+        end
+      end)
+
+    teardown = setup.(pid)
+    send(pid, :go)
+
+    us =
+      receive do
+        {:done, us} -> us
+      end
+
+    teardown.()
+    us
+  end
+
+  def patterns(returns) do
+    ms = if returns, do: [{:_, [], [{:return_trace}]}], else: true
+    :erlang.trace_pattern({Bench.Work, :f, 1}, ms, [:local])
+  end
+
+  def clear do
+    :erlang.trace_pattern({Bench.Work, :f, 1}, false, [:local])
+    :erlang.trace(:all, false, [:all])
+  end
+
+  def du(dir) do
+    Path.wildcard(Path.join(dir, "**/*"))
+    |> Enum.filter(&File.regular?/1)
+    |> Enum.map(&File.stat!(&1).size)
+    |> Enum.sum()
+  end
+
+  def tmp, do: Path.join(System.tmp_dir!(), "scope_bench_#{System.pid()}_#{System.unique_integer([:positive])}")
+end
+
+n = String.to_integer(List.first(System.argv()) || "1000000")
+pongs = div(n, 10)
+
+workloads = [
+  {"#{n} calls", fn -> Bench.Work.calls(n) end, false, [:call], n},
+  {"#{n} calls + return_trace", fn -> Bench.Work.calls(n) end, true, [:call], 2 * n},
+  {"#{pongs} ping-pongs", :pingpong, false, [:send, :receive], 4 * pongs}
+]
+
+tracers = [
+  {"untraced", fn _flags, _ret -> {fn _pids -> fn -> :ok end end, fn -> {0, 0} end} end},
+  {"NIF counting only (floor)",
+   fn flags, ret ->
+     c = ElixirScope.Native.counter_new()
+
+     setup = fn pids ->
+       Bench.patterns(ret)
+       for pid <- pids, do: :erlang.trace(pid, true, [{:tracer, ElixirScope.Native, c} | flags])
+       fn -> Bench.clear() end
+     end
+
+     {setup, fn -> {0, 0} end}
+   end},
+  {"ElixirScope, capture none",
+   fn flags, ret ->
+     dir = Bench.tmp()
+
+     setup = fn pids ->
+       {:ok, _} = ElixirScope.start(dir: dir, capture: :none)
+       :ok = ElixirScope.trace(pids, calls: if(:call in flags, do: [{Bench.Work, :f, 1}], else: []), returns: ret, messages: :send in flags, procs: false)
+       fn -> {:ok, stats} = ElixirScope.stop(); Process.put(:stats, stats) end
+     end
+
+     {setup, fn -> s = Process.get(:stats); {Bench.du(dir), s.dropped} end}
+   end},
+  {"ElixirScope, capture 256 B",
+   fn flags, ret ->
+     dir = Bench.tmp()
+
+     setup = fn pids ->
+       {:ok, _} = ElixirScope.start(dir: dir)
+       :ok = ElixirScope.trace(pids, calls: if(:call in flags, do: [{Bench.Work, :f, 1}], else: []), returns: ret, messages: :send in flags, procs: false)
+       fn -> {:ok, stats} = ElixirScope.stop(); Process.put(:stats, stats) end
+     end
+
+     {setup, fn -> s = Process.get(:stats); {Bench.du(dir), s.dropped} end}
+   end},
+  {"dbg process tracer",
+   fn flags, ret ->
+     setup = fn pids ->
+       {:ok, _} = :dbg.tracer(:process, {fn _msg, k -> k + 1 end, 0})
+       Bench.patterns(ret)
+       for pid <- pids, do: {:ok, _} = :dbg.p(pid, flags)
+       fn -> :dbg.stop() end
+     end
+
+     {setup, fn -> {0, 0} end}
+   end},
+  {"dbg:trace_port(file)",
+   fn flags, ret ->
+     file = Bench.tmp()
+
+     setup = fn pids ->
+       {:ok, _} = :dbg.tracer(:port, :dbg.trace_port(:file, String.to_charlist(file)))
+       Bench.patterns(ret)
+       for pid <- pids, do: {:ok, _} = :dbg.p(pid, flags)
+       fn -> :dbg.flush_trace_port(); :dbg.stop() end
+     end
+
+     {setup, fn -> {File.stat!(file).size, 0} end}
+   end}
+]
+
+IO.puts("OTP #{:erlang.system_info(:otp_release)}, #{:erlang.system_info(:schedulers)} schedulers, median of 5 runs")
+
+for {wname, work, ret, flags, events} <- workloads do
+  IO.puts("\n## #{wname} (#{events} events when traced)\n")
+  IO.puts("| tracer | µs (median) | ns/event over untraced | × floor | bytes/event | dropped |")
+  IO.puts("|---|---|---|---|---|---|")
+
+  run = fn ->
+    case work do
+      :pingpong ->
+        peer = spawn(&Bench.Work.ponger/0)
+        fun = fn -> Bench.Work.pingpong(peer, pongs) end
+        {peer, fun}
+
+      f ->
+        {nil, f}
+    end
+  end
+
+  results =
+    for {tname, make} <- tracers do
+      samples =
+        for _ <- 1..5 do
+          {peer, fun} = run.()
+          {setup, measure} = make.(flags, ret)
+
+          setup2 = fn pid -> setup.(Enum.reject([pid, peer], &is_nil/1)) end
+
+          us = Bench.timed(setup2, fun)
+          {bytes, dropped} = measure.()
+          if peer, do: Process.exit(peer, :kill)
+          {us, bytes, dropped}
+        end
+
+      us = Bench.median(Enum.map(samples, &elem(&1, 0)))
+      bytes = Bench.median(Enum.map(samples, &elem(&1, 1)))
+      dropped = Enum.max(Enum.map(samples, &elem(&1, 2)))
+      {tname, us, bytes, dropped}
+    end
+
+  {_, base, _, _} = Enum.find(results, &(elem(&1, 0) == "untraced"))
+  {_, floor, _, _} = Enum.find(results, &(elem(&1, 0) == "NIF counting only (floor)"))
+  floor_ns = max((floor - base) * 1000 / events, 1.0e-9)
+
+  for {tname, us, bytes, dropped} <- results do
+    ns = (us - base) * 1000 / events
+    ratio = if tname == "untraced", do: "—", else: :erlang.float_to_binary(ns / floor_ns, decimals: 2)
+    bpe = if bytes > 0, do: :erlang.float_to_binary(bytes / events, decimals: 2), else: "—"
+    IO.puts("| #{tname} | #{us} | #{round(ns)} | #{ratio} | #{bpe} | #{dropped} |")
+  end
+end
