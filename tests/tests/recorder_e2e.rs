@@ -194,3 +194,62 @@ fn killing_the_node_keeps_every_event_it_had_committed() {
         .iter()
         .any(|p| matches!(p.kind, scope_format::ProblemKind::NotClosed { .. })));
 }
+
+#[test]
+fn a_mix_project_with_the_path_dependency_records_its_own_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("user_app");
+    std::fs::create_dir_all(app.join("lib")).unwrap();
+    let recorder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recorder");
+    std::fs::write(
+        app.join("mix.exs"),
+        format!(
+            r#"defmodule UserApp.MixProject do
+  use Mix.Project
+  def project, do: [app: :user_app, version: "0.1.0", elixir: "~> 1.14",
+                    deps: [{{:elixir_scope, path: {:?}}}]]
+  def application, do: [extra_applications: [:logger]]
+end
+"#,
+            recorder.canonicalize().unwrap().display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("lib/user_app.ex"),
+        "defmodule UserApp do\n  def double(x), do: 2 * x\nend\n",
+    )
+    .unwrap();
+    let trace_dir = dir.path().join("trace");
+    let script = format!(
+        r#"{{:ok, _}} = ElixirScope.start(dir: {:?})
+:ok = ElixirScope.trace(self(), calls: [UserApp], messages: false, procs: false)
+42 = UserApp.double(21)
+{{:ok, _}} = ElixirScope.stop()"#,
+        trace_dir.display().to_string()
+    );
+    let out = Command::new("mix")
+        .args(["run", "-e", &script])
+        .current_dir(&app)
+        .output()
+        .expect("mix runs");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace = Trace::open(&[&trace_dir]).unwrap();
+    let events: Vec<_> = trace
+        .events()
+        .map(|e| e.event)
+        .filter(|e| matches!(e.kind, Kind::Call | Kind::ReturnFrom))
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[0].mfa.as_ref().unwrap().to_string(),
+        "UserApp.double/1"
+    );
+    assert_eq!(&*events[0].value.as_ref().unwrap().bytes, b"21");
+    assert_eq!(&*events[1].value.as_ref().unwrap().bytes, b"42");
+}

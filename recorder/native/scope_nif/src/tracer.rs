@@ -120,15 +120,14 @@ fn node_atom(env: Env<'_>, ext: &[u8]) -> Option<u64> {
 
 /// `{M, F, A}` with A an arity or an argument list: module, function, arity (and the args).
 fn mfa<'a>(r: Raw<'a>) -> Option<((u64, u64, u8), Option<Raw<'a>>)> {
-    let t = r.tuple()?;
-    if t.len() != 3 {
+    use scope_recorder::render::TermView;
+    let &[m, f, a] = r.tuple()? else {
         return None;
-    }
-    let (m, f, a) = (r.elem(0)?, r.elem(1)?, r.elem(2)?);
+    };
+    let (m, f, a) = (Raw::new(r.env, m), Raw::new(r.env, f), Raw::new(r.env, a));
     if !m.is_atom() || !f.is_atom() {
         return None;
     }
-    use scope_recorder::render::TermView;
     match a.int() {
         Some(n) => Some(((m.word(), f.word(), n.clamp(0, 255) as u8), None)),
         None => Some(((m.word(), f.word(), a.list_len()?.min(255) as u8), Some(a))),
