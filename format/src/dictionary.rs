@@ -25,9 +25,10 @@ pub(crate) const MAX_ID: u32 = 1 << 24;
 /// Longest symbol text.
 pub const MAX_SYMBOL_LEN: usize = 4096;
 
-/// FxHash: symbol lookups are on the writer's per-event path, and keys are short trusted text.
+/// FxHash: symbol lookups are on the writer's per-event path, and keys are short trusted text
+/// (also used by the recorder's per-event caches). Not for keys an attacker chooses.
 #[derive(Default, Clone, Copy, Debug)]
-pub(crate) struct FxHasher(u64);
+pub struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     #[inline]
@@ -42,6 +43,10 @@ impl Hasher for FxHasher {
     #[inline]
     fn write_u8(&mut self, i: u8) {
         self.write(&[i]);
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
     #[inline]
     fn finish(&self) -> u64 {

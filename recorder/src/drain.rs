@@ -30,11 +30,13 @@ pub trait Resolve: Send {
 /// past this (re-resolving is cheap; unbounded memory is not).
 const CACHE_CAP: usize = 1 << 20;
 
+type Fx = std::hash::BuildHasherDefault<scope_format::dictionary::FxHasher>;
+
 /// Resolved words.
 struct Names {
-    atoms: HashMap<u64, Sym>,
-    pids: HashMap<u64, (u32, u32)>,
-    texts: HashMap<Box<[u8]>, Sym>,
+    atoms: HashMap<u64, Sym, Fx>,
+    pids: HashMap<u64, (u32, u32), Fx>,
+    texts: HashMap<Box<[u8]>, Sym, Fx>,
 }
 
 impl Names {
@@ -133,9 +135,9 @@ pub fn start(
 /// The writer loop.
 fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i64) {
     let mut names = Names {
-        atoms: HashMap::new(),
-        pids: HashMap::new(),
-        texts: HashMap::new(),
+        atoms: HashMap::default(),
+        pids: HashMap::default(),
+        texts: HashMap::default(),
     };
     let mut seen_drops = vec![(0u64, 0u64); rec.lanes.len()];
     let flush = Duration::from_millis(rec.config.flush_ms);
@@ -144,6 +146,7 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
     let mut last_events = 0u64;
     loop {
         wait(rec, flush);
+        rec.wake_pending.store(false, Ordering::Relaxed);
         let stopping = !rec.running();
         let result = drain_once(rec, &mut writer, r, &mut names, &mut seen_drops)
             .and_then(|()| writer.flush().map_err(|e| e.to_string()));

@@ -221,8 +221,10 @@ pub struct Recorder {
     pub stats: Stats,
     /// Set once when recording stops.
     pub stop_reason: Mutex<Option<StopReason>>,
-    /// Wakes the writer thread early (stop requests).
+    /// Wakes the writer thread early (stop requests, half-full rings).
     pub wake: (Mutex<bool>, Condvar),
+    /// A producer already asked for an early drain this cycle (so only one pays for it).
+    pub wake_pending: std::sync::atomic::AtomicBool,
     /// The writer thread, joined by `stop`.
     pub writer: Mutex<Option<JoinHandle<()>>>,
     /// Per-recorder budget for events/s, split across lanes.
@@ -258,6 +260,7 @@ impl Recorder {
             stats: Stats::default(),
             stop_reason: Mutex::new(None),
             wake: (Mutex::new(false), Condvar::new()),
+            wake_pending: std::sync::atomic::AtomicBool::new(false),
             writer: Mutex::new(None),
             per_lane_budget,
         })
@@ -304,6 +307,16 @@ impl Recorder {
             State::Stopped
         };
         self.state.store(s as u8, Ordering::Release);
+    }
+
+    /// Called by a producer after writing to `lane`: past half full, the writer drains now
+    /// instead of at its next `flush_ms` tick (one wake per cycle, whoever sees it first).
+    #[inline]
+    pub fn after_push(&self, lane: usize) {
+        let ring = &self.lanes[lane].ring;
+        if ring.used() > ring.capacity() / 2 && !self.wake_pending.swap(true, Ordering::AcqRel) {
+            self.wake_writer();
+        }
     }
 
     /// Wakes the writer thread now.

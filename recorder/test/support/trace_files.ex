@@ -23,6 +23,14 @@ defmodule ElixirScope.TraceFiles do
     {summary, events}
   end
 
+  @doc "Only the summary (with counts by kind): for traces too large to read as terms."
+  def summary(dir) do
+    {out, 0} = System.cmd(bin("scope-events"), ["--summary", Path.join(dir, "trace")])
+    {:ok, tokens, _} = :erl_scan.string(String.to_charlist(out))
+    {:ok, summary} = :erl_parse.parse_term(tokens)
+    summary
+  end
+
   def events(dir, kind) do
     {_, events} = read(dir)
     Enum.filter(events, &(&1.kind == kind))

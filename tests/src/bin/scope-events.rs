@@ -1,8 +1,9 @@
 //! Prints a trace as Erlang terms, one per line, for ExUnit tests to read with
 //! `:file.consult/1`: first a summary map, then one map per event in merged order.
 //!
-//! `scope-events <trace>…`. Text fields are binaries written as byte lists (`<<104,105>>`),
-//! so any bytes survive exactly.
+//! `scope-events [--summary] <trace>…`. Text fields are binaries written as byte lists
+//! (`<<104,105>>`), so any bytes survive exactly. `--summary` prints only the summary (with
+//! events counted by kind), for traces too large to read back as terms.
 
 use scope_format::{Event, Trace};
 
@@ -70,7 +71,11 @@ fn event(e: &Event, wall: i64) -> String {
 }
 
 fn main() {
-    let paths: Vec<String> = std::env::args().skip(1).collect();
+    let mut paths: Vec<String> = std::env::args().skip(1).collect();
+    let summary_only = paths.first().is_some_and(|a| a == "--summary");
+    if summary_only {
+        paths.remove(0);
+    }
     let trace = match Trace::open(&paths) {
         Ok(t) => t,
         Err(e) => {
@@ -79,14 +84,20 @@ fn main() {
         }
     };
     let mut events = trace.events();
-    let lines: Vec<String> = (&mut events)
-        .map(|te| event(&te.event, te.wall_ns))
-        .collect();
+    let mut by_kind = std::collections::BTreeMap::<&str, u64>::new();
+    let mut lines = Vec::new();
+    for te in &mut events {
+        *by_kind.entry(te.event.kind.name()).or_default() += 1;
+        if !summary_only {
+            lines.push(event(&te.event, te.wall_ns));
+        }
+    }
+    let total: u64 = by_kind.values().sum();
     let mut problems = trace.problems().to_vec();
     problems.extend(events.problems());
     let mut summary = format!(
         "#{{summary => true, events => {}, dropped => {}, segments => {}, damage => [",
-        lines.len(),
+        total,
         trace.dropped(),
         trace.segments().len()
     );
@@ -116,7 +127,13 @@ fn main() {
         })
         .collect();
     summary.push_str(&nodes.join(","));
-    summary.push_str("]}.");
+    summary.push_str("], kinds => #{");
+    let kinds: Vec<String> = by_kind
+        .iter()
+        .map(|(k, n)| format!("'{k}' => {n}"))
+        .collect();
+    summary.push_str(&kinds.join(","));
+    summary.push_str("}}.");
     println!("{summary}");
     for l in lines {
         println!("{l}");

@@ -339,6 +339,7 @@ fn push(
             lane.ring.push(max_len, write);
         }
     }
+    rec.after_push(lane_ix);
 }
 
 fn gc_kind(tag: rustler::sys::ErlNifTerm) -> Option<Kind> {
