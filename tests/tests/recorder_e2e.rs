@@ -170,6 +170,10 @@ fn killing_the_node_keeps_every_event_it_had_committed() {
             }
         }
     }
+    assert!(
+        reports >= 15 && committed > 2_000,
+        "the recording program stopped early ({reports} reports, {committed} committed)"
+    );
     let killed = Command::new("kill").args(["-9", &os_pid]).status().unwrap();
     assert!(killed.success());
     let _ = child.wait();

@@ -234,6 +234,10 @@ fn stats<'a>(env: Env<'a>, h: ResourceArc<Handle>) -> NifResult<Term<'a>> {
             atoms::events(),
             s.events.load(Ordering::Relaxed).encode(env),
         ),
+        (
+            atoms::committed(),
+            s.committed.load(Ordering::Relaxed).encode(env),
+        ),
         (atoms::dropped(), (full + budget).encode(env)),
         (atoms::dropped_full(), full.encode(env)),
         (atoms::dropped_budget(), budget.encode(env)),

@@ -312,12 +312,10 @@ impl<'a> TermView<'a> for Raw<'a> {
         use std::io::Write;
         let mut c = std::io::Cursor::new(buf);
         let _ = match self.term_type() {
-            ErlNifTermType::ERL_NIF_TERM_TYPE_PID => {
-                match self.with_external(pid_numbers).flatten() {
-                    Some((n, s)) => write!(c, "<0.{n}.{s}>"),
-                    None => write!(c, "#PID<?>"),
-                }
-            }
+            ErlNifTermType::ERL_NIF_TERM_TYPE_PID => match self.pid_numbers_cached() {
+                Some((n, s)) => write!(c, "<0.{n}.{s}>"),
+                None => write!(c, "#PID<?>"),
+            },
             ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => write!(c, "#Port<…>"),
             ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => write!(c, "#Reference<…>"),
             ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => write!(c, "#Function<…>"),
