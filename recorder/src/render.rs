@@ -163,19 +163,7 @@ pub fn render<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>) {
 /// Renders the elements of the list `t` separated by `", "` (call arguments), without
 /// brackets.
 pub fn render_elements<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>) {
-    let mut cur = t;
-    let mut first = true;
-    while let Some((h, tail)) = cur.cons() {
-        if out.full() {
-            return;
-        }
-        if !first {
-            out.push_str(", ");
-        }
-        first = false;
-        term(h, out, 1);
-        cur = tail;
-    }
+    elements(t, out, 0);
 }
 
 fn term<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
@@ -318,6 +306,12 @@ fn quoted(s: &[u8], out: &mut Out<'_>) {
 /// `[1, 2]`, keyword lists as `[a: 1, b: 2]`, improper lists as `[1 | 2]`.
 fn list<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
     out.push_str("[");
+    elements(t, out, depth);
+    out.push_str("]");
+}
+
+/// A list's elements, `", "`-separated (`{atom, v}` as `atom: v`), then ` | tail` if improper.
+fn elements<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
     let mut cur = t;
     let mut first = true;
     while let Some((h, tail)) = cur.cons() {
@@ -332,17 +326,11 @@ fn list<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
             term(h, out, depth + 1);
         }
         cur = tail;
-        match cur.kind() {
-            TermKind::Cons => {}
-            TermKind::Nil => break,
-            _ => {
-                out.push_str(" | ");
-                term(cur, out, depth + 1);
-                break;
-            }
-        }
     }
-    out.push_str("]");
+    if !matches!(cur.kind(), TermKind::Nil | TermKind::Cons) {
+        out.push_str(" | ");
+        term(cur, out, depth + 1);
+    }
 }
 
 /// A `{atom, value}` element printed as `atom: value`; false when it is not one.

@@ -2,6 +2,7 @@ defmodule ElixirScopeTest do
   use ExUnit.Case, async: false
 
   alias ElixirScope.{TraceFiles, Workload}
+  import ElixirScope.Eventually
 
   setup do
     dir = TraceFiles.tmp_dir("api")
@@ -268,13 +269,5 @@ defmodule ElixirScopeTest do
     {:ok, _} = ElixirScope.start(dir: trace, stop_after: {:ms, 50}, flush_ms: 5)
     wait_until(fn -> ElixirScope.stats().state == :stopped end)
     assert ElixirScope.stats().stop_reason == :time_limit
-  end
-
-  defp wait_until(f, tries \\ 500) do
-    cond do
-      f.() -> :ok
-      tries == 0 -> flunk("condition never became true")
-      true -> Process.sleep(10) && wait_until(f, tries - 1)
-    end
   end
 end

@@ -2,6 +2,7 @@ defmodule ElixirScope.OptionsTest do
   use ExUnit.Case, async: false
 
   alias ElixirScope.{TraceFiles, Workload}
+  import ElixirScope.Eventually
 
   setup do
     dir = TraceFiles.tmp_dir("opts")
@@ -159,13 +160,5 @@ defmodule ElixirScope.OptionsTest do
     {summary, events} = TraceFiles.read(dir)
     assert summary.damage == []
     assert length(events) > 10
-  end
-
-  defp wait_until(f, tries \\ 500) do
-    cond do
-      f.() -> :ok
-      tries == 0 -> flunk("condition never became true")
-      true -> Process.sleep(10) && wait_until(f, tries - 1)
-    end
   end
 end
