@@ -57,7 +57,8 @@ defmodule ElixirScope.MixProject do
       app: :elixir_scope,
       version: "0.1.0",
       elixir: "~> 1.14",
-      compilers: Mix.compilers() ++ [:elixir_scope_nif],
+      # The NIF first: modules load it (@on_load) as soon as they are compiled.
+      compilers: [:elixir_scope_nif | Mix.compilers()],
       start_permanent: false,
       deps: [],
       test_coverage: [],
