@@ -21,9 +21,21 @@ fn handle<'a>(state: Term<'a>) -> Option<&'a Handle> {
     state.try_get_resource::<Handle>()
 }
 
+thread_local! {
+    /// This thread's `enif_thread_type()`, asked once (the VM answers through pthread TLS,
+    /// which showed up in profiles at three calls per event). -1 = not asked yet.
+    static THREAD_TYPE: std::cell::Cell<i32> = const { std::cell::Cell::new(-1) };
+}
+
 fn is_normal_scheduler() -> bool {
-    // SAFETY: callable from any thread.
-    unsafe { sys::enif_thread_type() == sys::ERL_NIF_THR_NORMAL_SCHEDULER }
+    let t = THREAD_TYPE.with(|c| {
+        if c.get() < 0 {
+            // SAFETY: callable from any thread.
+            c.set(unsafe { sys::enif_thread_type() });
+        }
+        c.get()
+    });
+    t == sys::ERL_NIF_THR_NORMAL_SCHEDULER
 }
 
 /// The most a record can take with this recorder's capture setting.
