@@ -1,0 +1,68 @@
+defmodule ElixirScope.TagsTest do
+  use ExUnit.Case, async: false
+
+  alias ElixirScope.{TraceFiles, Workload}
+
+  @moduledoc "The trace tags the other tests do not reach, each recorded with its data."
+
+  setup do
+    dir = TraceFiles.tmp_dir("tags")
+    on_exit(fn -> ElixirScope.stop() end)
+    {:ok, _} = ElixirScope.start(dir: Path.join(dir, "trace"))
+    {:ok, dir: dir}
+  end
+
+  defp pid_text(pid), do: pid |> :erlang.pid_to_list() |> List.to_string()
+
+  defp traced(opts, fun) do
+    parent = self()
+    pid = spawn(fn -> receive(do: (:go -> send(parent, {:done, fun.()}))) end)
+    :ok = ElixirScope.trace(pid, opts)
+    send(pid, :go)
+    assert_receive {:done, result}, 5000
+    {pid, result}
+  end
+
+  test "register, unregister, unlink, spawned and a send to a dead process", %{dir: dir} do
+    dead = spawn(fn -> :ok end)
+    ref = Process.monitor(dead)
+    assert_receive {:DOWN, ^ref, _, _, _}
+
+    {pid, child} =
+      traced([procs: true, messages: true], fn ->
+        Process.register(self(), :elixir_scope_tags_test)
+        Process.unregister(:elixir_scope_tags_test)
+        child = spawn_link(fn -> receive(do: (:bye -> :ok)) end)
+        Process.unlink(child)
+        send(dead, :anyone_there?)
+        send(child, :bye)
+        child
+      end)
+
+    {:ok, _} = ElixirScope.stop()
+    me = pid_text(pid)
+    assert [%{name: "elixir_scope_tags_test", pid: ^me}] = TraceFiles.events(dir, :register)
+    assert [%{name: "elixir_scope_tags_test"}] = TraceFiles.events(dir, :unregister)
+    assert Enum.any?(TraceFiles.events(dir, :unlink), &(&1.peer == pid_text(child)))
+    [spawned] = TraceFiles.events(dir, :spawned)
+    assert spawned.pid == pid_text(child)
+    assert spawned.peer == me
+    [lost] = TraceFiles.events(dir, :send_to_non_existing_process)
+    assert lost.peer == pid_text(dead)
+    assert lost.value == ":anyone_there?"
+  end
+
+  test "return_to records where calls returned to", %{dir: dir} do
+    {_pid, 6} =
+      traced(
+        [calls: [Workload], returns: false, return_to: true, messages: false, procs: false],
+        fn -> Workload.sum([1, 2, 3]) end
+      )
+
+    {:ok, _} = ElixirScope.stop()
+    returns_to = TraceFiles.events(dir, :return_to)
+    assert returns_to != []
+    assert Enum.all?(returns_to, &is_binary(&1.mfa))
+    assert TraceFiles.events(dir, :return_from) == []
+  end
+end
