@@ -22,7 +22,9 @@ use scope_format::Trace;
 #[command(
     name = "scope",
     version,
-    about = "Inspect, verify and analyze ElixirScope traces"
+    about = "Inspect, verify and analyze ElixirScope traces",
+    after_help = "Exit status: 0 success (verify: intact); 1 verify found damage, the rest \
+                  was recovered; 2 not a readable trace, or bad arguments."
 )]
 struct Cli {
     #[command(subcommand)]
