@@ -93,6 +93,15 @@ impl Config {
                     "capture: {{:bytes, n}} needs n in 1..65536, got {n}"
                 ));
             }
+            // A ring refuses records over half its size: keep room for many of the largest.
+            let largest = n + 2048;
+            if self.buffer_bytes < 16 * largest {
+                return Err(format!(
+                    ":buffer_bytes ({}) must be at least 16 times the largest record ({largest} \
+                     bytes with capture: {{:bytes, {n}}})",
+                    self.buffer_bytes
+                ));
+            }
         }
         if self.max_events_per_sec == Some(0) {
             return Err(":max_events_per_sec must be positive".into());
@@ -387,6 +396,10 @@ mod tests {
         let mut c = Config::new("/tmp/x", "n@h");
         c.capture_bytes = Some(0);
         assert!(c.validate().unwrap_err().contains("capture"));
+        let mut c = Config::new("/tmp/x", "n@h");
+        c.capture_bytes = Some(65_536);
+        c.buffer_bytes = 64 << 10;
+        assert!(c.validate().unwrap_err().contains(":buffer_bytes"));
     }
 
     #[test]
