@@ -68,7 +68,8 @@ fn counter_value(c: ResourceArc<Counter>) -> u64 {
 }
 
 /// Monotonic ns, the clock `erlang:monotonic_time(nanosecond)` reads. Scheduler threads only
-/// (elsewhere the VM answers `ERL_NIF_TIME_ERROR`; see [`writer_now`]).
+/// (elsewhere the VM answers `ERL_NIF_TIME_ERROR`); used to calibrate [`writer_now`], which
+/// is what events are stamped with.
 pub(crate) fn now() -> i64 {
     // SAFETY: called on scheduler threads (normal or dirty).
     unsafe { sys::enif_monotonic_time(sys::ErlNifTimeUnit::ERL_NIF_NSEC) }
@@ -88,9 +89,17 @@ fn calibrate_clocks() {
     TIME_OFFSET.store(offset, Ordering::Relaxed);
 }
 
-/// Erlang monotonic ns read from any thread.
-fn writer_now() -> i64 {
-    scope_format::system_anchor().mono_ns + MONO_DELTA.load(Ordering::Relaxed)
+/// Erlang monotonic ns read from any thread: the OS's CLOCK_MONOTONIC (a vDSO read) plus the
+/// offset measured at start. Used on the hot path too: `enif_monotonic_time` takes a
+/// read lock for time correction on every call, which showed up in profiles.
+pub(crate) fn writer_now() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec + MONO_DELTA.load(Ordering::Relaxed)
 }
 
 /// Monotonic ns and the matching system time (monotonic + the VM's time offset), for the

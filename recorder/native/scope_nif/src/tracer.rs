@@ -170,7 +170,7 @@ pub fn trace<'a>(
     if !h.rec.running() {
         return;
     }
-    let ts = crate::now();
+    let ts = crate::writer_now();
     let e_env = env.as_c_arg();
     let raw = |t: Term<'a>| Raw::new(e_env, t.as_c_arg());
     let Some(pid) = raw_pid(env, tracee) else {
@@ -414,7 +414,7 @@ pub fn record_from_code<'a>(
             p.assume_init(),
         ))
     };
-    let mut e = RawEvent::new(kind, crate::now(), RawPid::Word(pid));
+    let mut e = RawEvent::new(kind, crate::writer_now(), RawPid::Word(pid));
     e.name_text = Some(name);
     e.correlation = correlation;
     e.nums = [parent as i64, duration as i64, 0, 0];
