@@ -299,7 +299,9 @@ impl Value {
 /// One recorded event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
-    /// Monotonic nanoseconds on the recording node (`erlang:monotonic_time(nanosecond)`).
+    /// Monotonic nanoseconds on the recording node, in the clock of
+    /// `erlang:monotonic_time(nanosecond)` (the recorder reads CLOCK_MONOTONIC plus the offset
+    /// between the two, measured when recording starts).
     pub ts: i64,
     /// Position in its stream, assigned by the writer (ignored by [`crate::TraceWriter::push`]).
     pub seq: u64,
