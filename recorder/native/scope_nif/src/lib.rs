@@ -68,9 +68,9 @@ fn counter_value(c: ResourceArc<Counter>) -> u64 {
 }
 
 /// Monotonic ns, the clock `erlang:monotonic_time(nanosecond)` reads. Scheduler threads only
-/// (elsewhere the VM answers `ERL_NIF_TIME_ERROR`); used to calibrate [`writer_now`], which
-/// is what events are stamped with.
-pub(crate) fn now() -> i64 {
+/// (elsewhere the VM answers `ERL_NIF_TIME_ERROR`); used to calibrate [`now`], which is what
+/// events are stamped with.
+fn vm_now() -> i64 {
     // SAFETY: called on scheduler threads (normal or dirty).
     unsafe { sys::enif_monotonic_time(sys::ErlNifTimeUnit::ERL_NIF_NSEC) }
 }
@@ -85,14 +85,14 @@ fn calibrate_clocks() {
     let os = scope_format::system_anchor().mono_ns;
     // SAFETY: called from a (dirty) scheduler thread.
     let offset = unsafe { sys::enif_time_offset(sys::ErlNifTimeUnit::ERL_NIF_NSEC) };
-    MONO_DELTA.store(now() - os, Ordering::Relaxed);
+    MONO_DELTA.store(vm_now() - os, Ordering::Relaxed);
     TIME_OFFSET.store(offset, Ordering::Relaxed);
 }
 
 /// Erlang monotonic ns read from any thread: the OS's CLOCK_MONOTONIC (a vDSO read) plus the
 /// offset measured at start. Used on the hot path too: `enif_monotonic_time` takes a
 /// read lock for time correction on every call, which showed up in profiles.
-pub(crate) fn writer_now() -> i64 {
+pub(crate) fn now() -> i64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -105,7 +105,7 @@ pub(crate) fn writer_now() -> i64 {
 /// Monotonic ns and the matching system time (monotonic + the VM's time offset), for the
 /// segment headers the writer thread opens.
 fn anchor() -> ClockAnchor {
-    let mono = writer_now();
+    let mono = now();
     ClockAnchor {
         mono_ns: mono,
         system_ns: mono + TIME_OFFSET.load(Ordering::Relaxed),
@@ -137,7 +137,7 @@ impl Resolve for EnvResolver {
     }
 
     fn now(&self) -> i64 {
-        writer_now()
+        now()
     }
 }
 

@@ -329,9 +329,18 @@ impl<'a> TermView<'a> for Raw<'a> {
     }
 }
 
-/// The `<0.N.S>` numbers from a pid's external format (NEW_PID_EXT 88 or PID_EXT 103):
-/// tag, node atom, ID u32, Serial u32, Creation.
-pub fn pid_numbers(ext: &[u8]) -> Option<(u32, u32)> {
+/// A pid decoded from its external format (NEW_PID_EXT 88 or PID_EXT 103): tag, node atom,
+/// ID u32, Serial u32, Creation.
+pub struct ExternalPid<'e> {
+    /// The node name's bytes (Latin-1 or UTF-8, as the atom was encoded).
+    pub node: &'e [u8],
+    /// The middle number of `<0.N.S>`.
+    pub number: u32,
+    /// The last number.
+    pub serial: u32,
+}
+
+pub fn external_pid(ext: &[u8]) -> Option<ExternalPid<'_>> {
     let b = ext.strip_prefix(&[131])?;
     let (&tag, rest) = b.split_first()?;
     if tag != 88 && tag != 103 {
@@ -343,13 +352,20 @@ pub fn pid_numbers(ext: &[u8]) -> Option<(u32, u32)> {
     let (len, rest) = match atag {
         118 | 100 => (
             usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])),
-            &rest[2..],
+            rest.get(2..)?,
         ),
-        119 | 115 => (usize::from(*rest.first()?), &rest[1..]),
+        119 | 115 => (usize::from(*rest.first()?), rest.get(1..)?),
         _ => return None,
     };
-    let rest = rest.get(len..)?;
-    let id = u32::from_be_bytes(rest.get(0..4)?.try_into().ok()?);
-    let serial = u32::from_be_bytes(rest.get(4..8)?.try_into().ok()?);
-    Some((id, serial))
+    let (node, rest) = (rest.get(..len)?, rest.get(len..)?);
+    Some(ExternalPid {
+        node,
+        number: u32::from_be_bytes(rest.get(0..4)?.try_into().ok()?),
+        serial: u32::from_be_bytes(rest.get(4..8)?.try_into().ok()?),
+    })
+}
+
+/// The `<0.N.S>` numbers of a pid's external format.
+pub fn pid_numbers(ext: &[u8]) -> Option<(u32, u32)> {
+    external_pid(ext).map(|p| (p.number, p.serial))
 }

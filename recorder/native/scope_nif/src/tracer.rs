@@ -9,7 +9,7 @@ use scope_recorder::recorder::Recorder;
 use scope_recorder::render::{message_hash, render, render_elements, Out};
 
 use crate::atoms;
-use crate::term_view::{pid_numbers, word, Raw};
+use crate::term_view::{external_pid, word, Raw};
 use crate::Handle;
 
 /// Messages are rendered at least this far to hash them (even with `capture: :none`).
@@ -92,32 +92,20 @@ fn raw_pid(env: Env<'_>, t: Term<'_>) -> Option<RawPid> {
     }
     // A remote pid (rare): decode it now, keeping its node as an atom word.
     r.with_external(|ext| {
-        let (number, serial) = pid_numbers(ext)?;
-        let node = node_atom(env, ext)?;
+        let p = external_pid(ext)?;
         Some(RawPid::Numbers {
-            node,
-            number,
-            serial,
+            node: existing_atom(env, p.node)?,
+            number: p.number,
+            serial: p.serial,
         })
     })
     .flatten()
 }
 
-/// The node atom word of an external pid encoding.
-fn node_atom(env: Env<'_>, ext: &[u8]) -> Option<u64> {
-    let b = ext.get(2..)?;
-    let (&atag, rest) = b.split_first()?;
-    let (len, rest) = match atag {
-        118 | 100 => (
-            usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])),
-            rest.get(2..)?,
-        ),
-        119 | 115 => (usize::from(*rest.first()?), rest.get(1..)?),
-        _ => return None,
-    };
-    let name = rest.get(..len)?;
+/// The word of the existing atom with this (Latin-1) text.
+fn existing_atom(env: Env<'_>, name: &[u8]) -> Option<u64> {
     let mut atom = std::mem::MaybeUninit::uninit();
-    // SAFETY: the node's atom exists (the pid refers to it); this only looks it up.
+    // SAFETY: only looks an atom up (a node name's atom exists while its pids do).
     let found = unsafe {
         sys::enif_make_existing_atom_len(
             env.as_c_arg(),
@@ -127,6 +115,7 @@ fn node_atom(env: Env<'_>, ext: &[u8]) -> Option<u64> {
             sys::ErlNifCharEncoding::ERL_NIF_LATIN1,
         )
     };
+    // SAFETY: initialised when found.
     (found != 0).then(|| word(unsafe { atom.assume_init() }))
 }
 
@@ -170,7 +159,7 @@ pub fn trace<'a>(
     if !h.rec.running() {
         return;
     }
-    let ts = crate::writer_now();
+    let ts = crate::now();
     let e_env = env.as_c_arg();
     let raw = |t: Term<'a>| Raw::new(e_env, t.as_c_arg());
     let Some(pid) = raw_pid(env, tracee) else {
@@ -288,27 +277,27 @@ pub fn trace<'a>(
     } else {
         h.rec.config.capture_bytes
     };
+    let lane = h.rec.lane_index(is_normal_scheduler());
     if let Some(limit) = h.rec.per_lane_budget {
-        let lane = &h.rec.lanes[h.rec.lane_index(is_normal_scheduler())];
-        if !lane.budget.admit(ts, limit) {
+        if !h.rec.lanes[lane].budget.admit(ts, limit) {
             return;
         }
     }
     if hash_message {
         e.msg_hash = Some(0); // filled in after rendering
     }
-    push(&h.rec, &e, capture, capture_bytes, hash_message);
+    push(&h.rec, lane, &e, capture, capture_bytes, hash_message);
 }
 
-/// Encodes `e` into the caller's lane, rendering the value in place.
+/// Encodes `e` into lane `lane_ix` (the caller's), rendering the value in place.
 fn push(
     rec: &Recorder,
+    lane_ix: usize,
     e: &RawEvent<'_>,
     capture: Capture<'_>,
     capture_bytes: Option<usize>,
     hash_message: bool,
 ) {
-    let lane_ix = rec.lane_index(is_normal_scheduler());
     let lane = &rec.lanes[lane_ix];
     let render_bytes = if hash_message {
         capture_bytes.unwrap_or(0).max(HASH_BYTES)
@@ -414,7 +403,7 @@ pub fn record_from_code<'a>(
             p.assume_init(),
         ))
     };
-    let mut e = RawEvent::new(kind, crate::writer_now(), RawPid::Word(pid));
+    let mut e = RawEvent::new(kind, crate::now(), RawPid::Word(pid));
     e.name_text = Some(name);
     e.correlation = correlation;
     e.nums = [parent as i64, duration as i64, 0, 0];
@@ -424,5 +413,6 @@ pub fn record_from_code<'a>(
     } else {
         Capture::Term(Raw::new(env.as_c_arg(), data.as_c_arg()))
     };
-    push(&h.rec, &e, capture, h.rec.config.capture_bytes, false);
+    let lane = h.rec.lane_index(is_normal_scheduler());
+    push(&h.rec, lane, &e, capture, h.rec.config.capture_bytes, false);
 }
