@@ -2,36 +2,12 @@ defmodule ElixirScopeTest do
   use ExUnit.Case, async: false
 
   alias ElixirScope.{TraceFiles, Workload}
-  import ElixirScope.Eventually
+  import ElixirScope.{Eventually, Traced}
 
   setup do
     dir = TraceFiles.tmp_dir("api")
     on_exit(fn -> ElixirScope.stop() end)
     {:ok, dir: dir, trace: Path.join(dir, "trace")}
-  end
-
-  defp pid_text(pid), do: pid |> :erlang.pid_to_list() |> List.to_string()
-
-  defp run_traced(pid_fun, trace_opts) do
-    parent = self()
-
-    pid =
-      spawn(fn ->
-        receive do
-          :go -> :ok
-        end
-
-        send(parent, {:done, pid_fun.()})
-      end)
-
-    :ok = ElixirScope.trace(pid, trace_opts)
-    send(pid, :go)
-
-    receive do
-      {:done, result} -> {pid, result}
-    after
-      5000 -> flunk("workload did not finish")
-    end
   end
 
   test "start requires :dir and refuses bad options with their name" do
@@ -63,10 +39,9 @@ defmodule ElixirScopeTest do
     {:ok, _} = ElixirScope.start(dir: trace, flush_ms: 10)
 
     {pid, 6} =
-      run_traced(fn -> Workload.sum([1, 2, 3]) end,
-        calls: [Workload],
-        messages: false,
-        procs: false
+      run(
+        [calls: [Workload], messages: false, procs: false],
+        fn -> Workload.sum([1, 2, 3]) end
       )
 
     {:ok, stats} = ElixirScope.stop()
@@ -97,17 +72,15 @@ defmodule ElixirScopeTest do
     {:ok, _} = ElixirScope.start(dir: trace)
 
     {_pid, :raised} =
-      run_traced(
+      run(
+        [calls: [{Workload, :boom, 1}], messages: false, procs: false],
         fn ->
           try do
             Workload.boom(7)
           rescue
             ArgumentError -> :raised
           end
-        end,
-        calls: [{Workload, :boom, 1}],
-        messages: false,
-        procs: false
+        end
       )
 
     {:ok, _} = ElixirScope.stop()
@@ -123,7 +96,8 @@ defmodule ElixirScopeTest do
     :ok = ElixirScope.trace(echo, messages: true, procs: false)
 
     {_pid, :ok} =
-      run_traced(
+      run(
+        [messages: true, procs: false],
         fn ->
           for n <- 1..3 do
             send(echo, {:ping, self(), n})
@@ -134,9 +108,7 @@ defmodule ElixirScopeTest do
           end
 
           :ok
-        end,
-        messages: true,
-        procs: false
+        end
       )
 
     {:ok, _} = ElixirScope.stop()
@@ -159,7 +131,7 @@ defmodule ElixirScopeTest do
 
   test "capture: :none records no values but still pairs messages", %{dir: dir, trace: trace} do
     {:ok, _} = ElixirScope.start(dir: trace, capture: :none)
-    {_pid, _} = run_traced(fn -> Workload.add(1, 2) end, calls: [Workload], procs: false)
+    {_pid, _} = run([calls: [Workload], procs: false], fn -> Workload.add(1, 2) end)
     {:ok, _} = ElixirScope.stop()
     {_summary, events} = TraceFiles.read(dir)
     assert Enum.any?(events, &(&1.kind == :call))
@@ -174,10 +146,9 @@ defmodule ElixirScopeTest do
     {:ok, _} = ElixirScope.start(dir: trace, redact: [Workload])
 
     {_pid, {:ok, 6}} =
-      run_traced(fn -> Workload.secret("hunter") end,
-        calls: [Workload],
-        procs: false,
-        messages: false
+      run(
+        [calls: [Workload], procs: false, messages: false],
+        fn -> Workload.secret("hunter") end
       )
 
     {:ok, _} = ElixirScope.stop()
@@ -192,15 +163,14 @@ defmodule ElixirScopeTest do
     {:ok, _} = ElixirScope.start(dir: trace)
 
     {_pid, child} =
-      run_traced(
+      run(
+        [procs: true, messages: false],
         fn ->
           Process.flag(:trap_exit, true)
           child = spawn_link(fn -> exit(:kaboom) end)
           Process.sleep(50)
           child
-        end,
-        procs: true,
-        messages: false
+        end
       )
 
     {:ok, _} = ElixirScope.stop()

@@ -2,21 +2,12 @@ defmodule ElixirScope.OptionsTest do
   use ExUnit.Case, async: false
 
   alias ElixirScope.{TraceFiles, Workload}
-  import ElixirScope.Eventually
+  import ElixirScope.{Eventually, Traced}
 
   setup do
     dir = TraceFiles.tmp_dir("opts")
     on_exit(fn -> ElixirScope.stop() end)
     {:ok, dir: dir, trace: Path.join(dir, "trace")}
-  end
-
-  defp in_traced_process(opts, fun) do
-    parent = self()
-    pid = spawn(fn -> receive(do: (:go -> send(parent, {:done, fun.()}))) end)
-    :ok = ElixirScope.trace(pid, opts)
-    send(pid, :go)
-    assert_receive {:done, result}, 5000
-    {pid, result}
   end
 
   test "telemetry start/stop pairs become spans with scalar metadata only", %{
@@ -68,7 +59,7 @@ defmodule ElixirScope.OptionsTest do
     {:ok, _} = ElixirScope.start(dir: trace, max_events_per_sec: 100, flush_ms: 10)
 
     {_pid, _} =
-      in_traced_process([calls: [Workload], messages: false, procs: false], fn ->
+      run([calls: [Workload], messages: false, procs: false], fn ->
         for i <- 1..2000, do: Workload.add(i, 1)
       end)
 
@@ -84,7 +75,7 @@ defmodule ElixirScope.OptionsTest do
     {:ok, _} = ElixirScope.start(dir: trace)
 
     {_pid, _} =
-      in_traced_process([calls: [Workload], sample: 0.0001, procs: false], fn ->
+      run([calls: [Workload], sample: 0.0001, procs: false], fn ->
         Workload.add(1, 2)
       end)
 
@@ -97,7 +88,7 @@ defmodule ElixirScope.OptionsTest do
     {:ok, _} = ElixirScope.start(dir: trace)
 
     {_pid, _} =
-      in_traced_process([gc: true, scheduling: true, messages: false, procs: false], fn ->
+      run([gc: true, scheduling: true, messages: false, procs: false], fn ->
         _ = Enum.map(1..50_000, &{&1, &1})
         :erlang.garbage_collect()
         Process.sleep(5)

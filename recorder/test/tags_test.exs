@@ -2,6 +2,7 @@ defmodule ElixirScope.TagsTest do
   use ExUnit.Case, async: false
 
   alias ElixirScope.{TraceFiles, Workload}
+  import ElixirScope.Traced
 
   @moduledoc "The trace tags the other tests do not reach, each recorded with its data."
 
@@ -12,24 +13,13 @@ defmodule ElixirScope.TagsTest do
     {:ok, dir: dir}
   end
 
-  defp pid_text(pid), do: pid |> :erlang.pid_to_list() |> List.to_string()
-
-  defp traced(opts, fun) do
-    parent = self()
-    pid = spawn(fn -> receive(do: (:go -> send(parent, {:done, fun.()}))) end)
-    :ok = ElixirScope.trace(pid, opts)
-    send(pid, :go)
-    assert_receive {:done, result}, 5000
-    {pid, result}
-  end
-
   test "register, unregister, unlink, spawned and a send to a dead process", %{dir: dir} do
     dead = spawn(fn -> :ok end)
     ref = Process.monitor(dead)
     assert_receive {:DOWN, ^ref, _, _, _}
 
     {pid, child} =
-      traced([procs: true, messages: true], fn ->
+      run([procs: true, messages: true], fn ->
         Process.register(self(), :elixir_scope_tags_test)
         Process.unregister(:elixir_scope_tags_test)
         child = spawn_link(fn -> receive(do: (:bye -> :ok)) end)
@@ -54,7 +44,7 @@ defmodule ElixirScope.TagsTest do
 
   test "return_to records where calls returned to", %{dir: dir} do
     {_pid, 6} =
-      traced(
+      run(
         [calls: [Workload], returns: false, return_to: true, messages: false, procs: false],
         fn -> Workload.sum([1, 2, 3]) end
       )
