@@ -45,8 +45,8 @@ pub fn run(s: &Summary, json: bool, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "dropped   {}{}",
-        s.dropped(),
-        if s.dropped() > 0 {
+        s.dropped,
+        if s.dropped > 0 {
             "  (the recorder could not keep up: results are partial)"
         } else {
             ""
@@ -123,7 +123,7 @@ fn print_json(s: &Summary, out: &mut dyn Write) -> Result<()> {
         "events": s.events,
         "events_by_kind": s.by_kind,
         "processes": s.processes,
-        "dropped_events": s.dropped(),
+        "dropped_events": s.dropped,
         "segments": s.segments,
         "chunks": s.chunks,
         "bytes_on_disk": s.bytes_on_disk,

@@ -30,6 +30,8 @@ pub struct Summary {
     pub nodes: BTreeMap<String, NodeSummary>,
     pub first_ns: Option<i64>,
     pub last_ns: Option<i64>,
+    /// Events the recorder dropped (counted in the files).
+    pub dropped: u64,
     /// Problems from scanning plus those met decoding chunks.
     pub problems: Vec<Problem>,
 }
@@ -39,6 +41,7 @@ impl Summary {
     pub fn of(trace: &Trace) -> Summary {
         let mut s = Summary {
             segments: trace.segments().len(),
+            dropped: trace.dropped(),
             problems: trace.problems().to_vec(),
             ..Summary::default()
         };
@@ -100,15 +103,6 @@ impl Summary {
             }
         }
         s
-    }
-
-    /// Events the recorder dropped.
-    pub fn dropped(&self) -> u64 {
-        self.problems
-            .iter()
-            .filter(|p| !p.is_damage())
-            .filter_map(Problem::events_lost)
-            .sum()
     }
 
     /// Events known lost to damage.

@@ -30,7 +30,7 @@ pub fn run(s: &Summary, json: bool, out: &mut dyn Write) -> Result<i32> {
             "chunks_ok": s.chunks,
             "events_ok": s.events,
             "events_lost": s.events_lost(),
-            "dropped_events": s.dropped(),
+            "dropped_events": s.dropped,
             "problems": s.problems.iter().map(problem_json).collect::<Vec<_>>(),
         });
         serde_json::to_writer_pretty(&mut *out, &v)?;
