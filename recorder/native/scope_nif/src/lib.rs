@@ -4,14 +4,16 @@
 //! traced process on its scheduler thread: they take no lock (except on the shared lane used
 //! by dirty schedulers), allocate nothing, and never send to the tracee.
 
+mod resource;
 mod term_view;
 mod tracer;
 
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
 
+use resource::{HasResourceType, Res, ResourceType};
 use rustler::sys;
-use rustler::{Atom, Encoder, Env, NifResult, OwnedEnv, ResourceArc, Term};
+use rustler::{Atom, Encoder, Env, NifResult, OwnedEnv, Term};
 use scope_format::ClockAnchor;
 use scope_recorder::drain::{self, Resolve};
 use scope_recorder::recorder::{Config, Recorder, State, StopReason};
@@ -43,8 +45,13 @@ pub struct Handle {
     pub sample_below: AtomicU32,
 }
 
-#[rustler::resource_impl]
-impl rustler::Resource for Handle {}
+static HANDLE: ResourceType<Handle> = ResourceType::new(c"ElixirScope.Recorder");
+
+impl HasResourceType for Handle {
+    fn resource_type() -> &'static ResourceType<Handle> {
+        &HANDLE
+    }
+}
 
 /// A tracer state that only counts events: the BEAM's own floor for an `erl_tracer` NIF,
 /// for the overhead benchmark (`recorder/bench/overhead.exs`).
@@ -52,18 +59,24 @@ pub struct Counter {
     pub events: std::sync::atomic::AtomicU64,
 }
 
-#[rustler::resource_impl]
-impl rustler::Resource for Counter {}
+static COUNTER: ResourceType<Counter> = ResourceType::new(c"ElixirScope.Counter");
 
-#[rustler::nif]
-fn counter_new() -> ResourceArc<Counter> {
-    ResourceArc::new(Counter {
-        events: std::sync::atomic::AtomicU64::new(0),
-    })
+impl HasResourceType for Counter {
+    fn resource_type() -> &'static ResourceType<Counter> {
+        &COUNTER
+    }
 }
 
 #[rustler::nif]
-fn counter_value(c: ResourceArc<Counter>) -> u64 {
+fn counter_new(env: Env<'_>) -> Term<'_> {
+    let c = Counter {
+        events: std::sync::atomic::AtomicU64::new(0),
+    };
+    COUNTER.make(env, c)
+}
+
+#[rustler::nif]
+fn counter_value(c: Res<'_, Counter>) -> u64 {
     c.events.load(Ordering::Relaxed)
 }
 
@@ -191,29 +204,32 @@ fn start<'a>(env: Env<'a>, opts: Term<'a>) -> NifResult<Term<'a>> {
     if let Err(e) = drain::start(rec.clone(), resolver, anchor) {
         return Ok((atoms::error(), e).encode(env));
     }
-    let handle = ResourceArc::new(Handle {
-        rec,
-        redact,
-        sample_below: AtomicU32::new(u32::MAX),
-    });
+    let handle = HANDLE.make(
+        env,
+        Handle {
+            rec,
+            redact,
+            sample_below: AtomicU32::new(u32::MAX),
+        },
+    );
     Ok((atoms::ok(), handle).encode(env))
 }
 
 #[rustler::nif(schedule = "DirtyIo")]
-fn stop(h: ResourceArc<Handle>) -> Atom {
+fn stop(h: Res<'_, Handle>) -> Atom {
     drain::stop(&h.rec);
     atoms::ok()
 }
 
 #[rustler::nif]
-fn set_sample(h: ResourceArc<Handle>, fraction: f64) -> Atom {
+fn set_sample(h: Res<'_, Handle>, fraction: f64) -> Atom {
     let below = (fraction.clamp(0.0, 1.0) * f64::from(u32::MAX)) as u32;
     h.sample_below.store(below, Ordering::Relaxed);
     atoms::ok()
 }
 
 #[rustler::nif]
-fn stats<'a>(env: Env<'a>, h: ResourceArc<Handle>) -> NifResult<Term<'a>> {
+fn stats<'a>(env: Env<'a>, h: Res<'a, Handle>) -> NifResult<Term<'a>> {
     let s = &h.rec.stats;
     let state = match h.rec.state() {
         State::Running => atoms::running(),
@@ -274,7 +290,7 @@ fn stats<'a>(env: Env<'a>, h: ResourceArc<Handle>) -> NifResult<Term<'a>> {
 #[allow(clippy::too_many_arguments)]
 fn event<'a>(
     env: Env<'a>,
-    h: ResourceArc<Handle>,
+    h: Res<'a, Handle>,
     kind: Atom,
     name: rustler::Binary<'a>,
     data: Term<'a>,
@@ -322,4 +338,8 @@ fn trace<'a>(
     atoms::ok()
 }
 
-rustler::init!("Elixir.ElixirScope.Native");
+fn load(env: Env<'_>, _info: Term<'_>) -> bool {
+    HANDLE.open(env) && COUNTER.open(env)
+}
+
+rustler::init!("Elixir.ElixirScope.Native", load = load);

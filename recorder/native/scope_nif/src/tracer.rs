@@ -18,7 +18,7 @@ const HASH_BYTES: usize = 128;
 const MAX_FIXED: usize = 112 + 2 + scope_recorder::record::MAX_NAME_TEXT;
 
 fn handle<'a>(state: Term<'a>) -> Option<&'a Handle> {
-    state.try_get_resource::<Handle>()
+    crate::HANDLE.get(state)
 }
 
 thread_local! {
@@ -51,7 +51,7 @@ fn pid_hash(w: u64) -> u32 {
 pub fn enabled<'a>(_env: Env<'a>, tag: Term<'a>, state: Term<'a>, tracee: Term<'a>) -> Atom {
     let Some(h) = handle(state) else {
         // The benchmark's counting-only tracer: always trace.
-        return if state.try_get_resource::<crate::Counter>().is_some() {
+        return if crate::COUNTER.get(state).is_some() {
             atoms::trace()
         } else {
             atoms::remove()
@@ -151,7 +151,7 @@ pub fn trace<'a>(
     opts: Term<'a>,
 ) {
     let Some(h) = handle(state) else {
-        if let Some(c) = state.try_get_resource::<crate::Counter>() {
+        if let Some(c) = crate::COUNTER.get(state) {
             c.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         return;
