@@ -43,3 +43,17 @@ use_shared_target_dir() {
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/elixir-scope/target}"
     mkdir -p "$CARGO_TARGET_DIR"
 }
+
+# pyarrow and DuckDB (from PyPI, in a venv beside the build cache) for the Parquet interop
+# test; sets SCOPE_PY to its python.
+need_python_interop() {
+    command -v python3 >/dev/null || apt_install python3
+    python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+    local venv="$HOME/.cache/elixir-scope/venv"
+    if ! "$venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null; then
+        echo "installing pyarrow and duckdb from PyPI into $venv" >&2
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q pyarrow duckdb
+    fi
+    export SCOPE_PY="$venv/bin/python"
+}

@@ -36,6 +36,19 @@ cargo test --workspace --quiet
 echo "== recorder ExUnit tests (real NIF)"
 (cd recorder && mix test)
 
+echo "== Parquet interop: pyarrow and DuckDB read what scope convert writes"
+need_python_interop
+interop="$(mktemp -d)"
+trap 'rm -rf "$interop"' EXIT
+bin="$CARGO_TARGET_DIR/debug"
+"$bin/synth-trace" "$interop/trace" 30000 --values --seed 3 --node "a@host" >/dev/null
+"$bin/synth-trace" "$interop/trace" 20000 --values --seed 4 --node "b@host" >/dev/null
+"$bin/scope" convert "$interop/trace" -o "$interop/events.parquet" >/dev/null
+"$bin/scope" convert "$interop/trace" -o "$interop/dataset" --partition >/dev/null
+counts="$("$bin/scope" info --format json "$interop/trace" | "$SCOPE_PY" -c \
+    'import json, sys; s = json.load(sys.stdin); print(s["events"], len(s["nodes"]))')"
+"$SCOPE_PY" tests/interop/parquet_interop.py "$interop/events.parquet" "$interop/dataset" $counts
+
 echo "== the README's main job on the committed sample"
 "$CARGO_TARGET_DIR/debug/scope" verify samples/synthetic-shop/trace >/dev/null
 

@@ -1,4 +1,10 @@
-//! `scope-analyze`: conversion of traces to Parquet and analyses with Polars.
+//! `scope-analyze`: traces to Parquet, and the analyses behind `scope analyze`.
 //!
-//! Not built yet: issue 4 ("Convert to Parquet and analyze with Polars") fills this crate.
-//! It stays free of polars/arrow until then so the workspace builds in seconds.
+//! - [`schema`]: the events table (one row per event) as Arrow batches.
+//! - [`convert`]: segments → Parquet, one file or hive-partitioned by node.
+
+pub mod convert;
+pub mod error;
+pub mod schema;
+
+pub use error::{Error, Result};

@@ -6,6 +6,7 @@
 //! - 2: the input cannot be read as a trace (not a trace, newer format, I/O error), or bad
 //!   arguments.
 
+mod convert;
 mod info;
 mod summary;
 mod verify;
@@ -52,6 +53,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Convert to Parquet: one row per event (schema in analyze/SCHEMA.md), ZSTD,
+    /// dictionary-encoded strings, sorted by time within each node.
+    Convert {
+        /// Segment files, trace directories, or several nodes' directories.
+        #[arg(required = true)]
+        trace: Vec<PathBuf>,
+        /// Output: a `.parquet` file, or with --partition a directory.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Write a hive-partitioned dataset: <output>/node=<node>/events.parquet.
+        #[arg(long)]
+        partition: bool,
+        /// ZSTD compression level (1-22).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
+        zstd_level: i32,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -82,6 +99,20 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             let t = Trace::open(&trace)?;
             let s = summary::Summary::of(&t);
             info::run(&s, format == Format::Json, out)?;
+            Ok(0)
+        }
+        Command::Convert {
+            trace,
+            output,
+            partition,
+            zstd_level,
+        } => {
+            let opts = scope_analyze::convert::ConvertOptions {
+                partition,
+                zstd_level,
+                ..Default::default()
+            };
+            convert::run(&trace, &output, &opts, out)?;
             Ok(0)
         }
         Command::Verify { trace, format } => {

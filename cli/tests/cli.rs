@@ -217,3 +217,29 @@ fn bad_arguments_exit_two() {
         Some(2)
     );
 }
+
+#[test]
+fn convert_writes_parquet_and_says_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("small.parquet");
+    let o = scope(&["convert", &small(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let text = stdout(&o);
+    assert!(text.contains("3001 events in all"), "{text}");
+    assert!(text.contains("dropped 5 events"), "{text}");
+    let magic = std::fs::read(&out).unwrap();
+    assert_eq!(&magic[..4], b"PAR1");
+    assert!(
+        !stdout(&o).contains("converting:"),
+        "no progress line when stderr is not a terminal"
+    );
+}
+
+#[test]
+fn convert_refuses_a_directory_without_partition_with_exit_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = scope(&["convert", &small(), "-o", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is a directory") && err.contains("--partition"), "{err}");
+}
