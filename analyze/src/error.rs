@@ -63,6 +63,13 @@ impl Error {
         }
     }
 
+    pub(crate) fn polars(what: impl std::fmt::Display, source: polars::error::PolarsError) -> Self {
+        Error::Polars {
+            what: what.to_string(),
+            source,
+        }
+    }
+
     pub(crate) fn parquet(
         path: impl Into<PathBuf>,
         what: &'static str,

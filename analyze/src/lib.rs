@@ -6,5 +6,7 @@
 pub mod convert;
 pub mod error;
 pub mod schema;
+pub mod spans;
+pub mod table;
 
 pub use error::{Error, Result};

@@ -241,5 +241,8 @@ fn convert_refuses_a_directory_without_partition_with_exit_two() {
     let o = scope(&["convert", &small(), "-o", dir.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("is a directory") && err.contains("--partition"), "{err}");
+    assert!(
+        err.contains("is a directory") && err.contains("--partition"),
+        "{err}"
+    );
 }

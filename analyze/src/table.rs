@@ -1,0 +1,384 @@
+//! Loading the events table for analysis, from segments or from converted Parquet.
+//!
+//! Every analysis starts from the same Polars `DataFrame` (the schema in `SCHEMA.md`), so
+//! `scope analyze trace/` and `scope analyze events.parquet` give the same answers: segments
+//! are converted to a temporary Parquet file first. [`Rows`] is that frame's columns as
+//! plain vectors, in event order, for the analyses that walk events one by one (call stacks,
+//! FIFO message pairing); aggregation stays in Polars.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use scope_format::{Kind, Trace};
+
+use crate::convert::{convert, ConvertOptions};
+use crate::error::{Error, Result};
+
+/// The loaded table and what is known about where it came from.
+#[derive(Debug)]
+pub struct Loaded {
+    /// All events, ordered by `event_id`, with `time` as Int64 ns and string columns as
+    /// String (not Categorical).
+    pub events: DataFrame,
+    /// Events the recorder dropped (from the trace, or the Parquet metadata).
+    pub dropped: u64,
+    /// Problems the reader reported (damage, gaps); 0 for Parquet input.
+    pub problems: usize,
+    /// The inputs, as given.
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Whether `p` is Parquet: a `.parquet` file, or a directory holding some (a dataset).
+pub fn is_parquet(p: &Path) -> bool {
+    if p.is_dir() {
+        return find_parquet(p).is_some_and(|v| !v.is_empty());
+    }
+    p.extension().is_some_and(|e| e == "parquet")
+}
+
+fn find_parquet(dir: &Path) -> Option<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(find_parquet(&p).unwrap_or_default());
+        } else if p.extension().is_some_and(|e| e == "parquet") {
+            out.push(p);
+        }
+    }
+    Some(out)
+}
+
+/// Loads segments (files or trace directories) or converted Parquet (files or a
+/// hive-partitioned directory). Mixing the two is refused.
+pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
+    if inputs.is_empty() {
+        return Err(Error::Usage("no trace given".into()));
+    }
+    let parquet: Vec<bool> = inputs.iter().map(|p| is_parquet(p)).collect();
+    if parquet.iter().all(|&b| b) {
+        return load_parquet(inputs);
+    }
+    if parquet.iter().any(|&b| b) {
+        return Err(Error::Usage(
+            "give either trace segments or converted Parquet, not both".into(),
+        ));
+    }
+    let trace = Trace::open(inputs)?;
+    load_trace(&trace, inputs)
+}
+
+/// Loads an open trace (converted to a temporary Parquet file, removed afterwards).
+pub fn load_trace(trace: &Trace, inputs: &[PathBuf]) -> Result<Loaded> {
+    let tmp = tempfile::Builder::new()
+        .prefix("scope-analyze-")
+        .tempdir()
+        .map_err(|e| Error::io(std::env::temp_dir(), "creating a temporary directory in", e))?;
+    let file = tmp.path().join("events.parquet");
+    let opts = ConvertOptions {
+        zstd_level: 1,
+        ..ConvertOptions::default()
+    };
+    let report = convert(trace, &file, &opts, &mut |_| {})?;
+    let mut loaded = load_parquet(&[file])?;
+    loaded.dropped = report.dropped;
+    loaded.problems = report.problems;
+    loaded.inputs = inputs.to_vec();
+    Ok(loaded)
+}
+
+fn load_parquet(inputs: &[PathBuf]) -> Result<Loaded> {
+    let mut frames = Vec::new();
+    let mut dropped = 0;
+    for p in inputs {
+        let files = if p.is_dir() {
+            let mut f = find_parquet(p).unwrap_or_default();
+            f.sort();
+            f
+        } else {
+            vec![p.clone()]
+        };
+        for f in files {
+            dropped += dropped_in(&f)?;
+            frames.push(read_one(&f, p)?);
+        }
+    }
+    if frames.is_empty() {
+        return Err(Error::Usage("no Parquet files found".into()));
+    }
+    // Every frame has the same selected columns.
+    let lf = concat(frames, UnionArgs::default())
+        .map_err(|e| Error::polars("combining Parquet files", e))?
+        .sort(["event_id"], SortMultipleOptions::default());
+    let events = lf
+        .collect()
+        .map_err(|e| Error::polars("reading the events table", e))?;
+    Ok(Loaded {
+        events,
+        dropped,
+        problems: 0,
+        inputs: inputs.to_vec(),
+    })
+}
+
+/// The file's rows with the columns analyses read, `node` added from a `node=…` directory
+/// when the file does not hold it.
+fn read_one(file: &Path, given: &Path) -> Result<LazyFrame> {
+    let path = PlRefPath::try_from_path(file).map_err(|e| Error::polars(file.display(), e))?;
+    let lf = LazyFrame::scan_parquet(path, ScanArgsParquet::default())
+        .map_err(|e| Error::polars(file.display(), e))?;
+    let schema = lf
+        .clone()
+        .collect_schema()
+        .map_err(|e| Error::polars(file.display(), e))?;
+    for c in [
+        "event_id", "time", "ts", "kind", "pid", "mfa", "peer", "name", "value",
+    ] {
+        if schema.get(c).is_none() {
+            return Err(Error::NotEventsTable {
+                path: file.to_path_buf(),
+                reason: format!("no column `{c}`"),
+            });
+        }
+    }
+    let node = if schema.get("node").is_some() {
+        col("node").cast(DataType::String)
+    } else {
+        let from_dir = file
+            .ancestors()
+            .filter_map(|a| a.file_name()?.to_str()?.strip_prefix("node="))
+            .next()
+            .map(decode_partition)
+            .unwrap_or_else(|| given.display().to_string());
+        lit(from_dir).alias("node")
+    };
+    let s = |c: &str| col(c).cast(DataType::String);
+    Ok(lf.select([
+        col("event_id"),
+        node,
+        col("time").cast(DataType::Int64),
+        col("ts"),
+        col("stream"),
+        col("seq"),
+        s("kind"),
+        s("pid"),
+        s("mfa"),
+        s("peer"),
+        s("name"),
+        col("msg_hash"),
+        col("correlation"),
+        col("num0"),
+        col("num1"),
+        col("num2"),
+        col("num3"),
+        col("value"),
+        col("value_truncated"),
+    ]))
+}
+
+/// Undoes the `%XX` escapes of a partition directory name.
+fn decode_partition(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `scope.dropped_events` from a file's metadata (0 when absent).
+fn dropped_in(file: &Path) -> Result<u64> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let f = std::fs::File::open(file).map_err(|e| Error::io(file, "opening", e))?;
+    let r = SerializedFileReader::new(f).map_err(|e| Error::parquet(file, "reading", e))?;
+    let n = r
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        .find(|kv| kv.key == "scope.dropped_events")
+        .and_then(|kv| kv.value.as_deref()?.parse().ok())
+        .unwrap_or(0);
+    Ok(n)
+}
+
+/// `<node@host.N.S>` → (`node@host`, `<0.N.S>`); `None` for a local pid.
+fn remote_pid(text: &str) -> Option<(&str, String)> {
+    let inner = text.strip_prefix('<')?.strip_suffix('>')?;
+    if inner.starts_with("0.") {
+        return None;
+    }
+    let mut parts = inner.rsplitn(3, '.');
+    let (serial, number, node) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((node, format!("<0.{number}.{serial}>")))
+}
+
+/// Interned strings: each distinct value gets a small id.
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.ids.insert(s.to_string(), id);
+        id
+    }
+
+    /// The text of an id.
+    pub fn get(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+
+    /// The id of a text, if it occurs.
+    pub fn id(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    /// Distinct values.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// The events table as vectors, one entry per event in `event_id` order. Pids are
+/// qualified by node (`node` + `<0.1.0>`), since local pid numbers repeat across nodes.
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub event_id: Vec<u64>,
+    pub node: Vec<u32>,
+    pub time: Vec<i64>,
+    pub ts: Vec<i64>,
+    pub kind: Vec<Option<Kind>>,
+    /// Process id (into `pids`).
+    pub pid: Vec<u32>,
+    pub mfa: Vec<Option<u32>>,
+    pub peer: Vec<Option<u32>>,
+    pub name: Vec<Option<u32>>,
+    pub msg_hash: Vec<Option<u32>>,
+    pub correlation: Vec<Option<u64>>,
+    pub num0: Vec<i64>,
+    pub num1: Vec<i64>,
+    pub value: Vec<Option<String>>,
+    pub nodes: Names,
+    /// Processes as `(node, pid text)` ids: see [`Rows::pid_text`].
+    pub pids: Names,
+    pid_node: Vec<u32>,
+    pub mfas: Names,
+    pub names: Names,
+}
+
+impl Rows {
+    /// Extracts the vectors from a loaded table.
+    pub fn from_frame(df: &DataFrame) -> Result<Rows> {
+        let err = |e| Error::polars("reading columns", e);
+        let strs = |c: &str| -> Result<Vec<Option<String>>> {
+            let s = df.column(c).map_err(err)?.str().map_err(err)?;
+            Ok(s.iter().map(|v| v.map(str::to_string)).collect())
+        };
+        let i64s = |c: &str| -> Result<Vec<i64>> {
+            let s = df.column(c).map_err(err)?.i64().map_err(err)?;
+            Ok(s.iter().map(|v| v.unwrap_or(0)).collect())
+        };
+        let mut r = Rows::default();
+        let ids = df.column("event_id").map_err(err)?.u64().map_err(err)?;
+        r.event_id = ids.iter().map(|v| v.unwrap_or(0)).collect();
+        r.time = i64s("time")?;
+        r.ts = i64s("ts")?;
+        r.num0 = i64s("num0")?;
+        r.num1 = i64s("num1")?;
+        let hashes = df.column("msg_hash").map_err(err)?.u32().map_err(err)?;
+        r.msg_hash = hashes.iter().collect();
+        let corr = df.column("correlation").map_err(err)?.u64().map_err(err)?;
+        r.correlation = corr.iter().collect();
+        r.value = strs("value")?;
+        let nodes = strs("node")?;
+        let kinds = strs("kind")?;
+        let pids = strs("pid")?;
+        let mfas = strs("mfa")?;
+        let peers = strs("peer")?;
+        let names = strs("name")?;
+        let n = r.event_id.len();
+        r.node.reserve(n);
+        for i in 0..n {
+            let node = r.nodes.intern(nodes[i].as_deref().unwrap_or("?"));
+            r.node.push(node);
+            r.kind.push(kinds[i].as_deref().and_then(Kind::from_name));
+            let pid = r.intern_pid(node, pids[i].as_deref().unwrap_or("?"));
+            r.pid.push(pid);
+            let peer = peers[i].as_deref().map(|p| r.intern_pid(node, p));
+            r.peer.push(peer);
+            let m = mfas[i].as_deref().map(|m| r.mfas.intern(m));
+            r.mfa.push(m);
+            let nm = names[i].as_deref().map(|m| r.names.intern(m));
+            r.name.push(nm);
+        }
+        Ok(r)
+    }
+
+    fn intern_pid(&mut self, node: u32, text: &str) -> u32 {
+        // A remote pid is written `<node.N.S>`: the same process as `<0.N.S>` on that node.
+        let (node, local) = match remote_pid(text) {
+            Some((n, local)) => (self.nodes.intern(n), local),
+            None => (node, text.to_string()),
+        };
+        let key = format!("{}\u{0}{local}", self.nodes.get(node));
+        let before = self.pids.len();
+        let id = self.pids.intern(&key);
+        if self.pids.len() > before {
+            self.pid_node.push(node);
+        }
+        id
+    }
+
+    /// Events.
+    pub fn len(&self) -> usize {
+        self.event_id.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.event_id.is_empty()
+    }
+
+    /// A process as users see it: `<0.123.0>`, or `<0.123.0>@node` when the trace has
+    /// several nodes.
+    pub fn pid_text(&self, pid: u32) -> String {
+        let key = self.pids.get(pid);
+        match key.split_once('\u{0}') {
+            Some((node, p)) if self.nodes.len() > 1 => format!("{p} on {node}"),
+            Some((_, p)) => p.to_string(),
+            None => key.to_string(),
+        }
+    }
+
+    /// The node a process id was first seen on.
+    pub fn pid_node(&self, pid: u32) -> u32 {
+        self.pid_node[pid as usize]
+    }
+}
