@@ -1,12 +1,19 @@
 //! `scope-analyze`: traces to Parquet, and the analyses behind `scope analyze`.
 //!
-//! - [`schema`]: the events table (one row per event) as Arrow batches.
-//! - [`convert`]: segments → Parquet, one file or hive-partitioned by node.
+//! - [`schema`]: the events table (one row per event) as Arrow batches; [`convert`] writes
+//!   it to Parquet, one file or hive-partitioned by node.
+//! - [`table`]: loads that table (from segments or Parquet) into Polars for analysis.
+//! - [`summary`], [`spans`], [`anomalies`]: the analyses; [`report`] runs them all.
+//! - [`units`]: how times, durations and sizes are printed.
 
+pub mod anomalies;
 pub mod convert;
 pub mod error;
+pub mod report;
 pub mod schema;
 pub mod spans;
+pub mod summary;
 pub mod table;
+pub mod units;
 
 pub use error::{Error, Result};

@@ -193,8 +193,8 @@ pub fn pair(rows: &Rows) -> Spans {
 }
 
 /// The spans as a Polars frame: `span_id` (the call's event id), `pid`, `mfa`, `start`
-/// (wall ns), `duration` and `self` (ns, null unless measured), `depth`, `parent_id`,
-/// `outcome`.
+/// (wall ns), `duration` and `self` (ns, null unless measured), `log_duration` (ln ns),
+/// `error` (raised), `depth`, `parent_id`, `outcome`.
 pub fn frame(rows: &Rows, spans: &Spans) -> Result<DataFrame> {
     let s = &spans.spans;
     let measured = |f: &dyn Fn(&Span) -> i64| -> Vec<Option<i64>> {
@@ -229,6 +229,21 @@ pub fn frame(rows: &Rows, spans: &Spans) -> Result<DataFrame> {
             ),
             Column::new("duration".into(), measured(&|x| x.duration())),
             Column::new("self".into(), measured(&|x| x.self_ns)),
+            Column::new(
+                "log_duration".into(),
+                s.iter()
+                    .map(|x| {
+                        (x.outcome.measured() && x.duration() > 0)
+                            .then(|| (x.duration() as f64).ln())
+                    })
+                    .collect::<Vec<Option<f64>>>(),
+            ),
+            Column::new(
+                "error".into(),
+                s.iter()
+                    .map(|x| x.outcome == Outcome::Exception)
+                    .collect::<Vec<bool>>(),
+            ),
             Column::new(
                 "depth".into(),
                 s.iter().map(|x| x.depth).collect::<Vec<u32>>(),

@@ -1,53 +1,15 @@
 //! Call spans and the per-function table on hand-built traces with known answers.
 
-use std::path::PathBuf;
+mod support;
 
 use scope_analyze::spans::{self, Outcome};
 use scope_analyze::table::{self, Rows};
-use scope_format::{ClockAnchor, Event, Kind, Mfa, Pid, TraceWriter, Value, WriterConfig};
-
-fn anchor() -> ClockAnchor {
-    ClockAnchor {
-        mono_ns: 0,
-        system_ns: 1_795_424_400_000_000_000,
-    }
-}
-
-fn mfa(m: &str, f: &str, a: u8) -> Mfa {
-    Mfa {
-        module: m.into(),
-        function: f.into(),
-        arity: a,
-    }
-}
-
-/// `(ts µs, pid number, kind, function)`; functions are `Elixir.M.<f>/1`.
-type Row<'a> = (i64, u32, Kind, &'a str);
-
-fn write(rows: &[Row<'_>]) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = WriterConfig::new(dir.path(), "t@host");
-    cfg.clock = anchor;
-    let mut w = TraceWriter::create(cfg).unwrap();
-    for &(us, pid, kind, f) in rows {
-        let mut e = Event::new(us * 1000, 1, kind, Pid::local(pid, 0));
-        if !f.is_empty() {
-            e.mfa = Some(mfa("Elixir.M", f, 1));
-        }
-        if kind == Kind::ExceptionFrom {
-            e.value = Some(Value::text("{:error, :boom}"));
-        }
-        w.push(&e).unwrap();
-    }
-    w.close().unwrap();
-    let p = dir.path().to_path_buf();
-    (dir, p)
-}
+use scope_format::Kind;
+use support::{write, Row};
 
 fn analyze(rows: &[Row<'_>]) -> (Rows, spans::Spans) {
     let (_dir, path) = write(rows);
-    let loaded = table::load(&[path]).unwrap();
-    let r = Rows::from_frame(&loaded.events).unwrap();
+    let (_, r) = support::load(&path);
     let s = spans::pair(&r);
     (r, s)
 }

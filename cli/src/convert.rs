@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use scope_analyze::convert::{convert, event_count, ConvertOptions};
 use scope_format::Trace;
 
-use crate::wall_time::bytes;
+use scope_analyze::units::bytes;
 
 pub fn run(
     trace: &[PathBuf],

@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::summary::{problem_json, Summary};
-use crate::wall_time::{bytes, duration, rfc3339};
+use scope_analyze::units::{bytes, duration, rfc3339};
 
 pub fn run(s: &Summary, json: bool, out: &mut dyn Write) -> Result<()> {
     if json {

@@ -6,11 +6,12 @@
 //! - 2: the input cannot be read as a trace (not a trace, newer format, I/O error), or bad
 //!   arguments.
 
+mod analyze;
 mod convert;
 mod info;
 mod summary;
+mod table;
 mod verify;
-mod wall_time;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -53,6 +54,34 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Analyze: summary, per-function latency table, anomalies. Reads segments or the
+    /// Parquet that `scope convert` wrote.
+    Analyze {
+        /// Segment files, trace directories, or converted Parquet (files or a dataset directory).
+        #[arg(required = true)]
+        trace: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Rows of the function table in text and Markdown.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// latency_outlier: modified z-score of log-duration above which a call is an outlier.
+        #[arg(long, default_value_t = 3.5)]
+        outlier_z: f64,
+        /// latency_outlier: exact durations a function needs before it is judged.
+        #[arg(long, default_value_t = 20)]
+        min_samples: u32,
+        /// exception_burst: window length in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        burst_window_ms: u64,
+        /// exception_burst: errors a window needs.
+        #[arg(long, default_value_t = 5)]
+        burst_min_errors: u32,
+        /// exception_burst: how many times the usual error rate a window must reach.
+        #[arg(long, default_value_t = 5.0)]
+        burst_factor: f64,
+    },
     /// Convert to Parquet: one row per event (schema in analyze/SCHEMA.md), ZSTD,
     /// dictionary-encoded strings, sorted by time within each node.
     Convert {
@@ -69,6 +98,13 @@ enum Command {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
         zstd_level: i32,
     },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+    Md,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -99,6 +135,35 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             let t = Trace::open(&trace)?;
             let s = summary::Summary::of(&t);
             info::run(&s, format == Format::Json, out)?;
+            Ok(0)
+        }
+        Command::Analyze {
+            trace,
+            format,
+            top,
+            outlier_z,
+            min_samples,
+            burst_window_ms,
+            burst_min_errors,
+            burst_factor,
+        } => {
+            let opts = analyze::Options {
+                style: match format {
+                    ReportFormat::Text => analyze::Style::Text,
+                    ReportFormat::Json => analyze::Style::Json,
+                    ReportFormat::Md => analyze::Style::Markdown,
+                },
+                top,
+                thresholds: scope_analyze::anomalies::Thresholds {
+                    outlier_z,
+                    min_samples,
+                    burst_window_ns: (burst_window_ms as i64).saturating_mul(1_000_000),
+                    burst_min_errors,
+                    burst_factor,
+                    ..Default::default()
+                },
+            };
+            analyze::run(&trace, &opts, out)?;
             Ok(0)
         }
         Command::Convert {

@@ -246,3 +246,83 @@ fn convert_refuses_a_directory_without_partition_with_exit_two() {
         "{err}"
     );
 }
+
+#[test]
+fn analyze_reports_summary_functions_and_anomalies_in_three_formats() {
+    let o = scope(&["analyze", &small()]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let text = stdout(&o);
+    for part in [
+        "SUMMARY",
+        "ANOMALIES",
+        "FUNCTIONS",
+        "events     3001",
+        "dropped    5",
+    ] {
+        assert!(text.contains(part), "missing {part:?} in\n{text}");
+    }
+    assert!(
+        text.contains("warning: the recorder dropped 5 events"),
+        "{text}"
+    );
+
+    let j = json(&scope(&["analyze", "--format", "json", &small()]));
+    assert_eq!(j["schema"], "scope.analyze/1");
+    assert_eq!(j["summary"]["events"], 3001);
+    for key in ["summary", "spans", "functions", "anomalies"] {
+        assert!(j.get(key).is_some(), "{key}");
+    }
+    let calls: u64 = j["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["calls"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        calls,
+        j["spans"]["spans"].as_u64().unwrap() + j["spans"]["untimed_calls"].as_u64().unwrap()
+    );
+
+    let md = stdout(&scope(&["analyze", "--format", "md", &small()]));
+    assert!(md.starts_with("# Trace analysis"), "{md}");
+    assert!(md.contains("| function | calls | errors |"), "{md}");
+}
+
+#[test]
+fn analyze_reads_converted_parquet_with_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("small.parquet");
+    assert_eq!(
+        scope(&["convert", &small(), "-o", pq.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let a = json(&scope(&["analyze", "--format", "json", &small()]));
+    let b = json(&scope(&[
+        "analyze",
+        "--format",
+        "json",
+        pq.to_str().unwrap(),
+    ]));
+    assert_eq!(a["functions"], b["functions"]);
+    assert_eq!(a["anomalies"], b["anomalies"]);
+    assert_eq!(a["summary"]["dropped"], b["summary"]["dropped"]);
+    assert_eq!(
+        a["summary"]["events_by_kind"],
+        b["summary"]["events_by_kind"]
+    );
+}
+
+#[test]
+fn analyze_refuses_mixed_inputs_and_missing_files_with_exit_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("x.parquet");
+    scope(&["convert", &small(), "-o", pq.to_str().unwrap()]);
+    let o = scope(&["analyze", &small(), pq.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not both"));
+    let o = scope(&["analyze", "/no/such/trace"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such/trace"));
+}

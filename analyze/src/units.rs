@@ -1,4 +1,5 @@
-//! Wall-clock and duration formatting for reports (UTC, no time-zone database needed).
+//! Wall-clock, duration and size formatting for reports (UTC, no time-zone database needed);
+//! shared by the analyses and the `scope` command.
 
 /// `2026-11-23T21:25:58.123456789Z` for ns since the Unix epoch.
 pub fn rfc3339(ns: i64) -> String {

@@ -1,0 +1,58 @@
+//! `scope analyze`: every analysis over one loaded trace, as one serializable report (the
+//! JSON schema `scope.analyze/1` in `cli/JSON.md`; the `scope` command renders it as text
+//! or Markdown).
+
+use serde::Serialize;
+
+use crate::anomalies::{self, Anomaly, Thresholds};
+use crate::error::Result;
+use crate::spans::{self, FunctionStats};
+use crate::summary::{self, Summary};
+use crate::table::{Loaded, Rows};
+
+/// Call-pairing counts that qualify the function table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SpanCounts {
+    /// Calls paired into spans.
+    pub spans: u64,
+    /// Of those, with an exact duration.
+    pub measured: u64,
+    /// Returns whose call came before the trace started.
+    pub orphan_returns: u64,
+    /// Calls of functions traced without returns (counted, not timed).
+    pub untimed_calls: u64,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub summary: Summary,
+    pub spans: SpanCounts,
+    pub functions: Vec<FunctionStats>,
+    pub anomalies: Vec<Anomaly>,
+}
+
+/// Runs every analysis.
+pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
+    let summary = summary::summarize(loaded)?;
+    let rows = Rows::from_frame(&loaded.events)?;
+    let spans = spans::pair(&rows);
+    let frame = spans::frame(&rows, &spans)?;
+    let functions = spans::functions(&rows, &spans, &frame)?;
+    let mut found = anomalies::latency_outliers(&frame, t)?;
+    found.extend(anomalies::exception_bursts(&frame, t)?);
+    let anomalies = anomalies::finish(found, &rows);
+    Ok(Report {
+        schema: "scope.analyze/1",
+        summary,
+        spans: SpanCounts {
+            spans: spans.spans.len() as u64,
+            measured: spans.spans.iter().filter(|s| s.outcome.measured()).count() as u64,
+            orphan_returns: spans.orphan_returns,
+            untimed_calls: spans.untimed_calls.values().sum(),
+        },
+        functions,
+        anomalies,
+    })
+}

@@ -1,0 +1,69 @@
+//! Hand-built traces for the analysis tests: events with chosen times, processes and
+//! functions, written with the format writer under a fixed clock anchor.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use scope_analyze::table::{self, Rows};
+use scope_format::{ClockAnchor, Event, Kind, Mfa, Pid, TraceWriter, Value, WriterConfig};
+
+/// Wall-clock ns of monotonic 0 in these traces (2026-11-23T09:00:00Z).
+pub const EPOCH_NS: i64 = 1_795_424_400_000_000_000;
+
+fn anchor() -> ClockAnchor {
+    ClockAnchor {
+        mono_ns: 0,
+        system_ns: EPOCH_NS,
+    }
+}
+
+pub fn mfa(m: &str, f: &str, a: u8) -> Mfa {
+    Mfa {
+        module: m.into(),
+        function: f.into(),
+        arity: a,
+    }
+}
+
+/// `(ts µs, pid number, kind, function)`; functions are `Elixir.M.<f>/1` (none when "").
+pub type Row<'a> = (i64, u32, Kind, &'a str);
+
+/// Writes the rows as node `t@host`; exceptions carry `{:error, :boom}`.
+pub fn write(rows: &[Row<'_>]) -> (tempfile::TempDir, PathBuf) {
+    let events: Vec<Event> = rows
+        .iter()
+        .map(|&(us, pid, kind, f)| {
+            let mut e = Event::new(us * 1000, 1, kind, Pid::local(pid, 0));
+            if !f.is_empty() {
+                e.mfa = Some(mfa("Elixir.M", f, 1));
+            }
+            if kind == Kind::ExceptionFrom {
+                e.value = Some(Value::text("{:error, :boom}"));
+            }
+            e
+        })
+        .collect();
+    write_events(&events)
+}
+
+/// Writes events as node `t@host`.
+pub fn write_events(events: &[Event]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = WriterConfig::new(dir.path(), "t@host");
+    cfg.clock = anchor;
+    let mut w = TraceWriter::create(cfg).unwrap();
+    for e in events {
+        w.push(e).unwrap();
+    }
+    w.close().unwrap();
+    let p = dir.path().to_path_buf();
+    (dir, p)
+}
+
+/// Loads a written trace.
+pub fn load(path: &std::path::Path) -> (table::Loaded, Rows) {
+    let loaded = table::load(&[path.to_path_buf()]).unwrap();
+    let rows = Rows::from_frame(&loaded.events).unwrap();
+    (loaded, rows)
+}

@@ -1,0 +1,215 @@
+//! `scope analyze`: runs every analysis (`scope_analyze::report`) and prints it as a text
+//! report, Markdown, or JSON (`scope.analyze/1`, documented in `cli/JSON.md`).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use scope_analyze::anomalies::{Severity, Thresholds};
+use scope_analyze::report::{self, Report};
+use scope_analyze::table;
+use scope_analyze::units::{duration, rfc3339};
+
+use crate::table::Table;
+
+/// Output style.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Style {
+    Text,
+    Markdown,
+    Json,
+}
+
+/// What to print beyond the defaults.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub style: Style,
+    /// Rows of the function table (the JSON has them all).
+    pub top: usize,
+    pub thresholds: Thresholds,
+}
+
+pub fn run(inputs: &[PathBuf], o: &Options, out: &mut dyn Write) -> Result<()> {
+    let loaded = table::load(inputs)?;
+    let r = report::analyze(&loaded, &o.thresholds)?;
+    match o.style {
+        Style::Json => {
+            serde_json::to_writer_pretty(&mut *out, &r)?;
+            writeln!(out)?;
+        }
+        Style::Text | Style::Markdown => render(&r, o, out)?,
+    }
+    Ok(())
+}
+
+fn opt_duration(ns: Option<i64>) -> String {
+    ns.map(duration).unwrap_or_else(|| "-".into())
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "high",
+        Severity::Medium => "medium",
+        Severity::Low => "low",
+    }
+}
+
+fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
+    let md = o.style == Style::Markdown;
+    let heading = |out: &mut dyn Write, title: &str| -> std::io::Result<()> {
+        if md {
+            writeln!(out, "\n## {title}\n")
+        } else {
+            writeln!(
+                out,
+                "\n{}\n{}",
+                title.to_uppercase(),
+                "=".repeat(title.len())
+            )
+        }
+    };
+    let table = |out: &mut dyn Write, t: &Table| -> std::io::Result<()> {
+        if md {
+            t.markdown(out)
+        } else {
+            t.text(out, "  ")
+        }
+    };
+    let s = &r.summary;
+    if md {
+        writeln!(out, "# Trace analysis")?;
+    }
+    heading(out, "Summary")?;
+    let range = match (s.first_ns, s.last_ns) {
+        (Some(a), Some(b)) => format!("{} .. {} ({})", rfc3339(a), rfc3339(b), duration(b - a)),
+        _ => "no events".into(),
+    };
+    let spans = format!(
+        "{} calls paired ({} timed), {} untimed calls, {} returns without their call",
+        r.spans.spans, r.spans.measured, r.spans.untimed_calls, r.spans.orphan_returns
+    );
+    for (k, v) in [
+        ("time", range),
+        ("events", s.events.to_string()),
+        ("processes", s.processes.to_string()),
+        ("dropped", s.dropped.to_string()),
+        ("spans", spans),
+    ] {
+        if md {
+            writeln!(out, "- **{k}**: {v}")?;
+        } else {
+            writeln!(out, "  {k:<10} {v}")?;
+        }
+    }
+    if let Some(w) = &s.warning {
+        writeln!(out, "\n{}warning: {w}", if md { "> " } else { "" })?;
+    }
+    let mut nodes = Table::new(&[
+        ("node", false),
+        ("events", true),
+        ("processes", true),
+        ("from", false),
+        ("to", false),
+    ]);
+    for n in &s.nodes {
+        nodes.row(vec![
+            n.node.clone(),
+            n.events.to_string(),
+            n.processes.to_string(),
+            rfc3339(n.first_ns),
+            rfc3339(n.last_ns),
+        ]);
+    }
+    writeln!(out)?;
+    table(out, &nodes)?;
+    let mut kinds = Table::new(&[("kind", false), ("events", true), ("share", true)]);
+    for (k, n) in &s.events_by_kind {
+        kinds.row(vec![
+            k.clone(),
+            n.to_string(),
+            format!("{:.2}%", *n as f64 * 100.0 / s.events.max(1) as f64),
+        ]);
+    }
+    writeln!(out)?;
+    table(out, &kinds)?;
+
+    heading(out, "Anomalies")?;
+    if r.anomalies.is_empty() {
+        writeln!(out, "{}none found", if md { "" } else { "  " })?;
+    } else {
+        let mut t = Table::new(&[
+            ("#", true),
+            ("severity", false),
+            ("kind", false),
+            ("subject", false),
+            ("pid", false),
+            ("time", false),
+            ("summary", false),
+        ]);
+        for (i, a) in r.anomalies.iter().enumerate() {
+            t.row(vec![
+                (i + 1).to_string(),
+                severity(a.severity).into(),
+                a.kind.into(),
+                a.subject.clone(),
+                a.pid.clone().unwrap_or_default(),
+                a.time.clone(),
+                a.summary.clone(),
+            ]);
+        }
+        table(out, &t)?;
+    }
+
+    heading(out, "Functions")?;
+    if r.functions.is_empty() {
+        writeln!(
+            out,
+            "{}no function calls traced (trace with `calls:` and `returns: true` for timings)",
+            if md { "" } else { "  " }
+        )?;
+    } else {
+        let mut t = Table::new(&[
+            ("function", false),
+            ("calls", true),
+            ("errors", true),
+            ("total", true),
+            ("self", true),
+            ("p50", true),
+            ("p90", true),
+            ("p99", true),
+            ("max", true),
+        ]);
+        for f in r.functions.iter().take(o.top) {
+            let timed = f.measured > 0;
+            t.row(vec![
+                f.mfa.clone(),
+                f.calls.to_string(),
+                f.errors.to_string(),
+                if timed {
+                    duration(f.total_ns)
+                } else {
+                    "-".into()
+                },
+                if timed {
+                    duration(f.self_ns)
+                } else {
+                    "-".into()
+                },
+                opt_duration(f.p50_ns),
+                opt_duration(f.p90_ns),
+                opt_duration(f.p99_ns),
+                opt_duration(f.max_ns),
+            ]);
+        }
+        table(out, &t)?;
+        if r.functions.len() > o.top {
+            writeln!(
+                out,
+                "\n{}{} more functions (--top N shows more; --format json has all)",
+                if md { "" } else { "  " },
+                r.functions.len() - o.top
+            )?;
+        }
+    }
+    Ok(())
+}
