@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use crate::anomalies::{self, Anomaly, Thresholds};
 use crate::error::Result;
+use crate::messages::{self, MessageSummary};
+use crate::processes::{self, Crash, Process};
 use crate::spans::{self, FunctionStats};
 use crate::summary::{self, Summary};
 use crate::table::{Loaded, Rows};
@@ -30,6 +32,9 @@ pub struct Report {
     pub summary: Summary,
     pub spans: SpanCounts,
     pub functions: Vec<FunctionStats>,
+    pub messages: MessageSummary,
+    pub processes: Vec<Process>,
+    pub crashes: Vec<Crash>,
     pub anomalies: Vec<Anomaly>,
 }
 
@@ -40,8 +45,12 @@ pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
     let spans = spans::pair(&rows);
     let frame = spans::frame(&rows, &spans)?;
     let functions = spans::functions(&rows, &spans, &frame)?;
+    let msgs = messages::pair(&rows);
+    let messages = messages::summarize(&rows, &msgs, 20)?;
+    let procs = processes::analyze(&rows);
     let mut found = anomalies::latency_outliers(&frame, t)?;
     found.extend(anomalies::exception_bursts(&frame, t)?);
+    found.extend(processes::cascade_anomalies(&procs.crashes, t.max_evidence));
     let anomalies = anomalies::finish(found, &rows);
     Ok(Report {
         schema: "scope.analyze/1",
@@ -53,6 +62,9 @@ pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
             untimed_calls: spans.untimed_calls.values().sum(),
         },
         functions,
+        messages,
+        processes: procs.processes,
+        crashes: procs.crashes,
         anomalies,
     })
 }

@@ -211,5 +211,116 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
             )?;
         }
     }
+
+    heading(out, "Messages")?;
+    let m = &r.messages;
+    let ind = if md { "" } else { "  " };
+    writeln!(
+        out,
+        "{ind}{} sends, {} receives: {} paired; {} receives whose send is not traced",
+        m.sends, m.receives, m.paired, m.unmatched_receives
+    )?;
+    writeln!(
+        out,
+        "{ind}never received: {} to a dead receiver, {} to a receiver whose receives are not traced, {} in flight at the end",
+        m.dead_receiver, m.not_traced, m.in_flight
+    )?;
+    if m.paired > 0 {
+        writeln!(
+            out,
+            "{ind}delivery latency: p50 {}, p90 {}, p99 {}, max {}",
+            opt_duration(m.latency_p50_ns),
+            opt_duration(m.latency_p90_ns),
+            opt_duration(m.latency_p99_ns),
+            opt_duration(m.latency_max_ns)
+        )?;
+        let mut t = Table::new(&[
+            ("sender", false),
+            ("receiver", false),
+            ("messages", true),
+            ("p50 latency", true),
+            ("max latency", true),
+        ]);
+        for p in m.pairs.iter().take(o.top) {
+            t.row(vec![
+                p.sender.clone(),
+                p.receiver.clone(),
+                p.messages.to_string(),
+                opt_duration(p.latency_p50_ns),
+                opt_duration(p.latency_max_ns),
+            ]);
+        }
+        writeln!(out)?;
+        table(out, &t)?;
+    }
+
+    heading(out, "Processes")?;
+    let crashed = r.processes.iter().filter(|p| p.crashed).count();
+    let exited = r
+        .processes
+        .iter()
+        .filter(|p| p.exit_reason.is_some())
+        .count();
+    let spawned = r.processes.iter().filter(|p| p.parent.is_some()).count();
+    writeln!(
+        out,
+        "{ind}{} processes: {spawned} spawned in the trace, {exited} exited ({crashed} abnormally)",
+        r.processes.len()
+    )?;
+    let mut longest: Vec<_> = r
+        .processes
+        .iter()
+        .filter(|p| p.exit_reason.is_some())
+        .collect();
+    longest.sort_by_key(|p| std::cmp::Reverse(p.end_ns - p.start_ns));
+    if !longest.is_empty() {
+        let mut t = Table::new(&[
+            ("pid", false),
+            ("parent", false),
+            ("spawned as", false),
+            ("lifetime", true),
+            ("exit reason", false),
+        ]);
+        let mut shown: Vec<_> = r.processes.iter().filter(|p| p.crashed).collect();
+        shown.extend(longest.iter().filter(|p| !p.crashed));
+        for p in shown.into_iter().take(o.top) {
+            t.row(vec![
+                p.pid.clone(),
+                p.parent.clone().unwrap_or_default(),
+                p.spawned_as.clone().unwrap_or_default(),
+                duration(p.end_ns - p.start_ns),
+                p.exit_reason.clone().unwrap_or_default(),
+            ]);
+        }
+        writeln!(out)?;
+        table(out, &t)?;
+    }
+
+    heading(out, "Crashes")?;
+    if r.crashes.is_empty() {
+        writeln!(out, "{ind}no abnormal exits")?;
+    }
+    for c in &r.crashes {
+        writeln!(
+            out,
+            "{}{} {} exited with {}{}",
+            if md { "- " } else { ind },
+            rfc3339(c.ts),
+            c.root,
+            c.reason,
+            if c.affected.is_empty() {
+                String::new()
+            } else {
+                format!(", taking {} linked processes down:", c.affected.len())
+            }
+        )?;
+        for (victim, by) in &c.affected {
+            writeln!(
+                out,
+                "{ind}  {}- {victim} (killed by {by}'s exit)",
+                if md { "  " } else { "" }
+            )?;
+        }
+    }
     Ok(())
 }

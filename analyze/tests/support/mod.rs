@@ -67,3 +67,69 @@ pub fn load(path: &std::path::Path) -> (table::Loaded, Rows) {
     let rows = Rows::from_frame(&loaded.events).unwrap();
     (loaded, rows)
 }
+
+/// Event builders for message and process tests (times in µs, pids by number).
+pub mod ev {
+    use super::*;
+
+    fn at(us: i64, kind: Kind, pid: u32) -> Event {
+        Event::new(us * 1000, 1, kind, Pid::local(pid, 0))
+    }
+
+    pub fn send(us: i64, from: u32, to: u32, hash: u32) -> Event {
+        let mut e = at(us, Kind::Send, from);
+        e.peer = Some(Pid::local(to, 0));
+        e.msg_hash = Some(hash);
+        e
+    }
+
+    pub fn send_to_name(us: i64, from: u32, name: &str, hash: u32) -> Event {
+        let mut e = at(us, Kind::Send, from);
+        e.name = Some(name.into());
+        e.msg_hash = Some(hash);
+        e
+    }
+
+    pub fn send_dead(us: i64, from: u32, to: u32, hash: u32) -> Event {
+        let mut e = send(us, from, to, hash);
+        e.kind = Kind::SendToNonExistingProcess;
+        e
+    }
+
+    pub fn recv(us: i64, pid: u32, hash: u32) -> Event {
+        let mut e = at(us, Kind::Receive, pid);
+        e.msg_hash = Some(hash);
+        e
+    }
+
+    pub fn register(us: i64, pid: u32, name: &str) -> Event {
+        let mut e = at(us, Kind::Register, pid);
+        e.name = Some(name.into());
+        e
+    }
+
+    pub fn spawn(us: i64, parent: u32, child: u32, f: &str) -> Event {
+        let mut e = at(us, Kind::Spawn, parent);
+        e.peer = Some(Pid::local(child, 0));
+        e.mfa = Some(mfa("Elixir.M", f, 0));
+        e
+    }
+
+    pub fn link(us: i64, a: u32, b: u32) -> Event {
+        let mut e = at(us, Kind::Link, a);
+        e.peer = Some(Pid::local(b, 0));
+        e
+    }
+
+    pub fn unlink(us: i64, a: u32, b: u32) -> Event {
+        let mut e = at(us, Kind::Unlink, a);
+        e.peer = Some(Pid::local(b, 0));
+        e
+    }
+
+    pub fn exit(us: i64, pid: u32, reason: &str) -> Event {
+        let mut e = at(us, Kind::Exit, pid);
+        e.value = Some(Value::text(reason));
+        e
+    }
+}
