@@ -12,6 +12,7 @@ pub mod convert;
 pub mod error;
 pub mod messages;
 pub mod processes;
+pub mod query;
 pub mod report;
 pub mod schema;
 pub mod spans;

@@ -9,6 +9,7 @@
 mod analyze;
 mod convert;
 mod info;
+mod query;
 mod summary;
 mod table;
 mod verify;
@@ -82,6 +83,16 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         burst_factor: f64,
     },
+    /// Polars SQL over the tables events, spans, messages and processes (columns: see
+    /// `scope_analyze::query` docs or README). The last argument is the query.
+    Query {
+        /// Segments, trace directories or converted Parquet, then the SQL query.
+        #[arg(required = true, num_args = 2.., value_name = "TRACE… SQL")]
+        args: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = QueryFormat::Text)]
+        format: QueryFormat,
+    },
     /// Convert to Parquet: one row per event (schema in analyze/SCHEMA.md), ZSTD,
     /// dictionary-encoded strings, sorted by time within each node.
     Convert {
@@ -98,6 +109,13 @@ enum Command {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
         zstd_level: i32,
     },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum QueryFormat {
+    Text,
+    Csv,
+    Json,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -121,7 +139,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
-            eprintln!("scope: {e:#}");
+            eprintln!("scope: {}", message(&e));
             2
         }
     };
@@ -166,6 +184,17 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             analyze::run(&trace, &opts, out)?;
             Ok(0)
         }
+        Command::Query { mut args, format } => {
+            let sql = args.pop().unwrap_or_default();
+            let trace: Vec<PathBuf> = args.into_iter().map(PathBuf::from).collect();
+            let style = match format {
+                QueryFormat::Text => query::Style::Text,
+                QueryFormat::Csv => query::Style::Csv,
+                QueryFormat::Json => query::Style::Json,
+            };
+            query::run(&trace, &sql, style, out)?;
+            Ok(0)
+        }
         Command::Convert {
             trace,
             output,
@@ -200,6 +229,20 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             verify::run(&s, format == Format::Json, out)
         }
     }
+}
+
+/// The error and its causes, each cause only when the message does not already say it
+/// (library errors include their cause in their own text).
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -5,16 +5,16 @@ use std::io::{self, Write};
 /// A table with a header row; numeric columns are right-aligned.
 #[derive(Debug, Default)]
 pub struct Table {
-    headers: Vec<&'static str>,
+    headers: Vec<String>,
     right: Vec<bool>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
     /// Columns as `(header, right_aligned)`.
-    pub fn new(columns: &[(&'static str, bool)]) -> Table {
+    pub fn new(columns: &[(&str, bool)]) -> Table {
         Table {
-            headers: columns.iter().map(|c| c.0).collect(),
+            headers: columns.iter().map(|c| c.0.to_string()).collect(),
             right: columns.iter().map(|c| c.1).collect(),
             rows: Vec::new(),
         }
@@ -51,8 +51,7 @@ impl Table {
             }
             writeln!(out, "{}", s.trim_end())
         };
-        let headers: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
-        line(out, &headers)?;
+        line(out, &self.headers)?;
         for r in &self.rows {
             line(out, r)?;
         }

@@ -326,3 +326,61 @@ fn analyze_refuses_mixed_inputs_and_missing_files_with_exit_two() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such/trace"));
 }
+
+#[test]
+fn query_runs_sql_over_events_spans_messages_and_processes() {
+    let o = scope(&[
+        "query",
+        &small(),
+        "SELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY n DESC, kind",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let rows = json(&o);
+    let info = json(&scope(&["info", "--format", "json", &small()]));
+    let total: u64 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["n"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, info["events"].as_u64().unwrap());
+    assert_eq!(rows[0]["kind"], "call");
+
+    // Ids join the tables: every span starts at a `call` event.
+    let o = scope(&[
+        "query",
+        &small(),
+        "SELECT e.kind, count(*) AS n FROM spans s JOIN events e ON s.span_id = e.event_id GROUP BY e.kind",
+        "--format",
+        "csv",
+    ]);
+    let text = stdout(&o);
+    let a = json(&scope(&["analyze", "--format", "json", &small()]));
+    assert_eq!(
+        text,
+        format!("kind,n\ncall,{}\n", a["spans"]["spans"]),
+        "{o:?}"
+    );
+
+    for sql in [
+        "SELECT status, count(*) FROM messages GROUP BY status",
+        "SELECT pid, lifetime FROM processes ORDER BY lifetime DESC LIMIT 3",
+    ] {
+        let o = scope(&["query", &small(), sql]);
+        assert_eq!(o.status.code(), Some(0), "{sql}: {o:?}");
+        assert!(stdout(&o).contains(" rows)"), "{sql}");
+    }
+}
+
+#[test]
+fn query_errors_name_the_query_and_exit_two() {
+    let o = scope(&["query", &small(), "SELECT nope FROM events"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("SELECT nope FROM events") && err.contains("nope"),
+        "{err}"
+    );
+}
