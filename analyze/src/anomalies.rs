@@ -11,6 +11,8 @@
 //!   times at an error rate `burst_factor` times its rate over the rest of the trace.
 //!
 //! One anomaly per function (and per window for bursts), its evidence the worst calls.
+//! Crash cascades are found in [`crate::processes`], mailbox growth and slow handlers in
+//! [`crate::mailbox`].
 
 use polars::prelude::*;
 use serde::Serialize;
@@ -62,6 +64,8 @@ pub struct Thresholds {
     pub burst_factor: f64,
     /// Evidence events kept per anomaly.
     pub max_evidence: usize,
+    /// Mailbox backlog a process must reach for `mailbox_growth`.
+    pub min_backlog: u64,
 }
 
 impl Default for Thresholds {
@@ -73,6 +77,7 @@ impl Default for Thresholds {
             burst_min_errors: 5,
             burst_factor: 5.0,
             max_evidence: 10,
+            min_backlog: 100,
         }
     }
 }

@@ -51,6 +51,8 @@ pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
     let mut found = anomalies::latency_outliers(&frame, t)?;
     found.extend(anomalies::exception_bursts(&frame, t)?);
     found.extend(processes::cascade_anomalies(&procs.crashes, t.max_evidence));
+    found.extend(crate::mailbox::growth(&rows, &msgs, t));
+    found.extend(crate::mailbox::slow_handlers(&rows, &msgs, t));
     let anomalies = anomalies::finish(found, &rows);
     Ok(Report {
         schema: "scope.analyze/1",

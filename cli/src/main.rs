@@ -82,6 +82,9 @@ enum Command {
         /// exception_burst: how many times the usual error rate a window must reach.
         #[arg(long, default_value_t = 5.0)]
         burst_factor: f64,
+        /// mailbox_growth: backlog (messages delivered, not yet handled) to report.
+        #[arg(long, default_value_t = 100)]
+        min_backlog: u64,
     },
     /// Polars SQL over the tables events, spans, messages and processes (columns: see
     /// `scope_analyze::query` docs or README). The last argument is the query.
@@ -164,6 +167,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             burst_window_ms,
             burst_min_errors,
             burst_factor,
+            min_backlog,
         } => {
             let opts = analyze::Options {
                 style: match format {
@@ -178,6 +182,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                     burst_window_ns: (burst_window_ms as i64).saturating_mul(1_000_000),
                     burst_min_errors,
                     burst_factor,
+                    min_backlog,
                     ..Default::default()
                 },
             };

@@ -127,6 +127,13 @@ pub mod ev {
         e
     }
 
+    /// A call of `Elixir.M.<f>/<arity>`.
+    pub fn call(us: i64, pid: u32, f: &str, arity: u8) -> Event {
+        let mut e = at(us, Kind::Call, pid);
+        e.mfa = Some(mfa("Elixir.M", f, arity));
+        e
+    }
+
     pub fn exit(us: i64, pid: u32, reason: &str) -> Event {
         let mut e = at(us, Kind::Exit, pid);
         e.value = Some(Value::text(reason));

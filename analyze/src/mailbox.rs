@@ -1,0 +1,227 @@
+//! Mailboxes: `mailbox_growth` (a process receiving far slower than it is sent to) and
+//! `slow_handler` (a receive → reply gap far above that process's norm).
+//!
+//! The BEAM traces a message when it is put in a mailbox, not when it is taken out, so
+//! taking out is read from what a process does with a message: a GenServer runs one
+//! callback (`handle_call/3`, `handle_cast/2`, `handle_info/2`) per message. Backlog =
+//! messages delivered − callbacks started; it needs those callbacks traced (trace the
+//! module with `calls:`), and processes without them are not judged. A reply to a call the
+//! process itself made (it sent to A, then receives from A before its next callback) is
+//! taken out by that call, not by a callback, and is not counted.
+//!
+//! Slow handling: for a message from A paired with its send, the gap until the receiver
+//! next sends to A (its reply) — per process, gaps whose modified z-score of log-gap is
+//! above the threshold, among at least `min_samples` gaps.
+
+use std::collections::{HashMap, HashSet};
+
+use scope_format::Kind;
+
+use crate::anomalies::{Anomaly, Severity, Thresholds};
+use crate::messages::Messages;
+use crate::table::Rows;
+use crate::units::duration;
+
+fn is_callback(rows: &Rows, mfa: u32) -> bool {
+    let m = rows.mfas.get(mfa);
+    m.ends_with(".handle_call/3") || m.ends_with(".handle_cast/2") || m.ends_with(".handle_info/2")
+}
+
+#[derive(Default)]
+struct Box_ {
+    backlog: i64,
+    peak: i64,
+    peak_row: usize,
+    /// Row where the backlog last rose from zero.
+    growth_start: usize,
+    arrivals: u64,
+    taken: u64,
+    sent_since_callback: HashSet<u32>,
+    consumes: bool,
+}
+
+/// Processes whose backlog reached `min_backlog`.
+pub fn growth(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomaly> {
+    let sender_of: HashMap<usize, u32> = msgs.pairs.iter().map(|p| (p.receive, p.sender)).collect();
+    let mut boxes: HashMap<u32, Box_> = HashMap::new();
+    for i in 0..rows.len() {
+        let p = rows.pid[i];
+        match rows.kind[i] {
+            Some(Kind::Call) if rows.mfa[i].is_some_and(|m| is_callback(rows, m)) => {
+                let b = boxes.entry(p).or_default();
+                b.consumes = true;
+                b.taken += 1;
+                b.backlog = (b.backlog - 1).max(0);
+                b.sent_since_callback.clear();
+            }
+            Some(Kind::Send) => {
+                if let Some(to) = rows.peer[i] {
+                    boxes.entry(p).or_default().sent_since_callback.insert(to);
+                }
+            }
+            Some(Kind::Receive) => {
+                let b = boxes.entry(p).or_default();
+                if sender_of
+                    .get(&i)
+                    .is_some_and(|s| b.sent_since_callback.contains(s))
+                {
+                    continue; // a reply, taken by the call that awaited it
+                }
+                b.arrivals += 1;
+                if b.backlog == 0 {
+                    b.growth_start = i;
+                }
+                b.backlog += 1;
+                if b.backlog > b.peak {
+                    b.peak = b.backlog;
+                    b.peak_row = i;
+                }
+            }
+            Some(Kind::Exit) => {
+                if let Some(b) = boxes.get_mut(&p) {
+                    b.backlog = 0;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let mut pids: Vec<_> = boxes.keys().copied().collect();
+    pids.sort_unstable();
+    for p in pids {
+        let b = &boxes[&p];
+        if !b.consumes || (b.peak as u64) < t.min_backlog {
+            continue;
+        }
+        let (start, peak) = (b.growth_start, b.peak_row);
+        let span_ns = rows.ts[peak] - rows.ts[start];
+        let still = b.backlog;
+        // High when a quarter of the peak is still queued at the end, or it is huge.
+        let severity = if still * 4 >= b.peak || b.peak as u64 >= 10 * t.min_backlog {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        out.push(Anomaly {
+            kind: "mailbox_growth",
+            severity,
+            subject: rows.pid_text(p),
+            pid: Some(rows.pid_text(p)),
+            ts: rows.time[peak],
+            time: String::new(),
+            summary: format!(
+                "backlog grew to {} messages over {} ({} delivered, {} handled in all); {} still queued at the end",
+                b.peak,
+                duration(span_ns),
+                b.arrivals,
+                b.taken,
+                still
+            ),
+            evidence: vec![rows.event_id[start], rows.event_id[peak]],
+        });
+    }
+    out
+}
+
+/// Median of a sorted slice.
+fn median(v: &[f64]) -> f64 {
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Per receiving process, reply gaps far above its norm.
+pub fn slow_handlers(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomaly> {
+    // Sends per (from, to), in order, to find the first reply after a receive.
+    let mut sends: HashMap<(u32, u32), Vec<usize>> = HashMap::new();
+    for p in &msgs.pairs {
+        sends
+            .entry((p.sender, p.receiver))
+            .or_default()
+            .push(p.send);
+    }
+    for v in sends.values_mut() {
+        v.sort_unstable();
+    }
+    // (receive row, reply send row, gap ns) per handling process.
+    let mut gaps: HashMap<u32, Vec<(usize, usize, i64)>> = HashMap::new();
+    for p in &msgs.pairs {
+        let Some(replies) = sends.get(&(p.receiver, p.sender)) else {
+            continue;
+        };
+        let k = replies.partition_point(|&s| s <= p.receive);
+        if let Some(&reply) = replies.get(k) {
+            let gap = rows.ts[reply] - rows.ts[p.receive];
+            if rows.node[reply] == rows.node[p.receive] && gap > 0 {
+                gaps.entry(p.receiver)
+                    .or_default()
+                    .push((p.receive, reply, gap));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut pids: Vec<_> = gaps.keys().copied().collect();
+    pids.sort_unstable();
+    for pid in pids {
+        let g = &gaps[&pid];
+        if g.len() < t.min_samples as usize {
+            continue;
+        }
+        let mut logs: Vec<f64> = g.iter().map(|x| (x.2 as f64).ln()).collect();
+        logs.sort_by(f64::total_cmp);
+        let med = median(&logs);
+        let mut dev: Vec<f64> = logs.iter().map(|x| (x - med).abs()).collect();
+        dev.sort_by(f64::total_cmp);
+        let mad = median(&dev);
+        let mean_ad = dev.iter().sum::<f64>() / dev.len() as f64;
+        let z = |x: f64| {
+            if mad > 0.0 {
+                0.6745 * (x - med) / mad
+            } else if mean_ad > 0.0 {
+                (x - med) / (1.2533 * mean_ad)
+            } else {
+                0.0
+            }
+        };
+        let mut slow: Vec<(f64, &(usize, usize, i64))> = g
+            .iter()
+            .map(|x| (z((x.2 as f64).ln()), x))
+            .filter(|(s, _)| *s > t.outlier_z)
+            .collect();
+        if slow.is_empty() {
+            continue;
+        }
+        slow.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let (worst_z, worst) = (slow[0].0, slow[0].1);
+        let median_ns = med.exp() as i64;
+        let ratio = worst.2 as f64 / median_ns.max(1) as f64;
+        out.push(Anomaly {
+            kind: "slow_handler",
+            severity: if worst_z > 2.0 * t.outlier_z || ratio >= 10.0 {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            subject: rows.pid_text(pid),
+            pid: Some(rows.pid_text(pid)),
+            ts: rows.time[worst.0],
+            time: String::new(),
+            summary: format!(
+                "{} of {} replies far slower than usual: worst {} from receive to reply vs median {}",
+                slow.len(),
+                g.len(),
+                duration(worst.2),
+                duration(median_ns)
+            ),
+            evidence: slow
+                .iter()
+                .take(t.max_evidence / 2 + 1)
+                .flat_map(|(_, x)| [rows.event_id[x.0], rows.event_id[x.1]])
+                .collect(),
+        });
+    }
+    out
+}
