@@ -3,7 +3,8 @@
 //!
 //! - `latency_outlier`: per function, calls whose log-duration has a modified z-score
 //!   (Iglewicz–Hoaglin: 0.6745·(x − median)/MAD) above the threshold, among functions with
-//!   at least `min_samples` exact durations. Log-durations, because latencies are skewed.
+//!   at least `min_samples` exact durations, and that took at least `min_ratio` times the
+//!   median. Severity by that ratio: ≥ 10× high, ≥ 4× medium, else low. Log-durations, because latencies are skewed.
 //!   Only slow outliers are reported: a call far faster than usual is not a problem.
 //!   When half the calls take the same time (MAD = 0) the mean absolute deviation stands in
 //!   (scaled by 1.2533, as Iglewicz and Hoaglin suggest).
@@ -54,6 +55,10 @@ pub struct Anomaly {
 pub struct Thresholds {
     /// Modified z-score above which a call is a latency outlier.
     pub outlier_z: f64,
+    /// How many times its function's median a call (or a reply gap its process's median)
+    /// must take to count: when durations barely vary, a statistically outlying call can
+    /// still be only a little slower, which nobody needs to look at.
+    pub min_ratio: f64,
     /// Exact durations a function needs before its outliers are judged.
     pub min_samples: u32,
     /// Burst window length (ns).
@@ -72,6 +77,7 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             outlier_z: 3.5,
+            min_ratio: 2.0,
             min_samples: 20,
             burst_window_ns: 1_000_000_000,
             burst_min_errors: 5,
@@ -79,6 +85,18 @@ impl Default for Thresholds {
             max_evidence: 10,
             min_backlog: 100,
         }
+    }
+}
+
+/// Severity of a slow call or reply by how many times the usual it took: ≥ 10× high,
+/// ≥ 4× medium, else low.
+pub fn severity_of_ratio(ratio: f64) -> Severity {
+    if ratio >= 10.0 {
+        Severity::High
+    } else if ratio >= 4.0 {
+        Severity::Medium
+    } else {
+        Severity::Low
     }
 }
 
@@ -136,7 +154,12 @@ pub fn latency_outliers(spans: &DataFrame, t: &Thresholds) -> Result<Vec<Anomaly
             col("n")
                 .cast(DataType::Int64)
                 .gt_eq(lit(i64::from(t.min_samples)))
-                .and(col("z").gt(lit(t.outlier_z))),
+                .and(col("z").gt(lit(t.outlier_z)))
+                .and(
+                    col("duration")
+                        .cast(DataType::Float64)
+                        .gt_eq(col("median_ns").cast(DataType::Float64) * lit(t.min_ratio)),
+                ),
         )
         .sort_by_exprs(
             [col("mfa"), col("z")],
@@ -180,11 +203,7 @@ pub fn latency_outliers(spans: &DataFrame, t: &Thresholds) -> Result<Vec<Anomaly
         } else {
             0.0
         };
-        let severity = if z > 2.0 * t.outlier_z || ratio >= 10.0 {
-            Severity::High
-        } else {
-            Severity::Medium
-        };
+        let severity = severity_of_ratio(ratio);
         out.push(Anomaly {
             kind: "latency_outlier",
             severity,

@@ -6,8 +6,8 @@
 //! callback (`handle_call/3`, `handle_cast/2`, `handle_info/2`) per message. Backlog =
 //! messages delivered − callbacks started; it needs those callbacks traced (trace the
 //! module with `calls:`), and processes without them are not judged. A reply to a call the
-//! process itself made (it sent to A, then receives from A before its next callback) is
-//! taken out by that call, not by a callback, and is not counted.
+//! process itself made from a callback (it sent to A, then receives from A while that
+//! callback runs) is taken out by that call, not by a callback, and is not counted.
 //!
 //! Slow handling: for a message from A paired with its send, the gap until the receiver
 //! next sends to A (its reply) — per process, gaps whose modified z-score of log-gap is
@@ -37,6 +37,8 @@ struct Box_ {
     arrivals: u64,
     taken: u64,
     sent_since_callback: HashSet<u32>,
+    /// Callbacks running (a callback can call into another traced callback).
+    in_callback: u32,
     consumes: bool,
 }
 
@@ -53,6 +55,13 @@ pub fn growth(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomaly> {
                 b.taken += 1;
                 b.backlog = (b.backlog - 1).max(0);
                 b.sent_since_callback.clear();
+                b.in_callback += 1;
+            }
+            Some(Kind::ReturnFrom | Kind::ExceptionFrom)
+                if rows.mfa[i].is_some_and(|m| is_callback(rows, m)) =>
+            {
+                let b = boxes.entry(p).or_default();
+                b.in_callback = b.in_callback.saturating_sub(1);
             }
             Some(Kind::Send) => {
                 if let Some(to) = rows.peer[i] {
@@ -61,9 +70,10 @@ pub fn growth(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomaly> {
             }
             Some(Kind::Receive) => {
                 let b = boxes.entry(p).or_default();
-                if sender_of
-                    .get(&i)
-                    .is_some_and(|s| b.sent_since_callback.contains(s))
+                if b.in_callback > 0
+                    && sender_of
+                        .get(&i)
+                        .is_some_and(|s| b.sent_since_callback.contains(s))
                 {
                     continue; // a reply, taken by the call that awaited it
                 }
@@ -189,22 +199,18 @@ pub fn slow_handlers(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomal
         let mut slow: Vec<(f64, &(usize, usize, i64))> = g
             .iter()
             .map(|x| (z((x.2 as f64).ln()), x))
-            .filter(|(s, _)| *s > t.outlier_z)
+            .filter(|(s, x)| *s > t.outlier_z && x.2 as f64 >= t.min_ratio * med.exp())
             .collect();
         if slow.is_empty() {
             continue;
         }
         slow.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let (worst_z, worst) = (slow[0].0, slow[0].1);
+        let worst = slow[0].1;
         let median_ns = med.exp() as i64;
         let ratio = worst.2 as f64 / median_ns.max(1) as f64;
         out.push(Anomaly {
             kind: "slow_handler",
-            severity: if worst_z > 2.0 * t.outlier_z || ratio >= 10.0 {
-                Severity::High
-            } else {
-                Severity::Medium
-            },
+            severity: crate::anomalies::severity_of_ratio(ratio),
             subject: rows.pid_text(pid),
             pid: Some(rows.pid_text(pid)),
             ts: rows.time[worst.0],

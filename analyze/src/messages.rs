@@ -8,7 +8,9 @@
 //! senders interleaved are the one case where the choice of sender is a guess (the
 //! latencies are still right to within their gap).
 //!
-//! Sends to a registered name are resolved through the `register` events seen so far. On one
+//! Sends to a registered name are resolved through the `register` events seen so far; sends
+//! to a process alias (how `GenServer.call` replies travel since OTP 24) name no process, and
+//! pair with whichever process receives their hash. On one
 //! node a receive is never paired with a send stamped after it (its real send was not
 //! traced); across nodes, clocks differ, so order is not required.
 //!
@@ -69,6 +71,9 @@ pub fn pair(rows: &Rows) -> Messages {
     // Unpaired sends per (receiver, hash), oldest first: (row, receiver).
     let mut pending: HashMap<(u32, u32), VecDeque<usize>> = HashMap::new();
     let mut receiver_of: HashMap<usize, u32> = HashMap::new();
+    // Sends to a target that is neither a pid nor a known name (a process alias, which
+    // `GenServer.call` replies use), by hash: whoever receives that hash got it.
+    let mut pending_any: HashMap<u32, VecDeque<usize>> = HashMap::new();
     let mut dead: Vec<usize> = Vec::new();
     for i in 0..rows.len() {
         match rows.kind[i] {
@@ -95,7 +100,9 @@ pub fn pair(rows: &Rows) -> Messages {
                     let n = rows.name[i]?;
                     registered.get(&(rows.node[i], n)).copied()
                 });
-                let (Some(to), Some(h)) = (to, rows.msg_hash[i]) else {
+                let Some(h) = rows.msg_hash[i] else { continue };
+                let Some(to) = to else {
+                    pending_any.entry(h).or_default().push_back(i);
                     continue;
                 };
                 pending.entry((to, h)).or_default().push_back(i);
@@ -106,13 +113,16 @@ pub fn pair(rows: &Rows) -> Messages {
                 let r = rows.pid[i];
                 receives_traced[r as usize] = true;
                 let Some(h) = rows.msg_hash[i] else { continue };
-                let q = pending.get_mut(&(r, h));
-                let found = q.and_then(|q| {
+                let take = |q: &mut VecDeque<usize>| {
                     let pos = q
                         .iter()
                         .position(|&s| rows.node[s] != rows.node[i] || rows.ts[s] <= rows.ts[i])?;
                     q.remove(pos)
-                });
+                };
+                let found = pending
+                    .get_mut(&(r, h))
+                    .and_then(take)
+                    .or_else(|| pending_any.get_mut(&h).and_then(take));
                 match found {
                     Some(s) => {
                         receiver_of.remove(&s);

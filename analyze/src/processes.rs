@@ -238,7 +238,7 @@ pub fn cascade_anomalies(crashes: &[Crash], max_evidence: usize) -> Vec<crate::a
                 summary: format!(
                     "{} exited with {} and took {} linked process{} down: {}{}",
                     c.root,
-                    c.reason,
+                    crate::units::clip(&c.reason, 80),
                     c.affected.len(),
                     if c.affected.len() == 1 { "" } else { "es" },
                     names.join(", "),

@@ -62,6 +62,14 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// `s` cut to at most `max` characters, with `…` when cut.
+pub fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,6 +70,9 @@ enum Command {
         /// latency_outlier: modified z-score of log-duration above which a call is an outlier.
         #[arg(long, default_value_t = 3.5)]
         outlier_z: f64,
+        /// latency_outlier, slow_handler: how many times the median a call or reply must take.
+        #[arg(long, default_value_t = 2.0)]
+        min_ratio: f64,
         /// latency_outlier: exact durations a function needs before it is judged.
         #[arg(long, default_value_t = 20)]
         min_samples: u32,
@@ -163,6 +166,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             format,
             top,
             outlier_z,
+            min_ratio,
             min_samples,
             burst_window_ms,
             burst_min_errors,
@@ -178,6 +182,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 top,
                 thresholds: scope_analyze::anomalies::Thresholds {
                     outlier_z,
+                    min_ratio,
                     min_samples,
                     burst_window_ns: (burst_window_ms as i64).saturating_mul(1_000_000),
                     burst_min_errors,

@@ -1,2 +1,50 @@
 //! Cross-crate and end-to-end tests of ElixirScope (in `tests/`), and helper programs they
 //! run (in `src/bin/`): a writer that is killed mid-write, a synthetic sample generator.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The compiled recorder's `ebin` (`SCOPE_RECORDER_EBIN`, set by `scripts/test.sh`, or the
+/// recorder's test build in this checkout).
+pub fn ebin() -> PathBuf {
+    let dir = std::env::var_os("SCOPE_RECORDER_EBIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../recorder/_build/test/lib/elixir_scope/ebin")
+        });
+    assert!(
+        dir.join("Elixir.ElixirScope.beam").exists(),
+        "the recorder is not compiled at {} (run `cd recorder && MIX_ENV=test mix compile`, as scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs an Elixir script from `tests/e2e/` with the recorder on the code path; returns its `key value` lines.
+pub fn run_elixir(script: &str, args: &[&Path]) -> HashMap<String, String> {
+    let out = Command::new("elixir")
+        .arg("-pa")
+        .arg(ebin())
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("e2e")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .expect("elixir runs");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

@@ -4,53 +4,11 @@
 //! Needs Erlang/Elixir and the compiled recorder (`SCOPE_RECORDER_EBIN`, set by
 //! `scripts/test.sh`).
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use scope_e2e::{ebin, run_elixir};
 use scope_format::{Kind, Trace};
-
-fn ebin() -> PathBuf {
-    let dir = std::env::var_os("SCOPE_RECORDER_EBIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../recorder/_build/test/lib/elixir_scope/ebin")
-        });
-    assert!(
-        dir.join("Elixir.ElixirScope.beam").exists(),
-        "the recorder is not compiled at {} (run `cd recorder && MIX_ENV=test mix compile`, as scripts/test.sh does)",
-        dir.display()
-    );
-    dir
-}
-
-/// Runs an Elixir script with the recorder on the code path; returns its `key value` lines.
-fn run_elixir(script: &str, args: &[&Path]) -> HashMap<String, String> {
-    let out = Command::new("elixir")
-        .arg("-pa")
-        .arg(ebin())
-        .arg(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("e2e")
-                .join(script),
-        )
-        .args(args)
-        .output()
-        .expect("elixir runs");
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 #[test]
 fn a_recorded_program_shows_exactly_what_it_did() {
