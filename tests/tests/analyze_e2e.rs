@@ -20,7 +20,7 @@ fn a_slow_call_a_crash_cascade_and_a_flooded_mailbox_are_found() {
     let (slow, sink, root) = (&facts["slow"], &facts["sink"], &facts["root"]);
     let workers: BTreeSet<&str> = [facts["w1"].as_str(), facts["w2"].as_str()].into();
 
-    let loaded = table::load(&[trace_dir.clone()]).unwrap();
+    let loaded = table::load(std::slice::from_ref(&trace_dir)).unwrap();
     let r = report::analyze(&loaded, &Thresholds::default()).unwrap();
     let find = |kind: &str| {
         r.anomalies
