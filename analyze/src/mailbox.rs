@@ -22,7 +22,8 @@ use crate::messages::Messages;
 use crate::table::Rows;
 use crate::units::duration;
 
-fn is_callback(rows: &Rows, mfa: u32) -> bool {
+/// Whether `mfa` is a GenServer callback run once per message.
+pub(crate) fn is_callback(rows: &Rows, mfa: u32) -> bool {
     let m = rows.mfas.get(mfa);
     m.ends_with(".handle_call/3") || m.ends_with(".handle_cast/2") || m.ends_with(".handle_info/2")
 }

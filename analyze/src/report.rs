@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::anomalies::{self, Anomaly, Thresholds};
+use crate::correlation::{self, Request};
 use crate::error::Result;
 use crate::messages::{self, MessageSummary};
 use crate::processes::{self, Crash, Process};
@@ -35,6 +36,7 @@ pub struct Report {
     pub messages: MessageSummary,
     pub processes: Vec<Process>,
     pub crashes: Vec<Crash>,
+    pub requests: Vec<Request>,
     pub anomalies: Vec<Anomaly>,
 }
 
@@ -48,6 +50,7 @@ pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
     let msgs = messages::pair(&rows);
     let messages = messages::summarize(&rows, &msgs, 20)?;
     let procs = processes::analyze(&rows);
+    let requests = correlation::requests(&rows, &spans, &msgs);
     let mut found = anomalies::latency_outliers(&frame, t)?;
     found.extend(anomalies::exception_bursts(&frame, t)?);
     found.extend(processes::cascade_anomalies(&procs.crashes, t.max_evidence));
@@ -67,6 +70,7 @@ pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
         messages,
         processes: procs.processes,
         crashes: procs.crashes,
+        requests,
         anomalies,
     })
 }

@@ -296,6 +296,44 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
         table(out, &t)?;
     }
 
+    heading(out, "Requests")?;
+    if r.requests.is_empty() {
+        writeln!(
+            out,
+            "{ind}no spans recorded (ElixirScope.span/3 or telemetry start/stop events make requests)"
+        )?;
+    } else {
+        let mut slowest: Vec<_> = r.requests.iter().collect();
+        slowest.sort_by_key(|q| std::cmp::Reverse(q.duration_ns.unwrap_or(i64::MAX)));
+        writeln!(out, "{ind}{} requests; slowest first:", r.requests.len())?;
+        let mut t = Table::new(&[
+            ("id", true),
+            ("name", false),
+            ("pid", false),
+            ("start", false),
+            ("duration", true),
+            ("spans", true),
+            ("processes", true),
+            ("messages", true),
+            ("events", true),
+        ]);
+        for q in slowest.into_iter().take(o.top) {
+            t.row(vec![
+                q.id.to_string(),
+                q.name.clone(),
+                q.pid.clone(),
+                rfc3339(q.start_ns),
+                q.duration_ns.map_or_else(|| "unfinished".into(), duration),
+                q.spans.to_string(),
+                q.processes.len().to_string(),
+                q.messages.to_string(),
+                q.events.to_string(),
+            ]);
+        }
+        writeln!(out)?;
+        table(out, &t)?;
+    }
+
     heading(out, "Crashes")?;
     if r.crashes.is_empty() {
         writeln!(out, "{ind}no abnormal exits")?;

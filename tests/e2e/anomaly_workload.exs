@@ -1,7 +1,8 @@
 # A program with three known problems, recorded by ElixirScope, for `scope analyze`:
 #   - one call of AnomalyWorkload.Slow.handle_call/3 takes 300 ms (the others ~1 ms);
 #   - a process crashes and takes its two linked workers down (a crash cascade);
-#   - AnomalyWorkload.Sink is cast 400 messages faster than it handles them (mailbox growth).
+#   - AnomalyWorkload.Sink is cast 400 messages faster than it handles them (mailbox growth);
+#   - one request (an ElixirScope span) calls the Slow server.
 #
 #   elixir -pa <elixir_scope ebin> anomaly_workload.exs <trace dir>
 # Prints `role <0.N.S>` lines for the test to compare with the analysis.
@@ -59,6 +60,9 @@ main =
   spawn(fn ->
     {:ok, slow} = GenServer.start(AnomalyWorkload.Slow, 0)
     for i <- 1..120, do: GenServer.call(slow, {:work, i}, 10_000)
+
+    # One request, in a span: it reaches the Slow server through a call.
+    ElixirScope.span("checkout", %{order: 1}, fn -> GenServer.call(slow, {:work, 500}) end)
 
     {:ok, sink} = GenServer.start(AnomalyWorkload.Sink, 0)
     for i <- 1..400, do: GenServer.cast(sink, {:item, i})

@@ -59,7 +59,7 @@ fn a_slow_call_a_crash_cascade_and_a_flooded_mailbox_are_found() {
     }
 
     let f = |mfa: &str| r.functions.iter().find(|f| f.mfa == mfa).unwrap();
-    assert_eq!(f("AnomalyWorkload.Slow.handle_call/3").calls, 120);
+    assert_eq!(f("AnomalyWorkload.Slow.handle_call/3").calls, 121);
     assert_eq!(f("AnomalyWorkload.Sink.handle_cast/2").calls, 400);
     assert!(f("AnomalyWorkload.Slow.handle_call/3").max_ns.unwrap() >= 300_000_000);
     let to_sink = r
@@ -69,6 +69,17 @@ fn a_slow_call_a_crash_cascade_and_a_flooded_mailbox_are_found() {
         .find(|p| p.sender == facts["main"] && p.receiver == *sink)
         .unwrap();
     assert_eq!(to_sink.messages, 401, "400 casts and the final call");
+
+    // The span is a request that reached the Slow server.
+    assert_eq!(r.requests.len(), 1, "{:#?}", r.requests);
+    let q = &r.requests[0];
+    assert_eq!(
+        (q.name.as_str(), q.pid.as_str()),
+        ("checkout", facts["main"].as_str())
+    );
+    assert_eq!(q.processes, vec![facts["main"].clone(), slow.clone()]);
+    assert_eq!(q.messages, 2, "the call and its reply");
+    assert!(q.duration_ns.unwrap() > 0);
 
     // The same findings from a hive-partitioned Parquet dataset.
     let ds: PathBuf = dir.path().join("dataset");

@@ -134,6 +134,33 @@ pub mod ev {
         e
     }
 
+    pub fn span_start(us: i64, pid: u32, name: &str, id: u64, parent: u64) -> Event {
+        let mut e = at(us, Kind::SpanStart, pid);
+        e.name = Some(name.into());
+        e.correlation = id;
+        e.nums[0] = parent as i64;
+        e
+    }
+
+    pub fn span_stop(us: i64, pid: u32, name: &str, id: u64, parent: u64) -> Event {
+        let mut e = span_start(us, pid, name, id, parent);
+        e.kind = Kind::SpanStop;
+        e
+    }
+
+    pub fn telemetry(us: i64, pid: u32, name: &str, id: u64) -> Event {
+        let mut e = at(us, Kind::Telemetry, pid);
+        e.name = Some(name.into());
+        e.correlation = id;
+        e
+    }
+
+    pub fn ret(us: i64, pid: u32, f: &str, arity: u8) -> Event {
+        let mut e = call(us, pid, f, arity);
+        e.kind = Kind::ReturnFrom;
+        e
+    }
+
     pub fn exit(us: i64, pid: u32, reason: &str) -> Event {
         let mut e = at(us, Kind::Exit, pid);
         e.value = Some(Value::text(reason));

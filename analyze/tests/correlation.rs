@@ -1,0 +1,61 @@
+//! Requests: a root span, its child spans and tagged events, and the processes its messages
+//! and spawns reached.
+
+mod support;
+
+use scope_analyze::{correlation, messages, spans};
+use support::ev::*;
+
+#[test]
+fn a_request_reaches_a_genserver_a_spawned_task_and_what_that_task_calls() {
+    let mut ev = vec![
+        // Request 10 in process 1, with a child span 11 and a telemetry event.
+        span_start(0, 1, "checkout", 10, 0),
+        send(5, 1, 2, 100), // a call to GenServer 2 …
+        recv(6, 2, 100),
+        call(7, 2, "handle_call", 3),
+        send(8, 2, 9, 300), // … which, while handling it, tells 9
+        recv(9, 9, 300),
+        ret(20, 2, "handle_call", 3),
+        send(21, 2, 1, 101), // the reply
+        recv(22, 1, 101),
+        span_start(30, 1, "price", 11, 10),
+        telemetry(31, 1, "shop.price", 11),
+        spawn(35, 1, 3, "task"),
+        send(40, 3, 4, 200), // the task messages 4
+        recv(41, 4, 200),
+        span_stop(45, 1, "price", 11, 10),
+        span_stop(100, 1, "checkout", 10, 0),
+        // After the request: 2 handles something else, not part of it.
+        send(200, 5, 2, 400),
+        recv(201, 2, 400),
+        call(202, 2, "handle_call", 3),
+        ret(210, 2, "handle_call", 3),
+        // Request 20 in process 5, unrelated and unfinished.
+        span_start(300, 5, "report", 20, 0),
+        send(301, 5, 6, 500),
+    ];
+    ev.sort_by_key(|e| e.ts);
+    let (_d, path) = support::write_events(&ev);
+    let (_, rows) = support::load(&path);
+    let s = spans::pair(&rows);
+    let m = messages::pair(&rows);
+    let r = correlation::requests(&rows, &s, &m);
+    assert_eq!(r.len(), 2);
+    let a = &r[0];
+    assert_eq!(
+        (a.id, a.name.as_str(), a.pid.as_str()),
+        (10, "checkout", "<0.1.0>")
+    );
+    assert_eq!(a.duration_ns, Some(100_000));
+    assert_eq!((a.spans, a.events_tagged), (2, 1));
+    assert_eq!(
+        a.processes,
+        vec!["<0.1.0>", "<0.2.0>", "<0.3.0>", "<0.9.0>", "<0.4.0>"]
+    );
+    assert_eq!(a.messages, 4, "1→2, 2→9, 2→1, 3→4");
+    assert_eq!(a.evidence.len(), 2);
+    let b = &r[1];
+    assert_eq!((b.id, b.name.as_str(), b.duration_ns), (20, "report", None));
+    assert_eq!(b.processes, vec!["<0.5.0>"], "6's receive is not traced");
+}
