@@ -4,7 +4,8 @@
 //! - `latency_outlier`: per function, calls whose log-duration has a modified z-score
 //!   (Iglewicz–Hoaglin: 0.6745·(x − median)/MAD) above the threshold, among functions with
 //!   at least `min_samples` exact durations, and that took at least `min_ratio` times the
-//!   median. Severity by that ratio: ≥ 10× high, ≥ 4× medium, else low. Log-durations, because latencies are skewed.
+//!   median and at least `min_excess_ns` longer. Severity: ≥ 10× and ≥ 1 ms longer high,
+//!   ≥ 4× medium, else low. Log-durations, because latencies are skewed.
 //!   Only slow outliers are reported: a call far faster than usual is not a problem.
 //!   When half the calls take the same time (MAD = 0) the mean absolute deviation stands in
 //!   (scaled by 1.2533, as Iglewicz and Hoaglin suggest).
@@ -59,6 +60,9 @@ pub struct Thresholds {
     /// must take to count: when durations barely vary, a statistically outlying call can
     /// still be only a little slower, which nobody needs to look at.
     pub min_ratio: f64,
+    /// How much longer than the median (ns) a call or reply gap must take to count: jitter
+    /// of a few µs on a µs-fast function is scheduling, not a finding.
+    pub min_excess_ns: i64,
     /// Exact durations a function needs before its outliers are judged.
     pub min_samples: u32,
     /// Burst window length (ns).
@@ -78,6 +82,7 @@ impl Default for Thresholds {
         Thresholds {
             outlier_z: 3.5,
             min_ratio: 2.0,
+            min_excess_ns: 100_000,
             min_samples: 20,
             burst_window_ns: 1_000_000_000,
             burst_min_errors: 5,
@@ -88,10 +93,10 @@ impl Default for Thresholds {
     }
 }
 
-/// Severity of a slow call or reply by how many times the usual it took: ≥ 10× high,
-/// ≥ 4× medium, else low.
-pub fn severity_of_ratio(ratio: f64) -> Severity {
-    if ratio >= 10.0 {
+/// Severity of a slow call or reply by how many times the usual it took and by how much:
+/// ≥ 10× and ≥ 1 ms longer high, ≥ 4× medium, else low.
+pub fn severity_of(ratio: f64, excess_ns: i64) -> Severity {
+    if ratio >= 10.0 && excess_ns >= 1_000_000 {
         Severity::High
     } else if ratio >= 4.0 {
         Severity::Medium
@@ -159,6 +164,11 @@ pub fn latency_outliers(spans: &DataFrame, t: &Thresholds) -> Result<Vec<Anomaly
                     col("duration")
                         .cast(DataType::Float64)
                         .gt_eq(col("median_ns").cast(DataType::Float64) * lit(t.min_ratio)),
+                )
+                .and(
+                    (col("duration").cast(DataType::Float64)
+                        - col("median_ns").cast(DataType::Float64))
+                    .gt_eq(lit(t.min_excess_ns as f64)),
                 ),
         )
         .sort_by_exprs(
@@ -203,7 +213,7 @@ pub fn latency_outliers(spans: &DataFrame, t: &Thresholds) -> Result<Vec<Anomaly
         } else {
             0.0
         };
-        let severity = severity_of_ratio(ratio);
+        let severity = severity_of(ratio, worst_ns - med as i64);
         out.push(Anomaly {
             kind: "latency_outlier",
             severity,

@@ -200,7 +200,11 @@ pub fn slow_handlers(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomal
         let mut slow: Vec<(f64, &(usize, usize, i64))> = g
             .iter()
             .map(|x| (z((x.2 as f64).ln()), x))
-            .filter(|(s, x)| *s > t.outlier_z && x.2 as f64 >= t.min_ratio * med.exp())
+            .filter(|(s, x)| {
+                *s > t.outlier_z
+                    && x.2 as f64 >= t.min_ratio * med.exp()
+                    && x.2 - med.exp() as i64 >= t.min_excess_ns
+            })
             .collect();
         if slow.is_empty() {
             continue;
@@ -211,7 +215,7 @@ pub fn slow_handlers(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomal
         let ratio = worst.2 as f64 / median_ns.max(1) as f64;
         out.push(Anomaly {
             kind: "slow_handler",
-            severity: crate::anomalies::severity_of_ratio(ratio),
+            severity: crate::anomalies::severity_of(ratio, worst.2 - median_ns),
             subject: rows.pid_text(pid),
             pid: Some(rows.pid_text(pid)),
             ts: rows.time[worst.0],

@@ -73,6 +73,9 @@ enum Command {
         /// latency_outlier, slow_handler: how many times the median a call or reply must take.
         #[arg(long, default_value_t = 2.0)]
         min_ratio: f64,
+        /// latency_outlier, slow_handler: how much longer than the median (µs) it must take.
+        #[arg(long, default_value_t = 100)]
+        min_excess_us: i64,
         /// latency_outlier: exact durations a function needs before it is judged.
         #[arg(long, default_value_t = 20)]
         min_samples: u32,
@@ -167,6 +170,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             top,
             outlier_z,
             min_ratio,
+            min_excess_us,
             min_samples,
             burst_window_ms,
             burst_min_errors,
@@ -183,6 +187,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 thresholds: scope_analyze::anomalies::Thresholds {
                     outlier_z,
                     min_ratio,
+                    min_excess_ns: min_excess_us.saturating_mul(1000),
                     min_samples,
                     burst_window_ns: (burst_window_ms as i64).saturating_mul(1_000_000),
                     burst_min_errors,

@@ -29,10 +29,14 @@ fn a_slow_call_a_crash_cascade_and_a_flooded_mailbox_are_found() {
             .collect::<Vec<_>>()
     };
 
-    let outliers = find("latency_outlier");
+    // Scheduling jitter on a loaded machine can make other calls outliers too, of low or
+    // medium severity; the known slow call is the high one.
+    let outliers: Vec<_> = find("latency_outlier")
+        .into_iter()
+        .filter(|a| a.severity == Severity::High)
+        .collect();
     assert_eq!(outliers.len(), 1, "{:#?}", r.anomalies);
     assert_eq!(outliers[0].subject, "AnomalyWorkload.Slow.handle_call/3");
-    assert_eq!(outliers[0].severity, Severity::High);
     assert_eq!(outliers[0].pid.as_deref(), Some(slow.as_str()));
 
     let cascades = find("crash_cascade");
