@@ -3,12 +3,12 @@
 //! - [`schema`]: the events table (one row per event) as Arrow batches; [`convert`] writes
 //!   it to Parquet, one file or hive-partitioned by node.
 //! - [`table`]: loads that table (from segments or Parquet) into Polars for analysis.
-//! - [`summary`], [`spans`], [`messages`], [`processes`], [`mailbox`], [`correlation`],
-//!   [`anomalies`]: the analyses;
-//!   [`report`] runs them all.
+//! - [`summary`], [`clock`] (multi-node repair), [`spans`], [`messages`], [`processes`],
+//!   [`mailbox`], [`correlation`], [`anomalies`]: the analyses; [`report`] runs them all.
 //! - [`units`]: how times, durations and sizes are printed.
 
 pub mod anomalies;
+pub mod clock;
 pub mod convert;
 pub mod correlation;
 pub mod error;

@@ -108,6 +108,13 @@ pub fn pair(rows: &Rows) -> Messages {
                 pending.entry((to, h)).or_default().push_back(i);
                 receiver_of.insert(i, to);
             }
+            _ => {}
+        }
+    }
+    // Receives, once every send is known: across nodes, a receive can come before its send
+    // in wall-clock order (the nodes' clocks disagree; `crate::clock` repairs that later).
+    for i in 0..rows.len() {
+        match rows.kind[i] {
             Some(Kind::Receive) => {
                 m.receives += 1;
                 let r = rows.pid[i];

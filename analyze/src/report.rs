@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::anomalies::{self, Anomaly, Thresholds};
+use crate::clock::{self, ClockReport};
 use crate::correlation::{self, Request};
 use crate::error::Result;
 use crate::messages::{self, MessageSummary};
@@ -31,6 +32,8 @@ pub struct SpanCounts {
 pub struct Report {
     pub schema: &'static str,
     pub summary: Summary,
+    /// Multi-node clock repair (empty for one node).
+    pub clock: ClockReport,
     pub spans: SpanCounts,
     pub functions: Vec<FunctionStats>,
     pub messages: MessageSummary,
@@ -43,11 +46,12 @@ pub struct Report {
 /// Runs every analysis.
 pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
     let summary = summary::summarize(loaded)?;
-    let rows = Rows::from_frame(&loaded.events)?;
+    let mut rows = Rows::from_frame(&loaded.events)?;
+    let mut msgs = messages::pair(&rows);
+    let clock = clock::repair(&mut rows, &mut msgs);
     let spans = spans::pair(&rows);
     let frame = spans::frame(&rows, &spans)?;
     let functions = spans::functions(&rows, &spans, &frame)?;
-    let msgs = messages::pair(&rows);
     let messages = messages::summarize(&rows, &msgs, 20)?;
     let procs = processes::analyze(&rows);
     let requests = correlation::requests(&rows, &spans, &msgs);
@@ -60,6 +64,7 @@ pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
     Ok(Report {
         schema: "scope.analyze/1",
         summary,
+        clock,
         spans: SpanCounts {
             spans: spans.spans.len() as u64,
             measured: spans.spans.iter().filter(|s| s.outcome.measured()).count() as u64,

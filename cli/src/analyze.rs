@@ -101,6 +101,36 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "  {k:<10} {v}")?;
         }
     }
+    if r.clock.cross_node_messages > 0 {
+        let moved: Vec<String> = r
+            .clock
+            .nodes
+            .iter()
+            .map(|n| {
+                format!(
+                    "{} {}{}",
+                    n.node,
+                    if n.shift_ns >= 0 { "+" } else { "" },
+                    duration(n.shift_ns)
+                )
+            })
+            .collect();
+        let v = format!(
+            "{} messages between nodes, {} received before they were sent by the nodes' clocks; {}",
+            r.clock.cross_node_messages,
+            r.clock.receives_before_send,
+            if moved.is_empty() {
+                "no correction needed".to_string()
+            } else {
+                format!("corrected: {}", moved.join(", "))
+            }
+        );
+        if md {
+            writeln!(out, "- **clocks**: {v}")?;
+        } else {
+            writeln!(out, "  {:<10} {v}", "clocks")?;
+        }
+    }
     if let Some(w) = &s.warning {
         writeln!(out, "\n{}warning: {w}", if md { "> " } else { "" })?;
     }

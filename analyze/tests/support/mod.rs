@@ -61,6 +61,27 @@ pub fn write_events(events: &[Event]) -> (tempfile::TempDir, PathBuf) {
     (dir, p)
 }
 
+/// Writes one trace directory holding several nodes; each node's clock anchor is
+/// `EPOCH_NS + skew_ns` at monotonic 0 (a node whose clock runs behind has a negative skew).
+pub fn write_nodes(nodes: &[(&str, i64, Vec<Event>)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    for (node, skew, events) in nodes {
+        let mut cfg = WriterConfig::new(dir.path(), *node);
+        // The skew moves the node's timestamps under the common anchor, which moves its
+        // wall clock the same way.
+        cfg.clock = anchor;
+        let mut w = TraceWriter::create(cfg).unwrap();
+        for e in events {
+            let mut e = e.clone();
+            e.ts += skew;
+            w.push(&e).unwrap();
+        }
+        w.close().unwrap();
+    }
+    let p = dir.path().to_path_buf();
+    (dir, p)
+}
+
 /// Loads a written trace.
 pub fn load(path: &std::path::Path) -> (table::Loaded, Rows) {
     let loaded = table::load(&[path.to_path_buf()]).unwrap();
@@ -93,6 +114,17 @@ pub mod ev {
     pub fn send_dead(us: i64, from: u32, to: u32, hash: u32) -> Event {
         let mut e = send(us, from, to, hash);
         e.kind = Kind::SendToNonExistingProcess;
+        e
+    }
+
+    /// A send to process `<0.to.0>` on another node.
+    pub fn send_remote(us: i64, from: u32, node: &str, to: u32, hash: u32) -> Event {
+        let mut e = send(us, from, to, hash);
+        e.peer = Some(Pid {
+            node: Some(node.into()),
+            number: to,
+            serial: 0,
+        });
         e
     }
 
