@@ -114,42 +114,40 @@ pub fn pair(rows: &Rows) -> Messages {
     // Receives, once every send is known: across nodes, a receive can come before its send
     // in wall-clock order (the nodes' clocks disagree; `crate::clock` repairs that later).
     for i in 0..rows.len() {
-        match rows.kind[i] {
-            Some(Kind::Receive) => {
-                m.receives += 1;
-                let r = rows.pid[i];
-                receives_traced[r as usize] = true;
-                let Some(h) = rows.msg_hash[i] else { continue };
-                let take = |q: &mut VecDeque<usize>| {
-                    let pos = q
-                        .iter()
-                        .position(|&s| rows.node[s] != rows.node[i] || rows.ts[s] <= rows.ts[i])?;
-                    q.remove(pos)
+        if rows.kind[i] != Some(Kind::Receive) {
+            continue;
+        }
+        m.receives += 1;
+        let r = rows.pid[i];
+        receives_traced[r as usize] = true;
+        let Some(h) = rows.msg_hash[i] else { continue };
+        let take = |q: &mut VecDeque<usize>| {
+            let pos = q
+                .iter()
+                .position(|&s| rows.node[s] != rows.node[i] || rows.ts[s] <= rows.ts[i])?;
+            q.remove(pos)
+        };
+        let found = pending
+            .get_mut(&(r, h))
+            .and_then(take)
+            .or_else(|| pending_any.get_mut(&h).and_then(take));
+        match found {
+            Some(s) => {
+                receiver_of.remove(&s);
+                let latency_ns = if rows.node[s] == rows.node[i] {
+                    rows.ts[i] - rows.ts[s]
+                } else {
+                    rows.time[i] - rows.time[s]
                 };
-                let found = pending
-                    .get_mut(&(r, h))
-                    .and_then(take)
-                    .or_else(|| pending_any.get_mut(&h).and_then(take));
-                match found {
-                    Some(s) => {
-                        receiver_of.remove(&s);
-                        let latency_ns = if rows.node[s] == rows.node[i] {
-                            rows.ts[i] - rows.ts[s]
-                        } else {
-                            rows.time[i] - rows.time[s]
-                        };
-                        m.pairs.push(Pair {
-                            send: s,
-                            receive: i,
-                            sender: rows.pid[s],
-                            receiver: r,
-                            latency_ns,
-                        });
-                    }
-                    None => m.unmatched_receives += 1,
-                }
+                m.pairs.push(Pair {
+                    send: s,
+                    receive: i,
+                    sender: rows.pid[s],
+                    receiver: r,
+                    latency_ns,
+                });
             }
-            _ => {}
+            None => m.unmatched_receives += 1,
         }
     }
     for i in dead {
