@@ -9,8 +9,9 @@
 //!   Only slow outliers are reported: a call far faster than usual is not a problem.
 //!   When half the calls take the same time (MAD = 0) the mean absolute deviation stands in
 //!   (scaled by 1.2533, as Iglewicz and Hoaglin suggest).
-//! - `exception_burst`: a time window in which a function raised at least `burst_min_errors`
-//!   times at an error rate `burst_factor` times its rate over the rest of the trace.
+//! - `exception_burst`: a time window in which a function (or a process, across at least two
+//!   functions) raised at least `burst_min_errors` times at an error rate `burst_factor`
+//!   times its rate over the rest of the trace.
 //!
 //! One anomaly per function (and per window for bursts), its evidence the worst calls.
 //! Crash cascades are found in [`crate::processes`], mailbox growth and slow handlers in
@@ -242,7 +243,17 @@ pub fn latency_outliers(spans: &DataFrame, t: &Thresholds) -> Result<Vec<Anomaly
 
 /// Exception bursts from the spans frame.
 pub fn exception_bursts(spans: &DataFrame, t: &Thresholds) -> Result<Vec<Anomaly>> {
+    let mut out = bursts_by(spans, t, "mfa")?;
+    out.extend(bursts_by(spans, t, "pid")?);
+    Ok(out)
+}
+
+/// Bursts per function (`key` = "mfa") or per process (`key` = "pid"). A process burst
+/// needs errors from at least two functions: one function's burst is reported once, per
+/// function.
+fn bursts_by(spans: &DataFrame, t: &Thresholds, key: &'static str) -> Result<Vec<Anomaly>> {
     let e = err("exception bursts");
+    let other = if key == "mfa" { "pid" } else { "mfa" };
     let w = t.burst_window_ns.max(1);
     let windows = spans
         .clone()
@@ -250,32 +261,42 @@ pub fn exception_bursts(spans: &DataFrame, t: &Thresholds) -> Result<Vec<Anomaly
         .with_columns([(col("start") / lit(w)).alias("window")])
         .with_columns([
             len()
-                .over([col("mfa")])
+                .over([col(key)])
                 .map_err(&e)?
                 .cast(DataType::Int64)
                 .alias("calls_all"),
             col("error")
                 .sum()
-                .over([col("mfa")])
+                .over([col(key)])
                 .map_err(&e)?
                 .cast(DataType::Int64)
                 .alias("errors_all"),
         ])
-        .group_by([col("mfa"), col("window")])
+        .group_by([col(key), col("window")])
         .agg([
             len().cast(DataType::Int64).alias("calls"),
             col("error").sum().cast(DataType::Int64).alias("errors"),
             col("calls_all").first(),
             col("errors_all").first(),
             col("span_id").filter(col("error")).alias("ids"),
-            col("pid").filter(col("error")).first().alias("pid"),
+            col(other).filter(col("error")).first().alias("other"),
+            col("mfa")
+                .filter(col("error"))
+                .n_unique()
+                .cast(DataType::Int64)
+                .alias("functions"),
             col("start").filter(col("error")).min().alias("first_error"),
         ])
         .filter(col("errors").gt_eq(lit(i64::from(t.burst_min_errors))))
-        .sort_by_exprs([col("mfa"), col("window")], SortMultipleOptions::default())
+        .filter(if key == "pid" {
+            col("functions").gt_eq(lit(2i64))
+        } else {
+            lit(true)
+        })
+        .sort_by_exprs([col(key), col("window")], SortMultipleOptions::default())
         .collect()
         .map_err(&e)?;
-    let mfa = windows.column("mfa").map_err(&e)?.str().map_err(&e)?;
+    let subject = windows.column(key).map_err(&e)?.str().map_err(&e)?;
     let calls = windows.column("calls").map_err(&e)?.i64().map_err(&e)?;
     let errors = windows.column("errors").map_err(&e)?.i64().map_err(&e)?;
     let calls_all = windows.column("calls_all").map_err(&e)?.i64().map_err(&e)?;
@@ -285,7 +306,7 @@ pub fn exception_bursts(spans: &DataFrame, t: &Thresholds) -> Result<Vec<Anomaly
         .i64()
         .map_err(&e)?;
     let ids = windows.column("ids").map_err(&e)?.list().map_err(&e)?;
-    let pid = windows.column("pid").map_err(&e)?.str().map_err(&e)?;
+    let other_col = windows.column("other").map_err(&e)?.str().map_err(&e)?;
     let first = windows
         .column("first_error")
         .map_err(&e)?
@@ -326,12 +347,17 @@ pub fn exception_bursts(spans: &DataFrame, t: &Thresholds) -> Result<Vec<Anomaly
             } else {
                 Severity::Medium
             },
-            subject: mfa.get(i).unwrap_or("?").to_string(),
-            pid: pid.get(i).map(str::to_string),
+            subject: subject.get(i).unwrap_or("?").to_string(),
+            pid: if key == "pid" {
+                subject.get(i).map(str::to_string)
+            } else {
+                other_col.get(i).map(str::to_string)
+            },
             ts: first.get(i).unwrap_or(0),
             time: String::new(),
             summary: format!(
-                "{er} of {c} calls raised within {} ({:.0}%), against {:.1}% elsewhere in the trace",
+                "{er} of {c} calls{} raised within {} ({:.0}%), against {:.1}% elsewhere in the trace",
+                if key == "pid" { " in this process" } else { "" },
                 crate::units::duration(w),
                 rate * 100.0,
                 base * 100.0

@@ -54,19 +54,20 @@ pub fn repair(rows: &mut Rows, msgs: &mut Messages) -> ClockReport {
             continue;
         }
         report.cross_node_messages += 1;
-        let gap = rows.time[p.send] - rows.time[p.receive];
+        let gap = rows.time[p.send].saturating_sub(rows.time[p.receive]);
         if gap >= 0 {
             report.receives_before_send += 1;
         }
-        need[a][b] = need[a][b].max(gap + 1);
+        need[a][b] = need[a][b].max(gap.saturating_add(1));
     }
     let mut shift = vec![0i64; n];
     for _ in 0..n {
         let mut changed = false;
         for a in 0..n {
             for b in 0..n {
-                if need[a][b] > i64::MIN && shift[b] < shift[a] + need[a][b] {
-                    shift[b] = shift[a] + need[a][b];
+                let want = shift[a].saturating_add(need[a][b]);
+                if need[a][b] > i64::MIN && shift[b] < want {
+                    shift[b] = want;
                     changed = true;
                 }
             }
@@ -79,10 +80,10 @@ pub fn repair(rows: &mut Rows, msgs: &mut Messages) -> ClockReport {
     // are kept (the hybrid clock pass handles the rest).
     let base = shift.iter().copied().min().unwrap_or(0);
     for s in &mut shift {
-        *s -= base;
+        *s = s.saturating_sub(base);
     }
     for i in 0..rows.len() {
-        rows.time[i] += shift[rows.node[i] as usize];
+        rows.time[i] = rows.time[i].saturating_add(shift[rows.node[i] as usize]);
     }
 
     // Hybrid logical clock over the event order, receives after their sends.
@@ -99,17 +100,17 @@ pub fn repair(rows: &mut Rows, msgs: &mut Messages) -> ClockReport {
         if let Some(&s) = send_of.get(&i) {
             if rows.node[s] as usize != node {
                 let st = if s < i { fixed[s] } else { rows.time[s] };
-                t = t.max(st + 1);
+                t = t.max(st.saturating_add(1));
             }
         }
-        extra[node] = extra[node].max(t - rows.time[i]);
+        extra[node] = extra[node].max(t.saturating_sub(rows.time[i]));
         last[node] = t;
         fixed[i] = t;
     }
     rows.time = fixed;
     for p in &mut msgs.pairs {
         if rows.node[p.send] != rows.node[p.receive] {
-            p.latency_ns = rows.time[p.receive] - rows.time[p.send];
+            p.latency_ns = rows.time[p.receive].saturating_sub(rows.time[p.send]);
         }
     }
     report.nodes = (0..n)

@@ -53,7 +53,8 @@ pub struct ConvertReport {
     pub files: Vec<(PathBuf, Option<String>, u64)>,
     /// Events the recorder dropped (counted in the trace, not rows).
     pub dropped: u64,
-    /// Problems met reading the trace (damage; the rest was converted).
+    /// Damage met reading the trace (the rest was converted); notices such as "not closed
+    /// cleanly" or recorder drops are not counted.
     pub problems: usize,
 }
 
@@ -211,6 +212,12 @@ pub fn convert(
             out.display()
         )));
     }
+    if opts.partition && std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(Error::Usage(format!(
+            "{}: exists and is not empty; --partition writes a fresh dataset (remove it first)",
+            out.display()
+        )));
+    }
     if !opts.partition && out.is_dir() {
         return Err(Error::Usage(format!(
             "{}: is a directory; name a .parquet file, or use --partition",
@@ -288,6 +295,11 @@ pub fn convert(
         events: written,
         files,
         dropped: dropped.values().sum(),
-        problems: trace.problems().len() + events.problems().len(),
+        problems: trace
+            .problems()
+            .iter()
+            .chain(&events.problems())
+            .filter(|p| p.is_damage())
+            .count(),
     })
 }

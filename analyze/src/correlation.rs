@@ -61,14 +61,15 @@ struct Activity {
 
 /// Finds requests.
 pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
-    // User spans: id → (start row, stop row, parent id).
-    let mut starts: BTreeMap<u64, (usize, u64)> = BTreeMap::new();
-    let mut stops: HashMap<u64, usize> = HashMap::new();
-    let mut tagged: HashMap<u64, u64> = HashMap::new();
+    // User spans, by (node, id): ids are unique per node only. → (start row, parent id).
+    let mut starts: BTreeMap<(u32, u64), (usize, u64)> = BTreeMap::new();
+    let mut stops: HashMap<(u32, u64), usize> = HashMap::new();
+    let mut tagged: HashMap<(u32, u64), u64> = HashMap::new();
     for i in 0..rows.len() {
         let Some(c) = rows.correlation[i] else {
             continue;
         };
+        let c = (rows.node[i], c);
         match rows.kind[i] {
             Some(Kind::SpanStart) => {
                 starts.insert(c, (i, rows.num0[i].max(0) as u64));
@@ -80,16 +81,18 @@ pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
             _ => {}
         }
     }
-    let root_of = |mut id: u64| {
+    let root_of = |mut id: (u32, u64)| {
         for _ in 0..64 {
             match starts.get(&id) {
-                Some(&(_, parent)) if parent != 0 && starts.contains_key(&parent) => id = parent,
+                Some(&(_, parent)) if parent != 0 && starts.contains_key(&(id.0, parent)) => {
+                    id = (id.0, parent)
+                }
                 _ => break,
             }
         }
         id
     };
-    let mut members: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    let mut members: BTreeMap<(u32, u64), Vec<(u32, u64)>> = BTreeMap::new();
     for &id in starts.keys() {
         members.entry(root_of(id)).or_default().push(id);
     }
@@ -118,7 +121,8 @@ pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
     let end_of_handling = |q: u32, recv: usize, sender: u32| -> i64 {
         let tr = rows.ts[recv];
         let list = &by_pid[q as usize];
-        if let Some(&(_, end)) = callbacks[q as usize].iter().find(|c| c.0 >= tr) {
+        let cbs = &callbacks[q as usize];
+        if let Some(&(_, end)) = cbs.get(cbs.partition_point(|c| c.0 < tr)) {
             // A GenServer replies right after its callback returns.
             let next = list.partition_point(|&j| rows.ts[j] <= end);
             return match list.get(next) {
@@ -126,10 +130,9 @@ pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
                 _ => end,
             };
         }
-        list.iter()
-            .find(|&&j| {
-                j > recv && rows.kind[j] == Some(Kind::Send) && rows.peer[j] == Some(sender)
-            })
+        list[list.partition_point(|&j| j <= recv)..]
+            .iter()
+            .find(|&&j| rows.kind[j] == Some(Kind::Send) && rows.peer[j] == Some(sender))
             .map_or(tr, |&j| rows.ts[j])
     };
 
@@ -199,7 +202,7 @@ pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
         let mut evidence = vec![rows.event_id[start_row]];
         evidence.extend(stop_row.map(|r| rows.event_id[r]));
         out.push(Request {
-            id: root,
+            id: root.1,
             name: rows.name[start_row]
                 .map(|n| rows.names.get(n).to_string())
                 .unwrap_or_default(),

@@ -33,8 +33,9 @@ struct Box_ {
     backlog: i64,
     peak: i64,
     peak_row: usize,
-    /// Row where the backlog last rose from zero.
+    /// Row where the backlog last rose from zero, and where the rise to the peak began.
     growth_start: usize,
+    peak_start: usize,
     arrivals: u64,
     taken: u64,
     sent_since_callback: HashSet<u32>,
@@ -86,6 +87,7 @@ pub fn growth(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomaly> {
                 if b.backlog > b.peak {
                     b.peak = b.backlog;
                     b.peak_row = i;
+                    b.peak_start = b.growth_start;
                 }
             }
             Some(Kind::Exit) => {
@@ -104,7 +106,7 @@ pub fn growth(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomaly> {
         if !b.consumes || (b.peak as u64) < t.min_backlog {
             continue;
         }
-        let (start, peak) = (b.growth_start, b.peak_row);
+        let (start, peak) = (b.peak_start, b.peak_row);
         let span_ns = rows.ts[peak] - rows.ts[start];
         let still = b.backlog;
         // High when a quarter of the peak is still queued at the end, or it is huge.
@@ -229,7 +231,7 @@ pub fn slow_handlers(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomal
             ),
             evidence: slow
                 .iter()
-                .take(t.max_evidence / 2 + 1)
+                .take((t.max_evidence / 2).max(1))
                 .flat_map(|(_, x)| [rows.event_id[x.0], rows.event_id[x.1]])
                 .collect(),
         });

@@ -48,6 +48,9 @@ pub enum Unreceived {
     NotTraced,
     /// Sent, not yet delivered when the trace ends.
     InFlight,
+    /// Sent to an alias or a name no traced process holds, and not received by any traced
+    /// process.
+    UnknownReceiver,
 }
 
 /// Messages of a trace.
@@ -68,12 +71,14 @@ pub fn pair(rows: &Rows) -> Messages {
     let mut registered: HashMap<(u32, u32), u32> = HashMap::new(); // (node, name) → pid
     let mut exited_at: HashMap<u32, usize> = HashMap::new();
     let mut receives_traced = vec![false; rows.pids.len()];
-    // Unpaired sends per (receiver, hash), oldest first: (row, receiver).
-    let mut pending: HashMap<(u32, u32), VecDeque<usize>> = HashMap::new();
+    // Unpaired sends per (receiver, hash, sender's node), oldest first. Split by node so a
+    // receive looks only at queue fronts: on its own node, a front stamped after it means
+    // every send behind it is too.
+    let mut pending: HashMap<(u32, u32, u32), VecDeque<usize>> = HashMap::new();
     let mut receiver_of: HashMap<usize, u32> = HashMap::new();
     // Sends to a target that is neither a pid nor a known name (a process alias, which
     // `GenServer.call` replies use), by hash: whoever receives that hash got it.
-    let mut pending_any: HashMap<u32, VecDeque<usize>> = HashMap::new();
+    let mut pending_any: HashMap<(u32, u32, u32), VecDeque<usize>> = HashMap::new();
     let mut dead: Vec<usize> = Vec::new();
     for i in 0..rows.len() {
         match rows.kind[i] {
@@ -102,10 +107,16 @@ pub fn pair(rows: &Rows) -> Messages {
                 });
                 let Some(h) = rows.msg_hash[i] else { continue };
                 let Some(to) = to else {
-                    pending_any.entry(h).or_default().push_back(i);
+                    pending_any
+                        .entry((u32::MAX, h, rows.node[i]))
+                        .or_default()
+                        .push_back(i);
                     continue;
                 };
-                pending.entry((to, h)).or_default().push_back(i);
+                pending
+                    .entry((to, h, rows.node[i]))
+                    .or_default()
+                    .push_back(i);
                 receiver_of.insert(i, to);
             }
             _ => {}
@@ -121,23 +132,16 @@ pub fn pair(rows: &Rows) -> Messages {
         let r = rows.pid[i];
         receives_traced[r as usize] = true;
         let Some(h) = rows.msg_hash[i] else { continue };
-        let take = |q: &mut VecDeque<usize>| {
-            let pos = q
-                .iter()
-                .position(|&s| rows.node[s] != rows.node[i] || rows.ts[s] <= rows.ts[i])?;
-            q.remove(pos)
-        };
-        let found = pending
-            .get_mut(&(r, h))
-            .and_then(take)
-            .or_else(|| pending_any.get_mut(&h).and_then(take));
+        let node = rows.node[i];
+        let found = take(&mut pending, (r, h), node, i, rows)
+            .or_else(|| take(&mut pending_any, (u32::MAX, h), node, i, rows));
         match found {
             Some(s) => {
                 receiver_of.remove(&s);
                 let latency_ns = if rows.node[s] == rows.node[i] {
-                    rows.ts[i] - rows.ts[s]
+                    rows.ts[i].saturating_sub(rows.ts[s])
                 } else {
-                    rows.time[i] - rows.time[s]
+                    rows.time[i].saturating_sub(rows.time[s])
                 };
                 m.pairs.push(Pair {
                     send: s,
@@ -166,8 +170,34 @@ pub fn pair(rows: &Rows) -> Messages {
         };
         m.unreceived.push((s, why));
     }
+    for q in pending_any.into_values() {
+        m.unreceived
+            .extend(q.into_iter().map(|s| (s, Unreceived::UnknownReceiver)));
+    }
     m.unreceived.sort_unstable();
     m
+}
+
+/// The oldest send in `queues` for (receiver, hash) that receive `i` (on `node`) can have
+/// received: on its own node one stamped no later than it; else the earliest of the other
+/// nodes' fronts (their clocks are not comparable with this node's until repaired).
+fn take(
+    queues: &mut HashMap<(u32, u32, u32), VecDeque<usize>>,
+    (r, h): (u32, u32),
+    node: u32,
+    i: usize,
+    rows: &Rows,
+) -> Option<usize> {
+    if let Some(q) = queues.get_mut(&(r, h, node)) {
+        if q.front().is_some_and(|&s| rows.ts[s] <= rows.ts[i]) {
+            return q.pop_front();
+        }
+    }
+    let other = (0..rows.nodes.len() as u32)
+        .filter(|&k| k != node)
+        .filter_map(|k| Some((*queues.get(&(r, h, k))?.front()?, k)))
+        .min()?;
+    queues.get_mut(&(r, h, other.1))?.pop_front()
 }
 
 /// The messages section of the report.
@@ -183,6 +213,7 @@ pub struct MessageSummary {
     pub dead_receiver: u64,
     pub not_traced: u64,
     pub in_flight: u64,
+    pub unknown_receiver: u64,
     /// Delivery latency of paired messages (ns).
     pub latency_p50_ns: Option<i64>,
     pub latency_p90_ns: Option<i64>,
@@ -287,6 +318,7 @@ pub fn summarize(rows: &Rows, m: &Messages, top: usize) -> crate::Result<Message
         dead_receiver: count(Unreceived::DeadReceiver),
         not_traced: count(Unreceived::NotTraced),
         in_flight: count(Unreceived::InFlight),
+        unknown_receiver: count(Unreceived::UnknownReceiver),
         latency_p50_ns: get("p50")?,
         latency_p90_ns: get("p90")?,
         latency_p99_ns: get("p99")?,

@@ -26,7 +26,8 @@ pub struct Process {
     /// Wall-clock ns of its spawn (or first event) and its exit (or last event).
     pub start_ns: i64,
     pub end_ns: i64,
-    /// Exit reason as captured (`:normal`, `{:badarith, …}`), when it exited in the trace.
+    /// Exit reason as captured (`:normal`, `{:badarith, …}`); `None` when it did not exit in
+    /// the trace or its reason was not captured.
     pub exit_reason: Option<String>,
     /// It exited with a reason other than normal or shutdown.
     pub crashed: bool,
@@ -134,8 +135,10 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
             }
             Some(Kind::Exit) => {
                 exit[p as usize] = Some(i);
-                let reason = rows.value[i].clone().unwrap_or_default();
-                if is_abnormal(&reason) {
+                // No captured reason (`capture: :none`, a redacted module): unknown, so
+                // neither a crash nor a cause.
+                let reason = rows.value[i].clone();
+                if let Some(reason) = reason.as_deref().filter(|r| is_abnormal(r)) {
                     // Taken down by a partner that exited earlier with this reason?
                     if let Some(c) = partner_exits.get(&p).and_then(|v| {
                         v.iter()
@@ -146,13 +149,15 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
                         cause.insert(p, c);
                     }
                 }
-                let prop = propagated(&reason);
+                let prop = reason.as_deref().map(propagated);
                 for q in std::mem::take(&mut links[p as usize]) {
                     links[q as usize].remove(&p);
-                    partner_exits
-                        .entry(q)
-                        .or_default()
-                        .push((p, prop.clone(), i));
+                    if let Some(prop) = &prop {
+                        partner_exits
+                            .entry(q)
+                            .or_default()
+                            .push((p, prop.clone(), i));
+                    }
                 }
             }
             _ => {}
@@ -166,7 +171,7 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
             let pu = p as usize;
             let start = spawn_row[pu].unwrap_or(first[pu]);
             let end = exit[pu].unwrap_or(last[pu]);
-            let reason = exit[pu].map(|i| rows.value[i].clone().unwrap_or_default());
+            let reason = exit[pu].and_then(|i| rows.value[i].clone());
             Process {
                 pid: text(p),
                 node: rows.nodes.get(rows.pid_node(p)).to_string(),
@@ -190,7 +195,7 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
     let mut roots: Vec<(usize, u32)> = (0..n as u32)
         .filter_map(|p| {
             let i = exit[p as usize]?;
-            let r = rows.value[i].as_deref().unwrap_or("");
+            let r = rows.value[i].as_deref()?;
             (is_abnormal(r) && !cause.contains_key(&p)).then_some((i, p))
         })
         .collect();

@@ -49,6 +49,7 @@ fn messages_frame(rows: &Rows, m: &messages::Messages) -> Result<DataFrame> {
             Unreceived::DeadReceiver => "dead_receiver",
             Unreceived::NotTraced => "not_traced",
             Unreceived::InFlight => "in_flight",
+            Unreceived::UnknownReceiver => "unknown_receiver",
         });
     }
     DataFrame::new(

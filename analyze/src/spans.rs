@@ -83,7 +83,7 @@ pub struct Span {
 impl Span {
     /// Inclusive duration in ns.
     pub fn duration(&self) -> i64 {
-        self.end_ts - self.start_ts
+        self.end_ts.saturating_sub(self.start_ts)
     }
 }
 

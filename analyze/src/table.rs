@@ -32,7 +32,9 @@ pub struct Loaded {
 /// Whether `p` is Parquet: a `.parquet` file, or a directory holding some (a dataset).
 pub fn is_parquet(p: &Path) -> bool {
     if p.is_dir() {
-        return find_parquet(p).is_some_and(|v| !v.is_empty());
+        // A trace directory that happens to hold a Parquet file is still a trace.
+        let has_segments = Trace::open(&[p]).is_ok();
+        return !has_segments && find_parquet(p).is_some_and(|v| !v.is_empty());
     }
     p.extension().is_some_and(|e| e == "parquet")
 }
@@ -41,7 +43,8 @@ fn find_parquet(dir: &Path) -> Option<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
         let p = entry.path();
-        if p.is_dir() {
+        // file_type does not follow symlinks: a link loop cannot recurse forever.
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
             out.extend(find_parquet(&p).unwrap_or_default());
         } else if p.extension().is_some_and(|e| e == "parquet") {
             out.push(p);
@@ -114,6 +117,21 @@ fn load_parquet(inputs: &[PathBuf]) -> Result<Loaded> {
     let events = lf
         .collect()
         .map_err(|e| Error::polars("reading the events table", e))?;
+    let unique = events
+        .column("event_id")
+        .and_then(|c| c.n_unique())
+        .map_err(|e| Error::polars("reading the events table", e))?;
+    if unique != events.height() {
+        return Err(Error::Usage(format!(
+            "event ids repeat across {}: these Parquet files were converted separately; \
+             convert the traces together (`scope convert a/ b/ -o events.parquet`)",
+            inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     Ok(Loaded {
         events,
         dropped,
@@ -126,8 +144,11 @@ fn load_parquet(inputs: &[PathBuf]) -> Result<Loaded> {
 /// when the file does not hold it.
 fn read_one(file: &Path, given: &Path) -> Result<LazyFrame> {
     let path = PlRefPath::try_from_path(file).map_err(|e| Error::polars(file.display(), e))?;
-    let lf = LazyFrame::scan_parquet(path, ScanArgsParquet::default())
-        .map_err(|e| Error::polars(file.display(), e))?;
+    let args = ScanArgsParquet {
+        glob: false, // a path with `[` or `*` is a file name, not a pattern
+        ..ScanArgsParquet::default()
+    };
+    let lf = LazyFrame::scan_parquet(path, args).map_err(|e| Error::polars(file.display(), e))?;
     let schema = lf
         .clone()
         .collect_schema()
@@ -289,6 +310,8 @@ pub struct Rows {
     /// Processes as `(node, pid text)` ids: see [`Rows::pid_text`].
     pub pids: Names,
     pid_node: Vec<u32>,
+    /// Nodes that recorded events (`nodes` also holds nodes only named by remote pids).
+    event_nodes: usize,
     pub mfas: Names,
     pub names: Names,
 }
@@ -338,6 +361,11 @@ impl Rows {
             let nm = names[i].as_deref().map(|m| r.names.intern(m));
             r.name.push(nm);
         }
+        r.event_nodes = r
+            .node
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len();
         Ok(r)
     }
 
@@ -366,12 +394,12 @@ impl Rows {
         self.event_id.is_empty()
     }
 
-    /// A process as users see it: `<0.123.0>`, or `<0.123.0>@node` when the trace has
-    /// several nodes.
+    /// A process as users see it: `<0.123.0>`, or `<0.123.0> on node` when events come
+    /// from several nodes.
     pub fn pid_text(&self, pid: u32) -> String {
         let key = self.pids.get(pid);
         match key.split_once('\u{0}') {
-            Some((node, p)) if self.nodes.len() > 1 => format!("{p} on {node}"),
+            Some((node, p)) if self.event_nodes > 1 => format!("{p} on {node}"),
             Some((_, p)) => p.to_string(),
             None => key.to_string(),
         }

@@ -142,3 +142,41 @@ fn a_burst_of_exceptions_is_found_in_its_window() {
     let f = &r.functions[0];
     assert_eq!((f.calls, f.errors), (3_000, 30 + 20));
 }
+
+#[test]
+fn a_process_raising_in_several_functions_is_a_burst_of_its_own() {
+    // Process 2 calls `a` and `b` alternately 400 times; calls 200..240 raise, in both
+    // functions. Each function's burst is reported, and the process's too.
+    let rows = calls("a", 2, 0, 400, |_| 10, |i| (200..240).contains(&i));
+    let mut rows: Vec<_> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(k, mut r)| {
+            if (k / 2) % 2 == 1 {
+                r.3 = "b";
+            }
+            r
+        })
+        .collect();
+    rows.sort_by_key(|r| r.0);
+    let (_d, path) = write(&rows);
+    let (loaded, _) = support::load(&path);
+    let t = Thresholds {
+        burst_window_ns: 10_000_000,
+        ..Thresholds::default()
+    };
+    let r = report::analyze(&loaded, &t).unwrap();
+    let mut subjects: Vec<_> = r
+        .anomalies
+        .iter()
+        .filter(|a| a.kind == "exception_burst")
+        .map(|a| a.subject.as_str())
+        .collect();
+    subjects.sort_unstable();
+    assert_eq!(
+        subjects,
+        vec!["<0.2.0>", "M.a/1", "M.b/1"],
+        "{:#?}",
+        r.anomalies
+    );
+}

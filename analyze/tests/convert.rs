@@ -210,3 +210,31 @@ fn outputs_that_cannot_work_are_refused_by_name() {
     let err = convert(&trace, &missing, &ConvertOptions::default(), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("creating"), "{err}");
 }
+
+#[test]
+fn separately_converted_files_are_refused_together_and_a_dataset_is_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    write_node(&dir.path().join("a"), "a@host", 1, 1_000, 0);
+    write_node(&dir.path().join("b"), "b@host", 2, 1_000, 0);
+    let (pa, pb) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+    for (t, out) in [("a", &pa), ("b", &pb)] {
+        let trace = Trace::open(&[dir.path().join(t)]).unwrap();
+        convert(&trace, out, &ConvertOptions::default(), &mut |_| {}).unwrap();
+    }
+    let err = scope_analyze::table::load(&[pa.clone(), pb]).unwrap_err();
+    assert!(err.to_string().contains("converted separately"), "{err}");
+    assert_eq!(
+        scope_analyze::table::load(&[pa]).unwrap().events.height(),
+        1_000
+    );
+
+    let trace = Trace::open(&[dir.path().join("a")]).unwrap();
+    let ds = dir.path().join("ds");
+    let opts = ConvertOptions {
+        partition: true,
+        ..Default::default()
+    };
+    convert(&trace, &ds, &opts, &mut |_| {}).unwrap();
+    let err = convert(&trace, &ds, &opts, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+}

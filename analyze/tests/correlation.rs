@@ -59,3 +59,24 @@ fn a_request_reaches_a_genserver_a_spawned_task_and_what_that_task_calls() {
     assert_eq!((b.id, b.name.as_str(), b.duration_ns), (20, "report", None));
     assert_eq!(b.processes, vec!["<0.5.0>"], "6's receive is not traced");
 }
+
+#[test]
+fn span_ids_repeat_across_nodes_and_stay_apart() {
+    // Both nodes number their spans from 1.
+    let a = vec![
+        span_start(0, 1, "a-req", 1, 0),
+        span_stop(10, 1, "a-req", 1, 0),
+    ];
+    let b = vec![
+        span_start(5, 1, "b-req", 1, 0),
+        span_stop(25, 1, "b-req", 1, 0),
+    ];
+    let (_d, path) = support::write_nodes(&[("a@h", 0, a), ("b@h", 0, b)]);
+    let (_, mut rows) = support::load(&path);
+    let mut m = messages::pair(&rows);
+    scope_analyze::clock::repair(&mut rows, &mut m);
+    let s = spans::pair(&rows);
+    let r = correlation::requests(&rows, &s, &m);
+    let got: Vec<_> = r.iter().map(|q| (q.name.as_str(), q.duration_ns)).collect();
+    assert_eq!(got, vec![("a-req", Some(10_000)), ("b-req", Some(20_000))]);
+}

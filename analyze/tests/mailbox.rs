@@ -83,3 +83,28 @@ fn a_reply_far_slower_than_usual_is_a_slow_handler() {
     );
     assert!(a.iter().all(|x| x.kind == "slow_handler"), "{a:#?}");
 }
+
+#[test]
+fn the_growth_reported_is_the_rise_to_the_peak_not_a_later_one() {
+    let mut ev = Vec::new();
+    // 200 casts at once, then handled; later one more message arrives while idle.
+    for i in 0..200 {
+        ev.push(send(i, 1, 2, i as u32));
+        ev.push(recv(i, 2, i as u32));
+    }
+    for k in 0..200 {
+        ev.push(call(1_000 + k * 10, 2, "handle_cast", 2));
+    }
+    ev.push(send(10_000, 1, 2, 999));
+    ev.push(recv(10_000, 2, 999));
+    let a = anomalies(ev);
+    let g: Vec<_> = a.iter().filter(|a| a.kind == "mailbox_growth").collect();
+    assert_eq!(g.len(), 1, "{a:#?}");
+    assert!(g[0].evidence[0] < g[0].evidence[1], "{:?}", g[0].evidence);
+    assert!(
+        g[0].summary
+            .starts_with("backlog grew to 200 messages over 199.0 µs"),
+        "{}",
+        g[0].summary
+    );
+}

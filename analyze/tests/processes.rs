@@ -113,3 +113,22 @@ fn normal_and_shutdown_reasons_are_not_crashes() {
         assert!(is_abnormal(r), "{r}");
     }
 }
+
+#[test]
+fn an_exit_without_a_captured_reason_is_not_a_crash() {
+    // Recorded with `capture: :none`: exits carry no reason.
+    let mut quiet = vec![link(0, 1, 2), exit(5, 1, ""), exit(6, 2, "")];
+    for e in &mut quiet {
+        if e.kind == scope_format::Kind::Exit {
+            e.value = None;
+        }
+    }
+    let (_d, path) = support::write_events(&quiet);
+    let (_, rows) = support::load(&path);
+    let p = processes::analyze(&rows);
+    assert!(p.crashes.is_empty(), "{:?}", p.crashes);
+    assert!(p
+        .processes
+        .iter()
+        .all(|x| !x.crashed && x.exit_reason.is_none()));
+}

@@ -252,8 +252,8 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
     )?;
     writeln!(
         out,
-        "{ind}never received: {} to a dead receiver, {} to a receiver whose receives are not traced, {} in flight at the end",
-        m.dead_receiver, m.not_traced, m.in_flight
+        "{ind}never received: {} to a dead receiver, {} to a receiver whose receives are not traced, {} in flight at the end, {} to an alias or name no traced process received",
+        m.dead_receiver, m.not_traced, m.in_flight, m.unknown_receiver
     )?;
     if m.paired > 0 {
         writeln!(

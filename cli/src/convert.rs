@@ -54,7 +54,7 @@ pub fn run(
     if report.problems > 0 {
         writeln!(
             out,
-            "note: the trace has {} problems (damage or gaps); run `scope verify` for details",
+            "note: the trace is damaged in {} places; run `scope verify` for details",
             report.problems
         )?;
     }
