@@ -20,6 +20,7 @@
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::columns::Columns;
 use crate::error::{Error, Result};
 use crate::table::Rows;
 
@@ -188,14 +189,15 @@ pub fn latency_outliers(spans: &DataFrame, t: &Thresholds) -> Result<Vec<Anomaly
         ])
         .collect()
         .map_err(&e)?;
-    let mfa = df.column("mfa").map_err(&e)?.str().map_err(&e)?;
-    let id = df.column("span_id").map_err(&e)?.u64().map_err(&e)?;
-    let pid = df.column("pid").map_err(&e)?.str().map_err(&e)?;
-    let start = df.column("start").map_err(&e)?.i64().map_err(&e)?;
-    let dur = df.column("duration").map_err(&e)?.i64().map_err(&e)?;
-    let median = df.column("median_ns").map_err(&e)?.f64().map_err(&e)?;
-    let zs = df.column("z").map_err(&e)?.f64().map_err(&e)?;
-    let ns = df.column("n").map_err(&e)?.u64().map_err(&e)?;
+    let cols_df = Columns::new(&df, "latency outliers");
+    let mfa = cols_df.str("mfa")?;
+    let id = cols_df.u64("span_id")?;
+    let pid = cols_df.str("pid")?;
+    let start = cols_df.i64("start")?;
+    let dur = cols_df.i64("duration")?;
+    let median = cols_df.f64("median_ns")?;
+    let zs = cols_df.f64("z")?;
+    let ns = cols_df.u64("n")?;
 
     let mut out: Vec<Anomaly> = Vec::new();
     let mut i = 0;
@@ -296,22 +298,15 @@ fn bursts_by(spans: &DataFrame, t: &Thresholds, key: &'static str) -> Result<Vec
         .sort_by_exprs([col(key), col("window")], SortMultipleOptions::default())
         .collect()
         .map_err(&e)?;
-    let subject = windows.column(key).map_err(&e)?.str().map_err(&e)?;
-    let calls = windows.column("calls").map_err(&e)?.i64().map_err(&e)?;
-    let errors = windows.column("errors").map_err(&e)?.i64().map_err(&e)?;
-    let calls_all = windows.column("calls_all").map_err(&e)?.i64().map_err(&e)?;
-    let errors_all = windows
-        .column("errors_all")
-        .map_err(&e)?
-        .i64()
-        .map_err(&e)?;
-    let ids = windows.column("ids").map_err(&e)?.list().map_err(&e)?;
-    let other_col = windows.column("other").map_err(&e)?.str().map_err(&e)?;
-    let first = windows
-        .column("first_error")
-        .map_err(&e)?
-        .i64()
-        .map_err(&e)?;
+    let cols_windows = Columns::new(&windows, "exception bursts");
+    let subject = cols_windows.str(key)?;
+    let calls = cols_windows.i64("calls")?;
+    let errors = cols_windows.i64("errors")?;
+    let calls_all = cols_windows.i64("calls_all")?;
+    let errors_all = cols_windows.i64("errors_all")?;
+    let ids = cols_windows.list("ids")?;
+    let other_col = cols_windows.str("other")?;
+    let first = cols_windows.i64("first_error")?;
     let mut out = Vec::new();
     for i in 0..windows.height() {
         let (c, er) = (calls.get(i).unwrap_or(0), errors.get(i).unwrap_or(0));

@@ -9,6 +9,7 @@
 
 pub mod anomalies;
 pub mod clock;
+mod columns;
 pub mod convert;
 pub mod correlation;
 pub mod error;

@@ -23,6 +23,7 @@ use std::collections::{HashMap, VecDeque};
 use scope_format::Kind;
 use serde::Serialize;
 
+use crate::columns::Columns;
 use crate::table::Rows;
 
 /// A send and the receive that delivered it.
@@ -277,9 +278,8 @@ pub fn summarize(rows: &Rows, m: &Messages, top: usize) -> crate::Result<Message
         ])
         .collect()
         .map_err(e)?;
-    let get = |c: &str| -> crate::Result<Option<i64>> {
-        Ok(overall.column(c).map_err(e)?.i64().map_err(e)?.get(0))
-    };
+    let cols_overall = Columns::new(&overall, "message statistics");
+    let get = |c: &str| -> crate::Result<Option<i64>> { Ok(cols_overall.i64(c)?.get(0)) };
     let by_pair = df
         .lazy()
         .group_by([col("sender"), col("receiver")])
@@ -295,11 +295,12 @@ pub fn summarize(rows: &Rows, m: &Messages, top: usize) -> crate::Result<Message
         .limit(top as IdxSize)
         .collect()
         .map_err(e)?;
-    let snd = by_pair.column("sender").map_err(e)?.str().map_err(e)?;
-    let rcv = by_pair.column("receiver").map_err(e)?.str().map_err(e)?;
-    let n = by_pair.column("n").map_err(e)?.u64().map_err(e)?;
-    let p50 = by_pair.column("p50").map_err(e)?.i64().map_err(e)?;
-    let max = by_pair.column("max").map_err(e)?.i64().map_err(e)?;
+    let cols_by_pair = Columns::new(&by_pair, "message statistics");
+    let snd = cols_by_pair.str("sender")?;
+    let rcv = cols_by_pair.str("receiver")?;
+    let n = cols_by_pair.u64("n")?;
+    let p50 = cols_by_pair.i64("p50")?;
+    let max = cols_by_pair.i64("max")?;
     let pairs = (0..by_pair.height())
         .map(|i| PairSummary {
             sender: snd.get(i).unwrap_or("?").to_string(),

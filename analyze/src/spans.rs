@@ -19,6 +19,7 @@ use polars::prelude::*;
 use scope_format::Kind;
 use serde::Serialize;
 
+use crate::columns::Columns;
 use crate::error::{Error, Result};
 use crate::table::Rows;
 
@@ -341,31 +342,13 @@ fn timed_functions(spans: &DataFrame) -> Result<Vec<FunctionStats>> {
         )
         .collect()
         .map_err(|e| Error::polars("per-function statistics", e))?;
-    let err = |e| Error::polars("per-function statistics", e);
+    let cols_df = Columns::new(&df, "per-function statistics");
     let get_u64 = |c: &str| -> Result<Vec<u64>> {
-        Ok(df
-            .column(c)
-            .map_err(err)?
-            .u64()
-            .map_err(err)?
-            .iter()
-            .map(|v| v.unwrap_or(0))
-            .collect())
+        Ok(cols_df.u64(c)?.iter().map(|v| v.unwrap_or(0)).collect())
     };
-    let get_i64 = |c: &str| -> Result<Vec<Option<i64>>> {
-        Ok(df
-            .column(c)
-            .map_err(err)?
-            .i64()
-            .map_err(err)?
-            .iter()
-            .collect())
-    };
-    let mfa: Vec<String> = df
-        .column("mfa")
-        .map_err(err)?
-        .str()
-        .map_err(err)?
+    let get_i64 = |c: &str| -> Result<Vec<Option<i64>>> { Ok(cols_df.i64(c)?.iter().collect()) };
+    let mfa: Vec<String> = cols_df
+        .str("mfa")?
         .iter()
         .map(|v| v.unwrap_or("?").to_string())
         .collect();

@@ -4,6 +4,7 @@
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::columns::Columns;
 use crate::error::{Error, Result};
 use crate::table::Loaded;
 
@@ -57,15 +58,12 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
         .sort(["node"], SortMultipleOptions::default())
         .collect()
         .map_err(err)?;
-    let names = by_node.column("node").map_err(err)?.str().map_err(err)?;
-    let events = by_node.column("events").map_err(err)?.u64().map_err(err)?;
-    let procs = by_node
-        .column("processes")
-        .map_err(err)?
-        .u64()
-        .map_err(err)?;
-    let first = by_node.column("first").map_err(err)?.i64().map_err(err)?;
-    let last = by_node.column("last").map_err(err)?.i64().map_err(err)?;
+    let cols_by_node = Columns::new(&by_node, "summary");
+    let names = cols_by_node.str("node")?;
+    let events = cols_by_node.u64("events")?;
+    let procs = cols_by_node.u64("processes")?;
+    let first = cols_by_node.i64("first")?;
+    let last = cols_by_node.i64("last")?;
     let nodes: Vec<NodeSummary> = (0..by_node.height())
         .map(|i| NodeSummary {
             node: names.get(i).unwrap_or("?").to_string(),
@@ -87,8 +85,9 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
         )
         .collect()
         .map_err(err)?;
-    let kinds = by_kind.column("kind").map_err(err)?.str().map_err(err)?;
-    let counts = by_kind.column("n").map_err(err)?.u64().map_err(err)?;
+    let cols_by_kind = Columns::new(&by_kind, "summary");
+    let kinds = cols_by_kind.str("kind")?;
+    let counts = cols_by_kind.u64("n")?;
     let events_by_kind = (0..by_kind.height())
         .map(|i| {
             (

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use scope_format::{Kind, Trace};
 
+use crate::columns::Columns;
 use crate::convert::{convert, ConvertOptions};
 use crate::error::{Error, Result};
 
@@ -319,27 +320,28 @@ pub struct Rows {
 impl Rows {
     /// Extracts the vectors from a loaded table.
     pub fn from_frame(df: &DataFrame) -> Result<Rows> {
-        let err = |e| Error::polars("reading columns", e);
+        let cols = Columns::new(df, "reading columns");
         let strs = |c: &str| -> Result<Vec<Option<String>>> {
-            let s = df.column(c).map_err(err)?.str().map_err(err)?;
-            Ok(s.iter().map(|v| v.map(str::to_string)).collect())
+            Ok(cols.str(c)?.iter().map(|v| v.map(str::to_string)).collect())
         };
         let i64s = |c: &str| -> Result<Vec<i64>> {
-            let s = df.column(c).map_err(err)?.i64().map_err(err)?;
-            Ok(s.iter().map(|v| v.unwrap_or(0)).collect())
+            Ok(cols.i64(c)?.iter().map(|v| v.unwrap_or(0)).collect())
         };
-        let mut r = Rows::default();
-        let ids = df.column("event_id").map_err(err)?.u64().map_err(err)?;
-        r.event_id = ids.iter().map(|v| v.unwrap_or(0)).collect();
-        r.time = i64s("time")?;
-        r.ts = i64s("ts")?;
-        r.num0 = i64s("num0")?;
-        r.num1 = i64s("num1")?;
-        let hashes = df.column("msg_hash").map_err(err)?.u32().map_err(err)?;
-        r.msg_hash = hashes.iter().collect();
-        let corr = df.column("correlation").map_err(err)?.u64().map_err(err)?;
-        r.correlation = corr.iter().collect();
-        r.value = strs("value")?;
+        let mut r = Rows {
+            event_id: cols
+                .u64("event_id")?
+                .iter()
+                .map(|v| v.unwrap_or(0))
+                .collect(),
+            time: i64s("time")?,
+            ts: i64s("ts")?,
+            num0: i64s("num0")?,
+            num1: i64s("num1")?,
+            msg_hash: cols.u32("msg_hash")?.iter().collect(),
+            correlation: cols.u64("correlation")?.iter().collect(),
+            value: strs("value")?,
+            ..Rows::default()
+        };
         let nodes = strs("node")?;
         let kinds = strs("kind")?;
         let pids = strs("pid")?;
