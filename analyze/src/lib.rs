@@ -13,6 +13,7 @@ mod columns;
 pub mod convert;
 pub mod correlation;
 pub mod error;
+pub mod export;
 pub mod mailbox;
 pub mod messages;
 pub mod processes;

@@ -8,6 +8,7 @@
 
 mod analyze;
 mod convert;
+mod export;
 mod info;
 mod query;
 mod summary;
@@ -102,6 +103,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = QueryFormat::Text)]
         format: QueryFormat,
     },
+    /// Export for other tools: Chrome Trace Event JSON (Perfetto, chrome://tracing,
+    /// speedscope) or folded stacks weighted by self time (flamegraph.pl, inferno).
+    Export {
+        /// Segment files, trace directories, or converted Parquet.
+        #[arg(required = true)]
+        trace: Vec<PathBuf>,
+        /// Format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Output file (`-` for standard output).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Convert to Parquet: one row per event (schema in analyze/SCHEMA.md), ZSTD,
     /// dictionary-encoded strings, sorted by time within each node.
     Convert {
@@ -118,6 +132,12 @@ enum Command {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
         zstd_level: i32,
     },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    Chrome,
+    Folded,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -197,6 +217,18 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 },
             };
             analyze::run(&trace, &opts, out)?;
+            Ok(0)
+        }
+        Command::Export {
+            trace,
+            format,
+            output,
+        } => {
+            let style = match format {
+                ExportFormat::Chrome => export::Style::Chrome,
+                ExportFormat::Folded => export::Style::Folded,
+            };
+            export::run(&trace, style, &output, out)?;
             Ok(0)
         }
         Command::Query { mut args, format } => {

@@ -384,3 +384,36 @@ fn query_errors_name_the_query_and_exit_two() {
         "{err}"
     );
 }
+
+#[test]
+fn export_writes_chrome_json_and_folded_stacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let chrome = dir.path().join("trace.json");
+    let o = scope(&[
+        "export",
+        &small(),
+        "--format",
+        "chrome",
+        "-o",
+        chrome.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(stdout(&o).contains("spans"), "{}", stdout(&o));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&chrome).unwrap()).unwrap();
+    let a = json(&scope(&["analyze", "--format", "json", &small()]));
+    let xs = doc["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["cat"] == "call")
+        .count() as u64;
+    assert_eq!(xs, a["spans"]["spans"].as_u64().unwrap());
+
+    let o = scope(&["export", &small(), "--format", "folded", "-o", "-"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(!text.is_empty());
+    assert!(text.lines().all(|l| l
+        .rsplit_once(' ')
+        .is_some_and(|(_, n)| n.parse::<i64>().is_ok())));
+}

@@ -1,0 +1,54 @@
+//! `scope export`: Chrome Trace Event JSON or folded stacks (`scope_analyze::export`),
+//! written to a file (`-o`) or standard output (`-o -`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use scope_analyze::{clock, export, messages, processes, spans, table};
+
+/// Export format.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Style {
+    Chrome,
+    Folded,
+}
+
+pub fn run(inputs: &[PathBuf], style: Style, output: &Path, out: &mut dyn Write) -> Result<()> {
+    let loaded = table::load(inputs)?;
+    let mut rows = table::Rows::from_frame(&loaded.events)?;
+    let mut msgs = messages::pair(&rows);
+    clock::repair(&mut rows, &mut msgs);
+    let s = spans::pair(&rows);
+    let to_stdout = output.as_os_str() == "-";
+    let mut file: Box<dyn Write> = if to_stdout {
+        Box::new(&mut *out)
+    } else {
+        let f = std::fs::File::create(output)
+            .with_context(|| format!("creating {}", output.display()))?;
+        Box::new(std::io::BufWriter::new(f))
+    };
+    let summary = match style {
+        Style::Chrome => {
+            let p = processes::analyze(&rows);
+            let w = export::chrome(&rows, &s, &msgs, &p.processes, &mut file)?;
+            format!(
+                "{} spans, {} message flows, {} instants (open in ui.perfetto.dev, chrome://tracing or speedscope)",
+                w.spans, w.flows, w.instants
+            )
+        }
+        Style::Folded => {
+            let total = export::folded(&rows, &s, &mut file)?;
+            format!(
+                "stacks weighted by self time, {} ns in all (flamegraph.pl or inferno-flamegraph)",
+                total
+            )
+        }
+    };
+    file.flush()?;
+    drop(file);
+    if !to_stdout {
+        writeln!(out, "wrote {}: {summary}", output.display())?;
+    }
+    Ok(())
+}
