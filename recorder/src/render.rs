@@ -303,11 +303,61 @@ fn quoted(s: &[u8], out: &mut Out<'_>) {
     out.push_str("\"");
 }
 
-/// `[1, 2]`, keyword lists as `[a: 1, b: 2]`, improper lists as `[1 | 2]`.
+/// `[1, 2]`, keyword lists as `[a: 1, b: 2]`, improper lists as `[1 | 2]`, printable
+/// charlists as `'text'` (as Elixir 1.14 prints them: file names in stacktraces, Erlang
+/// strings).
 fn list<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
+    if is_charlist(t, out.limit.saturating_sub(out.len) + 1) {
+        charlist(t, out);
+        return;
+    }
     out.push_str("[");
     elements(t, out, depth);
     out.push_str("]");
+}
+
+/// Whether the proper list `t` holds only printable ASCII (and `\n`, `\t`, `\r`). Looks
+/// at most `max` cells, the output room left: a longer list of such characters is printed
+/// as a charlist and cut at the limit like any other output.
+fn is_charlist<'a, T: TermView<'a> + 'a>(t: T, max: usize) -> bool {
+    let mut cur = t;
+    for _ in 0..max {
+        match cur.cons() {
+            Some((h, tail)) => {
+                if !h
+                    .int()
+                    .is_some_and(|c| (32..=126).contains(&c) || matches!(c, 9 | 10 | 13))
+                {
+                    return false;
+                }
+                cur = tail;
+            }
+            None => return cur.kind() == TermKind::Nil,
+        }
+    }
+    true
+}
+
+/// A charlist `'text'`, escaping `'`, `\\` and control characters.
+fn charlist<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>) {
+    out.push_str("'");
+    let mut cur = t;
+    while let Some((h, tail)) = cur.cons() {
+        if out.full() {
+            return;
+        }
+        let c = h.int().unwrap_or(b'?' as i64) as u8;
+        match c {
+            b'\'' => out.push_str("\\'"),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\r' => out.push_str("\\r"),
+            _ => out.push(&[c]),
+        }
+        cur = tail;
+    }
+    out.push_str("'");
 }
 
 /// A list's elements, `", "`-separated (`{atom, v}` as `atom: v`), then ` | tail` if improper.
@@ -603,6 +653,18 @@ mod tests {
             (T::Bin(vec![0, 255]), "<<0, 255>>"),
             (list(vec![]), "[]"),
             (list(vec![T::Int(1), T::Int(2)]), "[1, 2]"),
+            (
+                list(b"lib/a.ex".iter().map(|&c| T::Int(c.into())).collect()),
+                "'lib/a.ex'",
+            ),
+            (
+                list(b"it's\n".iter().map(|&c| T::Int(c.into())).collect()),
+                "'it\\'s\\n'",
+            ),
+            (
+                list(vec![T::Int(104), T::Int(105), T::Int(1)]),
+                "[104, 105, 1]",
+            ),
             (
                 T::List(vec![T::Int(1)], Some(Box::new(T::Int(2)))),
                 "[1 | 2]",
