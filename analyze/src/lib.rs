@@ -18,6 +18,7 @@ pub mod mailbox;
 pub mod messages;
 pub mod processes;
 pub mod query;
+pub mod replay;
 pub mod report;
 pub mod schema;
 pub mod spans;

@@ -11,6 +11,7 @@ mod convert;
 mod export;
 mod info;
 mod query;
+mod replay;
 mod summary;
 mod table;
 mod verify;
@@ -102,6 +103,19 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = QueryFormat::Text)]
         format: QueryFormat,
+    },
+    /// Replay one process: its calls as a tree (arguments, results, durations), messages in
+    /// and out (peers, latency), spawns, links and exit, in order.
+    Replay {
+        /// Segment files, trace directories, or converted Parquet.
+        #[arg(required = true)]
+        trace: Vec<PathBuf>,
+        /// The process: <0.123.0>, 0.123.0 or #PID<0.123.0>.
+        #[arg(long)]
+        pid: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Export for other tools: Chrome Trace Event JSON (Perfetto, chrome://tracing,
     /// speedscope) or folded stacks weighted by self time (flamegraph.pl, inferno).
@@ -217,6 +231,10 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 },
             };
             analyze::run(&trace, &opts, out)?;
+            Ok(0)
+        }
+        Command::Replay { trace, pid, format } => {
+            replay::run(&trace, &pid, format == Format::Json, out)?;
             Ok(0)
         }
         Command::Export {

@@ -417,3 +417,39 @@ fn export_writes_chrome_json_and_folded_stacks() {
         .rsplit_once(' ')
         .is_some_and(|(_, n)| n.parse::<i64>().is_ok())));
 }
+
+#[test]
+fn replay_tells_one_process_story_and_names_bad_pids() {
+    let j = json(&scope(&[
+        "query",
+        &small(),
+        "SELECT pid FROM events WHERE kind = 'call' LIMIT 1",
+        "--format",
+        "json",
+    ]));
+    let pid = j[0]["pid"].as_str().unwrap().to_string();
+    let o = scope(&["replay", &small(), "--pid", &pid]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let text = stdout(&o);
+    assert!(text.starts_with(&format!("replay of {pid} (")), "{text}");
+    let bare = pid.trim_start_matches('<').trim_end_matches('>');
+    let j = json(&scope(&[
+        "replay",
+        &small(),
+        "--pid",
+        bare,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(j["schema"], "scope.replay/1");
+    assert!(!j["entries"].as_array().unwrap().is_empty());
+
+    for (bad, says) in [("0.99999.0", "no such process"), ("nope", "expected a pid")] {
+        let o = scope(&["replay", &small(), "--pid", bad]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(says),
+            "{bad}: {o:?}"
+        );
+    }
+}

@@ -161,9 +161,10 @@ pub fn render<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>) {
 }
 
 /// Renders the elements of the list `t` separated by `", "` (call arguments), without
-/// brackets.
+/// brackets. Each element is a term of its own: `{:work, 1}` stays a tuple (the argument
+/// list is not a keyword list even when its elements look like one).
 pub fn render_elements<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>) {
-    elements(t, out, 0);
+    elements(t, out, 0, false);
 }
 
 fn term<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
@@ -312,7 +313,7 @@ fn list<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
         return;
     }
     out.push_str("[");
-    elements(t, out, depth);
+    elements(t, out, depth, true);
     out.push_str("]");
 }
 
@@ -361,7 +362,7 @@ fn charlist<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>) {
 }
 
 /// A list's elements, `", "`-separated (`{atom, v}` as `atom: v`), then ` | tail` if improper.
-fn elements<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
+fn elements<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize, keywords: bool) {
     let mut cur = t;
     let mut first = true;
     while let Some((h, tail)) = cur.cons() {
@@ -372,7 +373,7 @@ fn elements<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
             out.push_str(", ");
         }
         first = false;
-        if !keyword_pair(h, out, depth) {
+        if !(keywords && keyword_pair(h, out, depth)) {
             term(h, out, depth + 1);
         }
         cur = tail;
@@ -739,6 +740,12 @@ mod tests {
         let mut out = Out::new(&mut buf, 100);
         render_elements(V::Term(&args), &mut out);
         assert_eq!(out.bytes(), b":get, 7");
+
+        let args = list(vec![T::Tuple(vec![T::Atom("work"), T::Int(1)]), T::Int(0)]);
+        let mut buf = [0u8; 100];
+        let mut out = Out::new(&mut buf, 100);
+        render_elements(V::Term(&args), &mut out);
+        assert_eq!(out.bytes(), b"{:work, 1}, 0");
     }
 
     #[test]
