@@ -14,6 +14,7 @@ pub mod convert;
 pub mod correlation;
 pub mod error;
 pub mod export;
+pub mod genserver;
 pub mod mailbox;
 pub mod messages;
 pub mod processes;

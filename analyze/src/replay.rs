@@ -2,6 +2,9 @@
 //! arguments, results and durations, messages in and out with their peers and latency,
 //! spawns, links and exits.
 //!
+//! A GenServer's state after each callback comes from the callback's captured return
+//! value ([`crate::genserver`]).
+//!
 //! Built from the same pairing as the analyses (spans for durations, message pairs for the
 //! other side of each message), so a replay agrees with `scope analyze`.
 
@@ -27,6 +30,9 @@ pub struct Entry {
     pub kind: &'static str,
     /// What happened, for people.
     pub text: String,
+    /// A GenServer's state after the callback that returned here (from its captured
+    /// return value), when this is such a return.
+    pub state: Option<String>,
 }
 
 /// Parses `<0.1.0>`, `0.1.0` or `#PID<0.1.0>` into the `<0.1.0>` form.
@@ -83,6 +89,7 @@ pub fn process(rows: &Rows, spans: &Spans, msgs: &Messages, pid: u32) -> Vec<Ent
     let peer = |i: usize| rows.peer[i].map(|p| rows.pid_text(p));
     let mut out = Vec::new();
     let mut depth = 0u32;
+    let mut state = None;
     for i in (0..rows.len()).filter(|&i| rows.pid[i] == pid) {
         let Some(kind) = rows.kind[i] else { continue };
         let mfa = rows.mfa[i].map(|m| rows.mfas.get(m)).unwrap_or("?");
@@ -118,6 +125,12 @@ pub fn process(rows: &Rows, spans: &Spans, msgs: &Messages, pid: u32) -> Vec<Ent
                 } else {
                     "raised"
                 };
+                if kind == Kind::ReturnFrom && crate::genserver::is_state_callback(mfa) {
+                    state = rows.value[i]
+                        .as_deref()
+                        .and_then(crate::genserver::state_of)
+                        .map(str::to_string);
+                }
                 format!(
                     "{mfa} {verb} {}",
                     value(i).unwrap_or_else(|| "(not captured)".into())
@@ -184,6 +197,7 @@ pub fn process(rows: &Rows, spans: &Spans, msgs: &Messages, pid: u32) -> Vec<Ent
             depth: at_depth,
             kind: kind.name(),
             text: text.trim_end().to_string(),
+            state: state.take(),
         });
     }
     out

@@ -53,3 +53,29 @@ fn pids_are_accepted_in_three_spellings() {
         assert_eq!(replay::parse_pid(s), None, "{s}");
     }
 }
+
+#[test]
+fn a_genserver_state_is_read_from_each_callback_return() {
+    let mut ev = vec![
+        call(0, 3, "init", 1),
+        ret(1, 3, "init", 1),
+        call(2, 3, "handle_call", 3),
+        ret(3, 3, "handle_call", 3),
+        call(4, 3, "handle_cast", 2),
+        ret(5, 3, "handle_cast", 2),
+    ];
+    ev[1].value = Some(scope_format::Value::text("{:ok, %{n: 0}}"));
+    ev[3].value = Some(scope_format::Value::text("{:reply, 0, %{n: 1}}"));
+    ev[5].value = Some(scope_format::Value::text("{:noreply, %{n: 2}}"));
+    let (_d, path) = support::write_events(&ev);
+    let (_, rows) = support::load(&path);
+    let s = spans::pair(&rows);
+    let m = messages::pair(&rows);
+    let states: Vec<Option<String>> =
+        replay::process(&rows, &s, &m, replay::find_pid(&rows, "<0.3.0>")[0])
+            .into_iter()
+            .map(|e| e.state)
+            .collect();
+    let n = |k: u32| Some(format!("%{{n: {k}}}"));
+    assert_eq!(states, vec![None, n(0), None, n(1), None, n(2)]);
+}

@@ -54,6 +54,15 @@ pub fn run(inputs: &[PathBuf], pid: &str, json: bool, out: &mut dyn Write) -> Re
             "  ".repeat(e.depth.min(40) as usize),
             e.text
         )?;
+        if let Some(state) = &e.state {
+            writeln!(
+                out,
+                "{:>30}  {:>10}  {}  state: {state}",
+                "",
+                "",
+                "  ".repeat(e.depth.min(40) as usize)
+            )?;
+        }
     }
     Ok(())
 }
