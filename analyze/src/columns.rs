@@ -1,5 +1,6 @@
 //! Typed access to a Polars frame's columns, failing with this crate's error that names the
-//! analysis, so each analysis reads its result frame in one line per column.
+//! analysis, so each analysis reads its result frame in one line per column; and the one
+//! percentile expression every latency table uses.
 
 use polars::prelude::*;
 
@@ -10,6 +11,14 @@ use crate::error::{Error, Result};
 pub(crate) struct Columns<'a> {
     df: &'a DataFrame,
     what: &'static str,
+}
+
+/// The `p` quantile of an integer nanosecond column (an observed value, not interpolated),
+/// as Int64.
+pub(crate) fn percentile_ns(column: &str, p: f64) -> Expr {
+    col(column)
+        .quantile(lit(p), QuantileMethod::Nearest)
+        .cast(DataType::Int64)
 }
 
 macro_rules! typed {

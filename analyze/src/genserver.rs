@@ -18,17 +18,17 @@ pub fn state_of(returned: &str) -> Option<&str> {
     Some(elems[at].trim())
 }
 
+/// Callbacks a GenServer runs once per message taken from its mailbox.
+const MESSAGE_CALLBACKS: [&str; 3] = [".handle_call/3", ".handle_cast/2", ".handle_info/2"];
+
+/// Whether `mfa` (as `Module.fun/arity`) is run once per message (mailbox accounting).
+pub fn is_message_callback(mfa: &str) -> bool {
+    MESSAGE_CALLBACKS.iter().any(|s| mfa.ends_with(s))
+}
+
 /// Whether `mfa` (as `Module.fun/arity`) is a callback whose return carries the state.
 pub fn is_state_callback(mfa: &str) -> bool {
-    [
-        ".init/1",
-        ".handle_call/3",
-        ".handle_cast/2",
-        ".handle_info/2",
-        ".handle_continue/2",
-    ]
-    .iter()
-    .any(|s| mfa.ends_with(s))
+    is_message_callback(mfa) || mfa.ends_with(".init/1") || mfa.ends_with(".handle_continue/2")
 }
 
 /// The top-level elements of a tuple's text `{a, b, c}`; `None` when the text is not one

@@ -24,8 +24,7 @@ use crate::units::duration;
 
 /// Whether `mfa` is a GenServer callback run once per message.
 pub(crate) fn is_callback(rows: &Rows, mfa: u32) -> bool {
-    let m = rows.mfas.get(mfa);
-    m.ends_with(".handle_call/3") || m.ends_with(".handle_cast/2") || m.ends_with(".handle_info/2")
+    crate::genserver::is_message_callback(rows.mfas.get(mfa))
 }
 
 #[derive(Default)]

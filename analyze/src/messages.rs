@@ -262,11 +262,7 @@ pub fn summarize(rows: &Rows, m: &Messages, top: usize) -> crate::Result<Message
         ],
     )
     .map_err(e)?;
-    let q = |p: f64| {
-        col("latency")
-            .quantile(lit(p), QuantileMethod::Nearest)
-            .cast(DataType::Int64)
-    };
+    let q = |p: f64| crate::columns::percentile_ns("latency", p);
     let overall = df
         .clone()
         .lazy()

@@ -43,12 +43,19 @@ pub struct Report {
     pub anomalies: Vec<Anomaly>,
 }
 
-/// Runs every analysis.
-pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
-    let summary = summary::summarize(loaded)?;
+/// The rows of a loaded trace with messages paired and node clocks repaired: what every
+/// per-event view (the report, replay, export) starts from.
+pub fn prepare(loaded: &Loaded) -> Result<(Rows, messages::Messages, ClockReport)> {
     let mut rows = Rows::from_frame(&loaded.events)?;
     let mut msgs = messages::pair(&rows);
     let clock = clock::repair(&mut rows, &mut msgs);
+    Ok((rows, msgs, clock))
+}
+
+/// Runs every analysis.
+pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
+    let summary = summary::summarize(loaded)?;
+    let (rows, msgs, clock) = prepare(loaded)?;
     let spans = spans::pair(&rows);
     let frame = spans::frame(&rows, &spans)?;
     let functions = spans::functions(&rows, &spans, &frame)?;

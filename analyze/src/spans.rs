@@ -309,11 +309,7 @@ pub fn functions(rows: &Rows, spans: &Spans, frame: &DataFrame) -> Result<Vec<Fu
 }
 
 fn timed_functions(spans: &DataFrame) -> Result<Vec<FunctionStats>> {
-    let q = |p: f64| {
-        col("duration")
-            .quantile(lit(p), QuantileMethod::Nearest)
-            .cast(DataType::Int64)
-    };
+    let q = |p: f64| crate::columns::percentile_ns("duration", p);
     let df = spans
         .clone()
         .lazy()

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use scope_analyze::{clock, export, messages, processes, spans, table};
+use scope_analyze::{export, processes, report, spans, table};
 
 /// Export format.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -16,9 +16,7 @@ pub enum Style {
 
 pub fn run(inputs: &[PathBuf], style: Style, output: &Path, out: &mut dyn Write) -> Result<()> {
     let loaded = table::load(inputs)?;
-    let mut rows = table::Rows::from_frame(&loaded.events)?;
-    let mut msgs = messages::pair(&rows);
-    clock::repair(&mut rows, &mut msgs);
+    let (rows, msgs, _) = report::prepare(&loaded)?;
     let s = spans::pair(&rows);
     let to_stdout = output.as_os_str() == "-";
     let mut file: Box<dyn Write> = if to_stdout {

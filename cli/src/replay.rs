@@ -6,16 +6,14 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use scope_analyze::units::{duration, rfc3339};
-use scope_analyze::{clock, messages, replay, spans, table};
+use scope_analyze::{replay, report, spans, table};
 
 pub fn run(inputs: &[PathBuf], pid: &str, json: bool, out: &mut dyn Write) -> Result<()> {
     let Some(pid) = replay::parse_pid(pid) else {
         bail!("--pid {pid:?}: expected a pid such as <0.123.0>, 0.123.0 or #PID<0.123.0>");
     };
     let loaded = table::load(inputs)?;
-    let mut rows = table::Rows::from_frame(&loaded.events)?;
-    let mut msgs = messages::pair(&rows);
-    clock::repair(&mut rows, &mut msgs);
+    let (rows, msgs, _) = report::prepare(&loaded)?;
     let found = replay::find_pid(&rows, &pid);
     let p = match found.as_slice() {
         [p] => *p,
