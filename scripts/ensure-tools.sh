@@ -57,3 +57,16 @@ need_python_interop() {
     fi
     export SCOPE_PY="$venv/bin/python"
 }
+
+# A headless browser (Debian's chromium) to render the HTML report in a test; sets
+# SCOPE_CHROMIUM.
+need_chromium() {
+    if [ -z "${SCOPE_CHROMIUM:-}" ]; then
+        if ! command -v chromium >/dev/null; then
+            echo "installing chromium (headless browser for the HTML report test)" >&2
+            apt_install chromium
+        fi
+        SCOPE_CHROMIUM="$(command -v chromium)"
+    fi
+    export SCOPE_CHROMIUM
+}

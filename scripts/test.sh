@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Every test: installs what is missing (Rust, Erlang/OTP, Elixir), then checks formatting and
-# lints, builds, and runs all tests: Rust (unit, property, corpus, mutation, crash, CLI), the
-# recorder's ExUnit suite against the real NIF, and the end-to-end recordings.
+# Every test: installs what is missing (Rust, Erlang/OTP, Elixir, a headless chromium),
+# then checks formatting and lints, builds, and runs all tests: Rust (unit, property, corpus,
+# mutation, crash, CLI), the recorder's ExUnit suite against the real NIF, the end-to-end
+# recordings, and the HTML report in the browser (screenshot kept in $SCOPE_ARTIFACTS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-tools.sh
 need_rust
 need_erlang
+need_chromium
 use_shared_target_dir
+export SCOPE_ARTIFACTS="${SCOPE_ARTIFACTS:-$CARGO_TARGET_DIR/artifacts}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 unset RUST_BACKTRACE # assertion diffs stay readable; set it when you need one
 
@@ -52,4 +55,5 @@ counts="$("$bin/scope" info --format json "$interop/trace" | "$SCOPE_PY" -c \
 echo "== the README's main job on the committed sample"
 "$CARGO_TARGET_DIR/debug/scope" verify samples/synthetic-shop/trace >/dev/null
 
+echo "artifacts (the HTML report of a real recording and its screenshot): $SCOPE_ARTIFACTS"
 echo "all tests passed"

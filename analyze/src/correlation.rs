@@ -59,74 +59,125 @@ struct Activity {
     hops: u32,
 }
 
-/// Finds requests.
-pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
-    // User spans, by (node, id): ids are unique per node only. → (start row, parent id).
-    let mut starts: BTreeMap<(u32, u64), (usize, u64)> = BTreeMap::new();
-    let mut stops: HashMap<(u32, u64), usize> = HashMap::new();
-    let mut tagged: HashMap<(u32, u64), u64> = HashMap::new();
-    for i in 0..rows.len() {
-        let Some(c) = rows.correlation[i] else {
-            continue;
-        };
-        let c = (rows.node[i], c);
-        match rows.kind[i] {
-            Some(Kind::SpanStart) => {
-                starts.insert(c, (i, rows.num0[i].max(0) as u64));
+/// User spans by (node, id) — ids are unique per node only — and the activity they cause.
+struct Index<'a> {
+    rows: &'a Rows,
+    /// Span start row and parent id.
+    starts: BTreeMap<(u32, u64), (usize, u64)>,
+    stops: HashMap<(u32, u64), usize>,
+    /// Telemetry and custom events per span id.
+    tagged: HashMap<(u32, u64), u64>,
+    /// Per process: its rows in order.
+    by_pid: Vec<Vec<usize>>,
+    paired_by_send: HashMap<usize, usize>,
+    /// Per process: its GenServer callback spans (monotonic start, end).
+    callbacks: Vec<Vec<(i64, i64)>>,
+    last_ts: Vec<i64>,
+}
+
+/// What following a set of spans found.
+struct Followed {
+    procs: Vec<u32>,
+    rows: BTreeSet<usize>,
+    messages: u64,
+}
+
+impl<'a> Index<'a> {
+    fn new(rows: &'a Rows, spans: &Spans, msgs: &Messages) -> Self {
+        let mut starts = BTreeMap::new();
+        let mut stops = HashMap::new();
+        let mut tagged: HashMap<(u32, u64), u64> = HashMap::new();
+        for i in 0..rows.len() {
+            let Some(c) = rows.correlation[i] else {
+                continue;
+            };
+            let c = (rows.node[i], c);
+            match rows.kind[i] {
+                Some(Kind::SpanStart) => {
+                    starts.insert(c, (i, rows.num0[i].max(0) as u64));
+                }
+                Some(Kind::SpanStop) => {
+                    stops.insert(c, i);
+                }
+                Some(Kind::Telemetry | Kind::Custom) => *tagged.entry(c).or_insert(0) += 1,
+                _ => {}
             }
-            Some(Kind::SpanStop) => {
-                stops.insert(c, i);
+        }
+        let mut by_pid: Vec<Vec<usize>> = vec![Vec::new(); rows.pids.len()];
+        let mut last_ts = vec![i64::MIN; rows.pids.len()];
+        for i in 0..rows.len() {
+            let p = rows.pid[i] as usize;
+            by_pid[p].push(i);
+            last_ts[p] = last_ts[p].max(rows.ts[i]);
+        }
+        let mut callbacks: Vec<Vec<(i64, i64)>> = vec![Vec::new(); rows.pids.len()];
+        for s in &spans.spans {
+            if crate::mailbox::is_callback(rows, s.mfa) {
+                callbacks[s.pid as usize].push((s.start_ts, s.end_ts));
             }
-            Some(Kind::Telemetry | Kind::Custom) => *tagged.entry(c).or_insert(0) += 1,
-            _ => {}
+        }
+        Index {
+            rows,
+            starts,
+            stops,
+            tagged,
+            by_pid,
+            paired_by_send: msgs.pairs.iter().map(|p| (p.send, p.receive)).collect(),
+            callbacks,
+            last_ts,
         }
     }
-    let root_of = |mut id: (u32, u64)| {
+
+    /// The outermost span above `id`.
+    fn root_of(&self, mut id: (u32, u64)) -> (u32, u64) {
         for _ in 0..64 {
-            match starts.get(&id) {
-                Some(&(_, parent)) if parent != 0 && starts.contains_key(&(id.0, parent)) => {
+            match self.starts.get(&id) {
+                Some(&(_, parent)) if parent != 0 && self.starts.contains_key(&(id.0, parent)) => {
                     id = (id.0, parent)
                 }
                 _ => break,
             }
         }
         id
-    };
-    let mut members: BTreeMap<(u32, u64), Vec<(u32, u64)>> = BTreeMap::new();
-    for &id in starts.keys() {
-        members.entry(root_of(id)).or_default().push(id);
     }
 
-    // Per process: its rows in order (for counting), sends, spawns, callback spans.
-    let mut by_pid: Vec<Vec<usize>> = vec![Vec::new(); rows.pids.len()];
-    for i in 0..rows.len() {
-        by_pid[rows.pid[i] as usize].push(i);
-    }
-    let paired_by_send: HashMap<usize, usize> =
-        msgs.pairs.iter().map(|p| (p.send, p.receive)).collect();
-    let mut callbacks: Vec<Vec<(i64, i64)>> = vec![Vec::new(); rows.pids.len()];
-    for s in &spans.spans {
-        if crate::mailbox::is_callback(rows, s.mfa) {
-            callbacks[s.pid as usize].push((s.start_ts, s.end_ts));
+    /// Span `root` and every span below it.
+    fn members(&self, root: (u32, u64)) -> Vec<(u32, u64)> {
+        let mut children: HashMap<(u32, u64), Vec<(u32, u64)>> = HashMap::new();
+        for (&k, &(_, parent)) in &self.starts {
+            if parent != 0 && (k.0, parent) != k {
+                children.entry((k.0, parent)).or_default().push(k);
+            }
         }
+        let mut out = vec![root];
+        let mut seen: BTreeSet<(u32, u64)> = out.iter().copied().collect();
+        let mut i = 0;
+        while i < out.len() {
+            for &c in children.get(&out[i]).map_or(&[][..], Vec::as_slice) {
+                if seen.insert(c) {
+                    out.push(c);
+                }
+            }
+            i += 1;
+        }
+        out
     }
-    let mut last_ts = vec![i64::MIN; rows.pids.len()];
-    for i in 0..rows.len() {
-        let p = rows.pid[i] as usize;
-        last_ts[p] = last_ts[p].max(rows.ts[i]);
+
+    fn is_reply(&self, j: usize, sender: u32) -> bool {
+        self.rows.kind[j] == Some(Kind::Send) && self.rows.peer[j].is_none_or(|p| p == sender)
     }
-    let is_reply = |j: usize, sender: u32| {
-        rows.kind[j] == Some(Kind::Send) && rows.peer[j].is_none_or(|p| p == sender)
-    };
-    let end_of_handling = |q: u32, recv: usize, sender: u32| -> i64 {
+
+    /// Where process `q`'s handling of the message received at row `recv` ends.
+    fn end_of_handling(&self, q: u32, recv: usize, sender: u32) -> i64 {
+        let rows = self.rows;
         let tr = rows.ts[recv];
-        let list = &by_pid[q as usize];
-        let cbs = &callbacks[q as usize];
+        let list = &self.by_pid[q as usize];
+        let cbs = &self.callbacks[q as usize];
         if let Some(&(_, end)) = cbs.get(cbs.partition_point(|c| c.0 < tr)) {
             // A GenServer replies right after its callback returns.
             let next = list.partition_point(|&j| rows.ts[j] <= end);
             return match list.get(next) {
-                Some(&j) if is_reply(j, sender) => rows.ts[j],
+                Some(&j) if self.is_reply(j, sender) => rows.ts[j],
                 _ => end,
             };
         }
@@ -134,17 +185,19 @@ pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
             .iter()
             .find(|&&j| rows.kind[j] == Some(Kind::Send) && rows.peer[j] == Some(sender))
             .map_or(tr, |&j| rows.ts[j])
-    };
+    }
 
-    let mut out = Vec::new();
-    for (&root, ids) in &members {
-        let (start_row, _) = starts[&root];
-        let stop_row = stops.get(&root).copied();
+    /// Everything spans `ids` did and caused.
+    fn follow(&self, ids: &[(u32, u64)]) -> Followed {
+        let rows = self.rows;
         let mut queue: VecDeque<Activity> = VecDeque::new();
         for id in ids {
-            let (s, _) = starts[id];
+            let (s, _) = self.starts[id];
             let p = rows.pid[s];
-            let to = stops.get(id).map_or(last_ts[p as usize], |&e| rows.ts[e]);
+            let to = self
+                .stops
+                .get(id)
+                .map_or(self.last_ts[p as usize], |&e| rows.ts[e]);
             queue.push_back(Activity {
                 pid: p,
                 from: rows.ts[s],
@@ -160,7 +213,7 @@ pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
             if seen_procs.insert(a.pid) {
                 procs.push(a.pid);
             }
-            let list = &by_pid[a.pid as usize];
+            let list = &self.by_pid[a.pid as usize];
             let lo = list.partition_point(|&j| rows.ts[j] < a.from);
             for &j in &list[lo..] {
                 if rows.ts[j] > a.to {
@@ -175,12 +228,12 @@ pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
                         if a.hops >= MAX_HOPS {
                             continue;
                         }
-                        if let Some(&recv) = paired_by_send.get(&j) {
+                        if let Some(&recv) = self.paired_by_send.get(&j) {
                             let q = rows.pid[recv];
                             queue.push_back(Activity {
                                 pid: q,
                                 from: rows.ts[recv],
-                                to: end_of_handling(q, recv, a.pid),
+                                to: self.end_of_handling(q, recv, a.pid),
                                 hops: a.hops + 1,
                             });
                         }
@@ -190,7 +243,7 @@ pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
                             queue.push_back(Activity {
                                 pid: c,
                                 from: rows.ts[j],
-                                to: last_ts[c as usize],
+                                to: self.last_ts[c as usize],
                                 hops: a.hops + 1,
                             });
                         }
@@ -199,6 +252,26 @@ pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
                 }
             }
         }
+        Followed {
+            procs,
+            rows: counted,
+            messages,
+        }
+    }
+}
+
+/// Finds requests.
+pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
+    let ix = Index::new(rows, spans, msgs);
+    let mut members: BTreeMap<(u32, u64), Vec<(u32, u64)>> = BTreeMap::new();
+    for &id in ix.starts.keys() {
+        members.entry(ix.root_of(id)).or_default().push(id);
+    }
+    let mut out = Vec::new();
+    for (&root, ids) in &members {
+        let (start_row, _) = ix.starts[&root];
+        let stop_row = ix.stops.get(&root).copied();
+        let f = ix.follow(ids);
         let mut evidence = vec![rows.event_id[start_row]];
         evidence.extend(stop_row.map(|r| rows.event_id[r]));
         out.push(Request {
@@ -212,14 +285,77 @@ pub fn requests(rows: &Rows, spans: &Spans, msgs: &Messages) -> Vec<Request> {
             spans: ids.len() as u64,
             events_tagged: ids
                 .iter()
-                .map(|id| tagged.get(id).copied().unwrap_or(0))
+                .map(|id| ix.tagged.get(id).copied().unwrap_or(0))
                 .sum(),
-            processes: procs.iter().map(|&p| rows.pid_text(p)).collect(),
-            messages,
-            events: counted.len() as u64,
+            processes: f.procs.iter().map(|&p| rows.pid_text(p)).collect(),
+            messages: f.messages,
+            events: f.rows.len() as u64,
             evidence,
         });
     }
     out.sort_by_key(|r| (r.start_ns, r.id));
     out
+}
+
+/// The events of one span (a request's root, or any span inside it) and of everything it
+/// caused, as row indices in order, with the processes involved (its own first).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Caused {
+    /// The span's name.
+    pub name: String,
+    pub rows: Vec<usize>,
+    pub processes: Vec<u32>,
+}
+
+/// What span `id` (on `node`, needed only when several nodes have a span with that id) did
+/// and caused; `Err` says why there is no such single span.
+pub fn caused_by(
+    rows: &Rows,
+    spans: &Spans,
+    msgs: &Messages,
+    id: u64,
+    node: Option<&str>,
+) -> Result<Caused, String> {
+    let ix = Index::new(rows, spans, msgs);
+    let found: Vec<(u32, u64)> = ix
+        .starts
+        .keys()
+        .filter(|k| k.1 == id && node.is_none_or(|n| rows.nodes.get(k.0) == n))
+        .copied()
+        .collect();
+    let key = match found.as_slice() {
+        [k] => *k,
+        [] => {
+            return Err(match node {
+                Some(n) => format!("no span with correlation id {id} on node {n}"),
+                None => format!("no span with correlation id {id} in the trace"),
+            })
+        }
+        many => {
+            return Err(format!(
+                "correlation id {id} names a span on each of several nodes ({}); \
+                 choose one with {id}@node",
+                many.iter()
+                    .map(|k| rows.nodes.get(k.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+    };
+    let f = ix.follow(&ix.members(key));
+    let (start_row, _) = ix.starts[&key];
+    let mut all = f.rows;
+    // The span's own markers and tagged events, wherever its windows put them.
+    for i in 0..rows.len() {
+        if rows.correlation[i] == Some(id) && rows.node[i] == key.0 {
+            all.insert(i);
+        }
+    }
+    Ok(Caused {
+        name: rows.name[start_row]
+            .map(|n| rows.names.get(n).to_string())
+            .unwrap_or_default(),
+        rows: all.into_iter().collect(),
+        processes: f.procs,
+    })
 }

@@ -3,7 +3,10 @@
 //! `handle_continue/2` `{:noreply, state}` (each optionally with a timeout or
 //! `{:continue, …}`), and any of them `{:stop, reason, state}` or
 //! `{:stop, reason, reply, state}`. The state is the element at the position the tag
-//! fixes, cut out of the captured text without parsing it further.
+//! fixes, cut out of the captured text without parsing it further; two states are compared
+//! key by key when they are maps or structs ([`diff`]).
+
+use serde::Serialize;
 
 /// The state in a callback's captured return value, when the text is a whole (untruncated)
 /// return tuple of a known shape.
@@ -31,13 +34,137 @@ pub fn is_state_callback(mfa: &str) -> bool {
     is_message_callback(mfa) || mfa.ends_with(".init/1") || mfa.ends_with(".handle_continue/2")
 }
 
+/// One difference between two states.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// The map or struct key that changed (`count`, `"name"`); `None` when the states are
+    /// not maps of one shape and the whole state changed.
+    pub key: Option<String>,
+    /// Its value before (`None`: the key was added).
+    pub before: Option<String>,
+    /// Its value after (`None`: the key was removed).
+    pub after: Option<String>,
+}
+
+/// What changed from state `before` to state `after` (both as captured text): per key when
+/// both are maps (or the same struct), else the whole state; empty when nothing changed.
+pub fn diff(before: &str, after: &str) -> Vec<Change> {
+    if before == after {
+        return Vec::new();
+    }
+    let whole = || {
+        vec![Change {
+            key: None,
+            before: Some(before.to_string()),
+            after: Some(after.to_string()),
+        }]
+    };
+    let (Some((name_b, b)), Some((name_a, a))) = (map_entries(before), map_entries(after)) else {
+        return whole();
+    };
+    if name_b != name_a {
+        return whole();
+    }
+    let mut out = Vec::new();
+    for &(k, v) in &a {
+        match b.iter().find(|(kb, _)| *kb == k) {
+            Some(&(_, vb)) if vb == v => {}
+            old => out.push(Change {
+                key: Some(k.to_string()),
+                before: old.map(|(_, vb)| vb.to_string()),
+                after: Some(v.to_string()),
+            }),
+        }
+    }
+    for &(k, v) in &b {
+        if !a.iter().any(|(ka, _)| *ka == k) {
+            out.push(Change {
+                key: Some(k.to_string()),
+                before: Some(v.to_string()),
+                after: None,
+            });
+        }
+    }
+    out
+}
+
+/// A map's or struct's text `%{a: 1, "b" => 2}` / `%Mod{a: 1}` as (`%{` or `%Mod{`, its
+/// key-value pairs); `None` when it is not one whole map.
+fn map_entries(s: &str) -> Option<(&str, Vec<(&str, &str)>)> {
+    let s = s.trim();
+    let open = s.find('{')?;
+    let name = &s[..=open];
+    if !name.starts_with('%') || name[1..open].contains(|c: char| c.is_whitespace()) {
+        return None;
+    }
+    let inner = s[open + 1..].strip_suffix('}')?;
+    if inner.trim().is_empty() {
+        return Some((name, Vec::new()));
+    }
+    let mut pairs = Vec::new();
+    for e in split_top(inner)? {
+        let e = e.trim();
+        pairs.push(key_value(e)?);
+    }
+    Some((name, pairs))
+}
+
+/// `k => v`, `key: v` or `"quoted key": v` split at its top-level separator.
+fn key_value(e: &str) -> Option<(&str, &str)> {
+    if let Some(at) = top_level_find(e, " => ") {
+        return Some((e[..at].trim(), e[at + 4..].trim()));
+    }
+    let key_end = if e.starts_with('"') {
+        let b = e.as_bytes();
+        let mut i = 1;
+        while i < b.len() && b[i] != b'"' {
+            i += if b[i] == b'\\' { 2 } else { 1 };
+        }
+        i + 1
+    } else {
+        e.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '?' || c == '!'))?
+    };
+    let rest = e.get(key_end..)?.strip_prefix(": ")?;
+    Some((&e[..key_end], rest.trim()))
+}
+
+/// The byte offset of `pat` outside any brackets or quotes.
+fn top_level_find(s: &str, pat: &str) -> Option<usize> {
+    let mut found = None;
+    scan(s, |i, depth| {
+        if depth == 0 && found.is_none() && s[i..].starts_with(pat) {
+            found = Some(i);
+        }
+    })?;
+    found
+}
+
 /// The top-level elements of a tuple's text `{a, b, c}`; `None` when the text is not one
 /// whole tuple (a truncated capture, say).
 fn tuple_elements(s: &str) -> Option<Vec<&str>> {
-    let inner = s.strip_prefix('{')?.strip_suffix('}')?;
-    let b = inner.as_bytes();
+    split_top(s.strip_prefix('{')?.strip_suffix('}')?)
+}
+
+/// `inner` split at its top-level commas; `None` when brackets or quotes do not balance
+/// (a truncated capture).
+fn split_top(inner: &str) -> Option<Vec<&str>> {
     let mut out = Vec::new();
-    let (mut depth, mut start, mut i) = (0i32, 0usize, 0usize);
+    let mut start = 0;
+    scan(inner, |i, depth| {
+        if depth == 0 && inner.as_bytes()[i] == b',' {
+            out.push(&inner[start..i]);
+            start = i + 1;
+        }
+    })?;
+    out.push(&inner[start..]);
+    Some(out)
+}
+
+/// Walks `inner` calling `at(offset, depth)` for every byte outside strings; `None` when
+/// brackets or quotes do not balance or the text was cut (`…`).
+fn scan(inner: &str, mut at: impl FnMut(usize, i32)) -> Option<()> {
+    let b = inner.as_bytes();
+    let (mut depth, mut i) = (0i32, 0usize);
     while i < b.len() {
         match b[i] {
             q @ (b'"' | b'\'') => {
@@ -65,19 +192,14 @@ fn tuple_elements(s: &str) -> Option<Vec<&str>> {
                 depth -= 1;
                 i += 1;
             }
-            b',' if depth == 0 => {
-                out.push(&inner[start..i]);
-                start = i + 1;
-            }
-            _ => {}
+            _ => at(i, depth),
         }
         i += 1;
     }
     if depth != 0 || inner.ends_with('…') {
         return None;
     }
-    out.push(&inner[start..]);
-    Some(out)
+    Some(())
 }
 
 #[cfg(test)]
@@ -107,6 +229,40 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(state_of(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn states_diff_by_key_when_maps() {
+        let ch = |k: Option<&str>, b: Option<&str>, a: Option<&str>| Change {
+            key: k.map(str::to_string),
+            before: b.map(str::to_string),
+            after: a.map(str::to_string),
+        };
+        assert_eq!(
+            diff(
+                "%{count: 1, names: [\"a, b\"], gone: :x}",
+                "%{count: 2, names: [\"a, b\"], \"new key\" => {1, 2}}"
+            ),
+            vec![
+                ch(Some("count"), Some("1"), Some("2")),
+                ch(Some("\"new key\""), None, Some("{1, 2}")),
+                ch(Some("gone"), Some(":x"), None),
+            ]
+        );
+        assert_eq!(
+            diff("%S{a: %{b: 1}}", "%S{a: %{b: 2}}"),
+            vec![ch(Some("a"), Some("%{b: 1}"), Some("%{b: 2}"))]
+        );
+        assert_eq!(diff("%{a: 1}", "%{a: 1}"), vec![]);
+        assert_eq!(
+            diff("%A{x: 1}", "%B{x: 1}"),
+            vec![ch(None, Some("%A{x: 1}"), Some("%B{x: 1}"))]
+        );
+        assert_eq!(diff("0", "1"), vec![ch(None, Some("0"), Some("1"))]);
+        assert_eq!(
+            diff("%{a: 1, b: \"lo…", "%{a: 2}"),
+            vec![ch(None, Some("%{a: 1, b: \"lo…"), Some("%{a: 2}"))]
+        );
     }
 
     #[test]

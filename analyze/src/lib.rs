@@ -5,6 +5,8 @@
 //! - [`table`]: loads that table (from segments or Parquet) into Polars for analysis.
 //! - [`summary`], [`clock`] (multi-node repair), [`spans`], [`messages`], [`processes`],
 //!   [`mailbox`], [`correlation`], [`anomalies`]: the analyses; [`report`] runs them all.
+//! - [`replay`]: what processes did, in order; [`export`] (Chrome JSON, folded stacks) and
+//!   [`html`] (the one-file incident report) present a trace to people and other tools.
 //! - [`units`]: how times, durations and sizes are printed.
 
 pub mod anomalies;
@@ -15,6 +17,7 @@ pub mod correlation;
 pub mod error;
 pub mod export;
 pub mod genserver;
+pub mod html;
 pub mod mailbox;
 pub mod messages;
 pub mod processes;

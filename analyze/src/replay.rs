@@ -1,19 +1,23 @@
-//! Replay of one process: everything it did, in order — calls as an indented tree with
-//! arguments, results and durations, messages in and out with their peers and latency,
-//! spawns, links and exits.
+//! Replay: what processes did, in order — calls as an indented tree with arguments, results
+//! and durations, messages in and out with their peers and latency, spawns, links and
+//! exits — for one process, a request and what it caused, an anomaly's evidence with
+//! context, or a time window.
 //!
 //! A GenServer's state after each callback comes from the callback's captured return
-//! value ([`crate::genserver`]).
+//! value ([`crate::genserver`]), with what changed since its previous state, and the state
+//! of every process at a chosen instant.
 //!
 //! Built from the same pairing as the analyses (spans for durations, message pairs for the
 //! other side of each message), so a replay agrees with `scope analyze`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use scope_format::Kind;
 use serde::Serialize;
 
+use crate::genserver::{self, Change};
 use crate::messages::Messages;
+use crate::report::Prepared;
 use crate::spans::Spans;
 use crate::table::Rows;
 use crate::units::{clip, duration};
@@ -24,6 +28,10 @@ pub struct Entry {
     pub event_id: u64,
     /// Wall-clock ns.
     pub time_ns: i64,
+    /// The process (`<0.1.0>`, or `<0.1.0> on node` in a multi-node trace).
+    pub pid: String,
+    #[serde(skip)]
+    pub pid_id: u32,
     /// Call depth at this point (for indentation).
     pub depth: u32,
     /// The event's kind (`call`, `send`, …).
@@ -33,6 +41,182 @@ pub struct Entry {
     /// A GenServer's state after the callback that returned here (from its captured
     /// return value), when this is such a return.
     pub state: Option<String>,
+    /// What changed since the process's previous state.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// Whether this event is evidence of the anomaly being replayed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub evidence: bool,
+}
+
+/// A process's state at an instant: the state after its last state-carrying callback
+/// before it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StateAt {
+    pub pid: String,
+    pub state: String,
+    /// When and at which event that callback returned.
+    pub since_ns: i64,
+    pub event_id: u64,
+}
+
+/// A replay, ready to print (schema `scope.replay/1` in `cli/JSON.md`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Replay {
+    pub schema: &'static str,
+    /// What was replayed, for people (`process <0.1.0>`, `request 42 (checkout)`, …).
+    pub title: String,
+    /// The processes replayed.
+    pub processes: Vec<String>,
+    /// The time window, when one was given (wall-clock ns).
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
+    /// `--at`: the instant and each process's state then.
+    pub at_ns: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub states_at: Option<Vec<StateAt>>,
+    pub entries: Vec<Entry>,
+}
+
+/// What to replay.
+#[derive(Clone, Debug)]
+pub enum Select {
+    /// One process, all of it.
+    Pid(u32),
+    /// These rows (a request and what it caused) of these processes.
+    Rows { pids: Vec<u32>, rows: Vec<usize> },
+    /// Evidence events with `context` entries of their processes before and after.
+    Evidence { events: Vec<u64>, context: usize },
+    /// Every process (bounded by a time window).
+    All,
+}
+
+/// Builds a replay: `select` cut to `from..=to` (wall-clock ns), and with `at`, each
+/// replayed process's state at that instant (entries after it are left out).
+pub fn build(
+    p: &Prepared,
+    title: String,
+    select: &Select,
+    from: Option<i64>,
+    to: Option<i64>,
+    at: Option<i64>,
+) -> Replay {
+    let rows = &p.rows;
+    // Evidence as (process, event id), for the events the trace has.
+    let evidence: Vec<(u32, u64)> = match select {
+        Select::Evidence { events, .. } => {
+            let row_of: HashMap<u64, usize> = rows
+                .event_id
+                .iter()
+                .enumerate()
+                .map(|(i, &e)| (e, i))
+                .collect();
+            events
+                .iter()
+                .filter_map(|e| row_of.get(e).map(|&i| (rows.pid[i], *e)))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let pids: Vec<u32> = match select {
+        Select::Pid(pid) => vec![*pid],
+        Select::Rows { pids, .. } => pids.clone(),
+        Select::Evidence { .. } => {
+            let mut pids: Vec<u32> = Vec::new();
+            for &(p, _) in &evidence {
+                if !pids.contains(&p) {
+                    pids.push(p);
+                }
+            }
+            pids
+        }
+        Select::All => (0..rows.pids.len() as u32).collect(),
+    };
+    let history = history(rows, &p.spans, &p.msgs, &pids);
+    let states_at = at.map(|t| {
+        pids.iter()
+            .filter_map(|&pid| state_at(&history, pid, t))
+            .collect::<Vec<_>>()
+    });
+    let mut entries = match select {
+        Select::Pid(_) | Select::All => history,
+        Select::Rows { rows: keep, .. } => {
+            let keep: HashSet<u64> = keep.iter().map(|&i| rows.event_id[i]).collect();
+            history
+                .into_iter()
+                .filter(|e| keep.contains(&e.event_id))
+                .collect()
+        }
+        Select::Evidence { context, .. } => around(history, &evidence, *context),
+    };
+    let to = match (to, at) {
+        (Some(t), Some(a)) => Some(t.min(a)),
+        (t, a) => t.or(a),
+    };
+    entries.retain(|e| from.is_none_or(|f| e.time_ns >= f) && to.is_none_or(|t| e.time_ns <= t));
+    Replay {
+        schema: "scope.replay/1",
+        title,
+        processes: pids.iter().map(|&p| rows.pid_text(p)).collect(),
+        from_ns: from,
+        to_ns: to,
+        at_ns: at,
+        states_at,
+        entries,
+    }
+}
+
+/// The entries near the evidence (`(process, event id)`): per process, from `context`
+/// entries before its first evidence event to `context` after its last; evidence entries
+/// are marked.
+fn around(history: Vec<Entry>, evidence: &[(u32, u64)], context: usize) -> Vec<Entry> {
+    let mut by_pid: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, e) in history.iter().enumerate() {
+        by_pid.entry(e.pid_id).or_default().push(i);
+    }
+    let mut keep = vec![false; history.len()];
+    for (pid, list) in &by_pid {
+        // Evidence may be an event the replay does not show (scheduling, GC): the nearest
+        // shown entry after it stands in.
+        let hits = evidence.iter().filter(|(p, _)| p == pid).map(|&(_, ev)| {
+            list.partition_point(|&i| history[i].event_id < ev)
+                .min(list.len() - 1)
+        });
+        let (lo, hi) = hits.fold((usize::MAX, 0), |(lo, hi), k| (lo.min(k), hi.max(k)));
+        if lo == usize::MAX {
+            continue;
+        }
+        for &i in &list[lo.saturating_sub(context)..(hi + context + 1).min(list.len())] {
+            keep[i] = true;
+        }
+    }
+    let marked: HashSet<u64> = evidence.iter().map(|&(_, e)| e).collect();
+    history
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(mut e, _)| {
+            e.evidence = marked.contains(&e.event_id);
+            e
+        })
+        .collect()
+}
+
+/// The state of process `pid` at `t`: after its last state-carrying callback at or before
+/// `t`.
+pub fn state_at(history: &[Entry], pid: u32, t: i64) -> Option<StateAt> {
+    history
+        .iter()
+        .rev()
+        .filter(|e| e.pid_id == pid && e.time_ns <= t)
+        .find_map(|e| {
+            Some(StateAt {
+                pid: e.pid.clone(),
+                state: e.state.clone()?,
+                since_ns: e.time_ns,
+                event_id: e.event_id,
+            })
+        })
 }
 
 /// Parses `<0.1.0>`, `0.1.0` or `#PID<0.1.0>` into the `<0.1.0>` form.
@@ -65,8 +249,14 @@ pub fn find_pid(rows: &Rows, pid: &str) -> Vec<u32> {
         .collect()
 }
 
-/// The replay of process `pid`.
-pub fn process(rows: &Rows, spans: &Spans, msgs: &Messages, pid: u32) -> Vec<Entry> {
+/// The replay of processes `pids`, all of their events in order.
+pub fn history(rows: &Rows, spans: &Spans, msgs: &Messages, pids: &[u32]) -> Vec<Entry> {
+    let mut wanted = vec![false; rows.pids.len()];
+    let mut pid_texts = HashMap::new();
+    for &p in pids {
+        wanted[p as usize] = true;
+        pid_texts.insert(p, rows.pid_text(p));
+    }
     let span_of_call: HashMap<usize, usize> = spans
         .spans
         .iter()
@@ -88,12 +278,15 @@ pub fn process(rows: &Rows, spans: &Spans, msgs: &Messages, pid: u32) -> Vec<Ent
     let said = |i: usize| value(i).map(|v| format!(": {v}")).unwrap_or_default();
     let peer = |i: usize| rows.peer[i].map(|p| rows.pid_text(p));
     let mut out = Vec::new();
-    let mut depth = 0u32;
-    let mut state = None;
-    for i in (0..rows.len()).filter(|&i| rows.pid[i] == pid) {
+    let mut depths: HashMap<u32, u32> = HashMap::new();
+    let mut last_state: HashMap<u32, String> = HashMap::new();
+    for i in (0..rows.len()).filter(|&i| wanted[rows.pid[i] as usize]) {
         let Some(kind) = rows.kind[i] else { continue };
+        let pid = rows.pid[i];
+        let depth = depths.entry(pid).or_insert(0);
+        let mut state = None;
         let mfa = rows.mfa[i].map(|m| rows.mfas.get(m)).unwrap_or("?");
-        let mut at_depth = depth;
+        let mut at_depth = *depth;
         let text = match kind {
             Kind::Call => {
                 let timing = span_of_call.get(&i).map(|&s| &spans.spans[s]).map(|s| {
@@ -105,7 +298,7 @@ pub fn process(rows: &Rows, spans: &Spans, msgs: &Messages, pid: u32) -> Vec<Ent
                 });
                 if let Some(&s) = span_of_call.get(&i) {
                     at_depth = spans.spans[s].depth;
-                    depth = at_depth + 1;
+                    *depth = at_depth + 1;
                 }
                 format!(
                     "{mfa}({}){}",
@@ -116,19 +309,19 @@ pub fn process(rows: &Rows, spans: &Spans, msgs: &Messages, pid: u32) -> Vec<Ent
             Kind::ReturnFrom | Kind::ExceptionFrom => {
                 // Frames above the returning one closed with it (their own returns never
                 // came): the depth is the returning frame's.
-                depth = span_of_end
+                *depth = span_of_end
                     .get(&i)
                     .map_or(depth.saturating_sub(1), |&s| spans.spans[s].depth);
-                at_depth = depth;
+                at_depth = *depth;
                 let verb = if kind == Kind::ReturnFrom {
                     "returned"
                 } else {
                     "raised"
                 };
-                if kind == Kind::ReturnFrom && crate::genserver::is_state_callback(mfa) {
+                if kind == Kind::ReturnFrom && genserver::is_state_callback(mfa) {
                     state = rows.value[i]
                         .as_deref()
-                        .and_then(crate::genserver::state_of)
+                        .and_then(genserver::state_of)
                         .map(str::to_string);
                 }
                 format!(
@@ -191,13 +384,24 @@ pub fn process(rows: &Rows, spans: &Spans, msgs: &Messages, pid: u32) -> Vec<Ent
             // Scheduling, GC and recorder markers would drown the story; `scope query` has them.
             _ => continue,
         };
+        let changes = match (&state, last_state.get(&pid)) {
+            (Some(now), Some(before)) => genserver::diff(before, now),
+            _ => Vec::new(),
+        };
+        if let Some(now) = &state {
+            last_state.insert(pid, now.clone());
+        }
         out.push(Entry {
             event_id: rows.event_id[i],
             time_ns: rows.time[i],
+            pid: pid_texts[&pid].clone(),
+            pid_id: pid,
             depth: at_depth,
             kind: kind.name(),
             text: text.trim_end().to_string(),
-            state: state.take(),
+            state,
+            changes,
+            evidence: false,
         });
     }
     out

@@ -43,31 +43,50 @@ pub struct Report {
     pub anomalies: Vec<Anomaly>,
 }
 
-/// The rows of a loaded trace with messages paired and node clocks repaired: what every
-/// per-event view (the report, replay, export) starts from.
-pub fn prepare(loaded: &Loaded) -> Result<(Rows, messages::Messages, ClockReport)> {
+/// The rows of a loaded trace with messages paired, node clocks repaired and calls paired
+/// into spans: what every per-event view (the report, replay, export) starts from.
+#[derive(Debug)]
+pub struct Prepared {
+    pub rows: Rows,
+    pub msgs: messages::Messages,
+    pub clock: ClockReport,
+    pub spans: spans::Spans,
+}
+
+/// Pairs and repairs a loaded trace ([`Prepared`]).
+pub fn prepare(loaded: &Loaded) -> Result<Prepared> {
     let mut rows = Rows::from_frame(&loaded.events)?;
     let mut msgs = messages::pair(&rows);
     let clock = clock::repair(&mut rows, &mut msgs);
-    Ok((rows, msgs, clock))
+    let spans = spans::pair(&rows);
+    Ok(Prepared {
+        rows,
+        msgs,
+        clock,
+        spans,
+    })
 }
 
 /// Runs every analysis.
 pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
+    analyze_prepared(loaded, &prepare(loaded)?, t)
+}
+
+/// Runs every analysis over an already [`prepare`]d trace (views that need the rows too).
+pub fn analyze_prepared(loaded: &Loaded, p: &Prepared, t: &Thresholds) -> Result<Report> {
     let summary = summary::summarize(loaded)?;
-    let (rows, msgs, clock) = prepare(loaded)?;
-    let spans = spans::pair(&rows);
-    let frame = spans::frame(&rows, &spans)?;
-    let functions = spans::functions(&rows, &spans, &frame)?;
-    let messages = messages::summarize(&rows, &msgs, 20)?;
-    let procs = processes::analyze(&rows);
-    let requests = correlation::requests(&rows, &spans, &msgs);
+    let (rows, msgs, clock, spans) = (&p.rows, &p.msgs, p.clock.clone(), &p.spans);
+    let frame = spans::frame(rows, spans)?;
+    let functions = spans::functions(rows, spans, &frame)?;
+    let messages = messages::summarize(rows, msgs, 20)?;
+    let procs = processes::analyze(rows);
+    let requests = correlation::requests(rows, spans, msgs);
     let mut found = anomalies::latency_outliers(&frame, t)?;
     found.extend(anomalies::exception_bursts(&frame, t)?);
     found.extend(processes::cascade_anomalies(&procs.crashes, t.max_evidence));
-    found.extend(crate::mailbox::growth(&rows, &msgs, t));
-    found.extend(crate::mailbox::slow_handlers(&rows, &msgs, t));
-    let anomalies = anomalies::finish(found, &rows);
+    found.extend(crate::mailbox::growth(rows, msgs, t));
+    found.extend(crate::mailbox::slow_handlers(rows, msgs, t));
+    let anomalies = anomalies::finish(found, rows);
     Ok(Report {
         schema: "scope.analyze/1",
         summary,

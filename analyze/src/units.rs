@@ -29,6 +29,106 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// An instant given on the command line, as wall-clock ns: RFC 3339
+/// (`2026-11-23T21:25:58.5Z`, `…+01:00`) or an offset from `start_ns` with a unit
+/// (`+1.5s`, `250ms`, `40us`, `2m`). The error says what was expected.
+pub fn parse_instant(text: &str, start_ns: i64) -> Result<i64, String> {
+    let t = text.trim();
+    if t.len() >= 19 && t.as_bytes()[4] == b'-' && t.as_bytes()[10].eq_ignore_ascii_case(&b'T') {
+        return parse_rfc3339(t).ok_or_else(|| {
+            format!("{text:?}: not an RFC 3339 time (2026-11-23T21:25:58.5Z, or with +01:00)")
+        });
+    }
+    parse_duration(t.strip_prefix('+').unwrap_or(t))
+        .map(|d| start_ns.saturating_add(d))
+        .ok_or_else(|| {
+            format!(
+                "{text:?}: expected an RFC 3339 time (2026-11-23T21:25:58.5Z) or an offset \
+                 from the trace's start with a unit (+1.5s, 250ms, 40us, 2m)"
+            )
+        })
+}
+
+/// `1.5s`, `250ms`, `40us`/`40µs`, `800ns`, `2m` in ns.
+pub fn parse_duration(t: &str) -> Option<i64> {
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.parse().ok()?;
+    let scale = match unit.trim() {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        _ => return None,
+    };
+    let ns = v * scale;
+    (ns.is_finite() && ns < 9.2e18).then_some(ns.round() as i64)
+}
+
+fn parse_rfc3339(t: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = t.get(r)?;
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let b = t.as_bytes();
+    if b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut rest = &t[19..];
+    let mut frac_ns = 0i64;
+    if let Some(f) = rest.strip_prefix('.') {
+        let digits = f.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let kept = &f[..digits.min(9)];
+        frac_ns = kept.parse::<i64>().ok()? * 10i64.pow(9 - kept.len() as u32);
+        rest = &f[digits..];
+    }
+    let offset_s = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let o = rest.get(1..)?;
+            if o.len() != 5 || o.as_bytes()[2] != b':' {
+                return None;
+            }
+            let oh: i64 = o[..2].parse().ok()?;
+            let om: i64 = o[3..].parse().ok()?;
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    let days = days_from_civil(y, mo as u32, d as u32);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset_s;
+    secs.checked_mul(1_000_000_000)?.checked_add(frac_ns)
+}
+
 /// A duration with a unit a person reads at a glance: `812 ns`, `3.4 µs`, `12.0 ms`, `2.50 s`.
 pub fn duration(ns: i64) -> String {
     let a = ns.unsigned_abs() as f64;
@@ -86,6 +186,31 @@ mod tests {
             "2000-02-29T00:00:00.000000000Z"
         );
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn instants_parse_as_rfc3339_or_offsets() {
+        let start = 1_700_000_000_000_000_000;
+        for ns in [0, 951_782_400_000_000_000, 1_700_000_000_123_000_000, -1] {
+            assert_eq!(parse_instant(&rfc3339(ns), start), Ok(ns));
+        }
+        assert_eq!(
+            parse_instant("2023-11-14T23:13:20.5+01:00", 0),
+            Ok(1_700_000_000_500_000_000)
+        );
+        assert_eq!(parse_instant("+1.5s", start), Ok(start + 1_500_000_000));
+        assert_eq!(parse_instant("250ms", start), Ok(start + 250_000_000));
+        assert_eq!(parse_instant("40µs", start), Ok(start + 40_000));
+        for bad in [
+            "",
+            "soon",
+            "12",
+            "2023-13-14T22:13:20Z",
+            "2023-11-14T22:13:20",
+            "1.5 parsecs",
+        ] {
+            assert!(parse_instant(bad, start).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 mod support;
 
-use scope_analyze::{messages, replay, spans};
+use scope_analyze::replay::Select;
+use scope_analyze::{correlation, messages, replay, spans};
 use support::ev::*;
 
 #[test]
@@ -27,7 +28,7 @@ fn a_process_story_in_order_with_depth_and_message_peers() {
     let m = messages::pair(&rows);
     let p = replay::find_pid(&rows, "<0.1.0>");
     assert_eq!(p.len(), 1);
-    let lines: Vec<(u32, String)> = replay::process(&rows, &s, &m, p[0])
+    let lines: Vec<(u32, String)> = replay::history(&rows, &s, &m, &p)
         .into_iter()
         .map(|e| (e.depth, e.text))
         .collect();
@@ -72,10 +73,200 @@ fn a_genserver_state_is_read_from_each_callback_return() {
     let s = spans::pair(&rows);
     let m = messages::pair(&rows);
     let states: Vec<Option<String>> =
-        replay::process(&rows, &s, &m, replay::find_pid(&rows, "<0.3.0>")[0])
+        replay::history(&rows, &s, &m, &replay::find_pid(&rows, "<0.3.0>"))
             .into_iter()
             .map(|e| e.state)
             .collect();
     let n = |k: u32| Some(format!("%{{n: {k}}}"));
     assert_eq!(states, vec![None, n(0), None, n(1), None, n(2)]);
+}
+
+/// A counter GenServer (process 3) with state changes at 1, 3 and 5 µs, called by 1.
+fn counter_trace() -> Vec<scope_format::Event> {
+    let mut ev = vec![
+        call(0, 3, "init", 1),
+        ret(1, 3, "init", 1),
+        send(2, 1, 3, 50),
+        recv(2, 3, 50),
+        call(2, 3, "handle_call", 3),
+        ret(3, 3, "handle_call", 3),
+        send(3, 3, 1, 51),
+        recv(4, 1, 51),
+        call(4, 3, "handle_cast", 2),
+        ret(5, 3, "handle_cast", 2),
+        exit(9, 3, ":normal"),
+    ];
+    ev[1].value = Some(scope_format::Value::text("{:ok, %{n: 0, seen: []}}"));
+    ev[5].value = Some(scope_format::Value::text(
+        "{:reply, :ok, %{n: 1, seen: [:a]}}",
+    ));
+    ev[9].value = Some(scope_format::Value::text(
+        "{:noreply, %{n: 1, seen: [:a], last: :b}}",
+    ));
+    ev
+}
+
+fn prepared(ev: &[scope_format::Event]) -> (tempfile::TempDir, scope_analyze::report::Prepared) {
+    let (d, path) = support::write_events(ev);
+    let (loaded, _) = support::load(&path);
+    (d, scope_analyze::report::prepare(&loaded).unwrap())
+}
+
+#[test]
+fn each_state_comes_with_what_changed_and_the_state_at_an_instant_is_the_last_before_it() {
+    let (_d, p) = prepared(&counter_trace());
+    let pid = replay::find_pid(&p.rows, "<0.3.0>")[0];
+    let r = replay::build(&p, "t".into(), &Select::Pid(pid), None, None, None);
+    let states: Vec<(String, Vec<String>)> = r
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let changes = e
+                .changes
+                .iter()
+                .map(|c| format!("{:?} {:?} {:?}", c.key, c.before, c.after))
+                .collect();
+            Some((e.state.clone()?, changes))
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("%{n: 0, seen: []}".to_string(), vec![]),
+            (
+                "%{n: 1, seen: [:a]}".to_string(),
+                vec![
+                    r#"Some("n") Some("0") Some("1")"#.to_string(),
+                    r#"Some("seen") Some("[]") Some("[:a]")"#.to_string()
+                ]
+            ),
+            (
+                "%{n: 1, seen: [:a], last: :b}".to_string(),
+                vec![r#"Some("last") None Some(":b")"#.to_string()]
+            ),
+        ]
+    );
+
+    // Between the call's return (3 µs) and the cast's (5 µs): the call's state; events
+    // after the instant are left out.
+    let at = support::EPOCH_NS + 4_000;
+    let r = replay::build(&p, "t".into(), &Select::Pid(pid), None, None, Some(at));
+    let s = &r.states_at.as_ref().unwrap()[0];
+    assert_eq!(s.state, "%{n: 1, seen: [:a]}");
+    assert_eq!(s.since_ns, support::EPOCH_NS + 3_000);
+    assert!(r.entries.iter().all(|e| e.time_ns <= at));
+    assert_eq!(r.entries.last().unwrap().kind, "call");
+
+    // Before init returned there is no state.
+    let r = replay::build(
+        &p,
+        "t".into(),
+        &Select::Pid(pid),
+        None,
+        None,
+        Some(support::EPOCH_NS),
+    );
+    assert_eq!(r.states_at, Some(vec![]));
+}
+
+#[test]
+fn a_window_keeps_every_process_inside_it_in_order() {
+    let (_d, p) = prepared(&counter_trace());
+    let r = replay::build(
+        &p,
+        "t".into(),
+        &Select::All,
+        Some(support::EPOCH_NS + 2_000),
+        Some(support::EPOCH_NS + 3_000),
+        None,
+    );
+    let got: Vec<(String, &str)> = r.entries.iter().map(|e| (e.pid.clone(), e.kind)).collect();
+    let want = [
+        ("<0.1.0>", "send"),
+        ("<0.3.0>", "receive"),
+        ("<0.3.0>", "call"),
+        ("<0.3.0>", "return_from"),
+        ("<0.3.0>", "send"),
+    ];
+    let want: Vec<(String, &str)> = want.iter().map(|(p, k)| (p.to_string(), *k)).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn an_anomaly_replay_marks_its_evidence_with_context_around_it() {
+    let ev = counter_trace();
+    let (_d, p) = prepared(&ev);
+    // The evidence: the handle_call return (event 5) in process 3.
+    let evidence_id = p.rows.event_id[5];
+    let r = replay::build(
+        &p,
+        "t".into(),
+        &Select::Evidence {
+            events: vec![evidence_id],
+            context: 1,
+        },
+        None,
+        None,
+        None,
+    );
+    let got: Vec<(&str, bool)> = r.entries.iter().map(|e| (e.kind, e.evidence)).collect();
+    assert_eq!(
+        got,
+        vec![("call", false), ("return_from", true), ("send", false)]
+    );
+    assert_eq!(r.processes, vec!["<0.3.0>".to_string()]);
+}
+
+#[test]
+fn a_request_replay_follows_its_messages_into_the_genserver() {
+    let ev = vec![
+        span_start(0, 1, "checkout", 10, 0),
+        send(5, 1, 2, 100),
+        recv(6, 2, 100),
+        call(7, 2, "handle_call", 3),
+        ret(20, 2, "handle_call", 3),
+        send(21, 2, 1, 101),
+        recv(22, 1, 101),
+        span_stop(30, 1, "checkout", 10, 0),
+        // Not part of it: 2 handles another caller later.
+        send(200, 5, 2, 400),
+        recv(201, 2, 400),
+        call(202, 2, "handle_call", 3),
+        ret(210, 2, "handle_call", 3),
+    ];
+    let (_d, p) = prepared(&ev);
+    let c = correlation::caused_by(&p.rows, &p.spans, &p.msgs, 10, None).unwrap();
+    assert_eq!(c.name, "checkout");
+    let r = replay::build(
+        &p,
+        "t".into(),
+        &Select::Rows {
+            pids: c.processes,
+            rows: c.rows,
+        },
+        None,
+        None,
+        None,
+    );
+    let got: Vec<String> = r
+        .entries
+        .iter()
+        .map(|e| format!("{} {}", e.pid, e.kind))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "<0.1.0> span_start",
+            "<0.1.0> send",
+            "<0.2.0> receive",
+            "<0.2.0> call",
+            "<0.2.0> return_from",
+            "<0.2.0> send",
+            "<0.1.0> receive",
+            "<0.1.0> span_stop"
+        ]
+    );
+    assert!(correlation::caused_by(&p.rows, &p.spans, &p.msgs, 99, None)
+        .unwrap_err()
+        .contains("no span with correlation id 99"));
 }

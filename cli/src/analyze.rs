@@ -2,13 +2,13 @@
 //! report, Markdown, or JSON (`scope.analyze/1`, documented in `cli/JSON.md`).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use scope_analyze::anomalies::{Severity, Thresholds};
 use scope_analyze::report::{self, Report};
-use scope_analyze::table;
 use scope_analyze::units::{duration, rfc3339};
+use scope_analyze::{html, table};
 
 use crate::table::Table;
 
@@ -18,6 +18,7 @@ pub enum Style {
     Text,
     Markdown,
     Json,
+    Html,
 }
 
 /// What to print beyond the defaults.
@@ -31,14 +32,47 @@ pub struct Options {
 
 pub fn run(inputs: &[PathBuf], o: &Options, out: &mut dyn Write) -> Result<()> {
     let loaded = table::load(inputs)?;
-    let r = report::analyze(&loaded, &o.thresholds)?;
+    let p = report::prepare(&loaded)?;
+    let r = report::analyze_prepared(&loaded, &p, &o.thresholds)?;
     match o.style {
         Style::Json => {
             serde_json::to_writer_pretty(&mut *out, &r)?;
             writeln!(out)?;
         }
+        Style::Html => {
+            out.write_all(html::report_page(&r, &p, &html::Limits::default()).as_bytes())?
+        }
         Style::Text | Style::Markdown => render(&r, o, out)?,
     }
+    Ok(())
+}
+
+/// `scope report`: the HTML page into `output` (`-`: standard output), then one line
+/// saying what it holds.
+pub fn report(
+    inputs: &[PathBuf],
+    t: &Thresholds,
+    output: &Path,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let loaded = table::load(inputs)?;
+    let p = report::prepare(&loaded)?;
+    let r = report::analyze_prepared(&loaded, &p, t)?;
+    let page = html::report_page(&r, &p, &html::Limits::default());
+    if output.as_os_str() == "-" {
+        out.write_all(page.as_bytes())?;
+        return Ok(());
+    }
+    std::fs::write(output, &page).with_context(|| format!("writing {}", output.display()))?;
+    writeln!(
+        out,
+        "wrote {} ({}): {} anomalies, {} functions, {} processes; open it in a browser",
+        output.display(),
+        scope_analyze::units::bytes(page.len() as u64),
+        r.anomalies.len(),
+        r.functions.len(),
+        r.summary.processes
+    )?;
     Ok(())
 }
 
@@ -188,6 +222,12 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
             ]);
         }
         table(out, &t)?;
+        writeln!(
+            out,
+            "\n{}`scope replay <trace> --anomaly N` shows one with its evidence and context; \
+             `scope report <trace> -o incident.html` all of them in one page",
+            if md { "" } else { "  " }
+        )?;
     }
 
     heading(out, "Functions")?;

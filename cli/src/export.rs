@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use scope_analyze::{export, processes, report, spans, table};
+use scope_analyze::{export, processes, report, table};
 
 /// Export format.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -16,8 +16,12 @@ pub enum Style {
 
 pub fn run(inputs: &[PathBuf], style: Style, output: &Path, out: &mut dyn Write) -> Result<()> {
     let loaded = table::load(inputs)?;
-    let (rows, msgs, _) = report::prepare(&loaded)?;
-    let s = spans::pair(&rows);
+    let report::Prepared {
+        rows,
+        msgs,
+        spans: s,
+        ..
+    } = report::prepare(&loaded)?;
     let to_stdout = output.as_os_str() == "-";
     let mut file: Box<dyn Write> = if to_stdout {
         Box::new(&mut *out)

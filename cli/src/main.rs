@@ -63,36 +63,27 @@ enum Command {
         /// Segment files, trace directories, or converted Parquet (files or a dataset directory).
         #[arg(required = true)]
         trace: Vec<PathBuf>,
-        /// Output format.
+        /// Output format (html: the same page as `scope report`).
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
         /// Rows of the function table in text and Markdown.
         #[arg(long, default_value_t = 20)]
         top: usize,
-        /// latency_outlier: modified z-score of log-duration above which a call is an outlier.
-        #[arg(long, default_value_t = 3.5)]
-        outlier_z: f64,
-        /// latency_outlier, slow_handler: how many times the median a call or reply must take.
-        #[arg(long, default_value_t = 2.0)]
-        min_ratio: f64,
-        /// latency_outlier, slow_handler: how much longer than the median (µs) it must take.
-        #[arg(long, default_value_t = 100)]
-        min_excess_us: i64,
-        /// latency_outlier: exact durations a function needs before it is judged.
-        #[arg(long, default_value_t = 20)]
-        min_samples: u32,
-        /// exception_burst: window length in milliseconds.
-        #[arg(long, default_value_t = 1000)]
-        burst_window_ms: u64,
-        /// exception_burst: errors a window needs.
-        #[arg(long, default_value_t = 5)]
-        burst_min_errors: u32,
-        /// exception_burst: how many times the usual error rate a window must reach.
-        #[arg(long, default_value_t = 5.0)]
-        burst_factor: f64,
-        /// mailbox_growth: backlog (messages delivered, not yet handled) to report.
-        #[arg(long, default_value_t = 100)]
-        min_backlog: u64,
+        #[command(flatten)]
+        thresholds: ThresholdArgs,
+    },
+    /// One self-contained HTML file (no network needed): summary, anomalies with their
+    /// evidence, latency table and histograms, timeline, message sequence diagram, crashes,
+    /// requests, and a replay of each anomaly.
+    Report {
+        /// Segment files, trace directories, or converted Parquet.
+        #[arg(required = true)]
+        trace: Vec<PathBuf>,
+        /// Output file (`-` for standard output).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        thresholds: ThresholdArgs,
     },
     /// Polars SQL over the tables events, spans, messages and processes (columns: see
     /// `scope_analyze::query` docs or README). The last argument is the query.
@@ -104,18 +95,45 @@ enum Command {
         #[arg(long, value_enum, default_value_t = QueryFormat::Text)]
         format: QueryFormat,
     },
-    /// Replay one process: its calls as a tree (arguments, results, durations), messages in
-    /// and out (peers, latency), spawns, links and exit, in order.
+    /// Replay what happened, in order: calls as a tree (arguments, results, durations),
+    /// messages in and out (peers, latency), spawns, links, exits, and GenServer state after
+    /// each callback with what changed. Choose one process, one request, one anomaly, or a
+    /// time window.
+    #[command(group(clap::ArgGroup::new("select").args(["pid", "correlation", "anomaly"])))]
     Replay {
         /// Segment files, trace directories, or converted Parquet.
         #[arg(required = true)]
         trace: Vec<PathBuf>,
-        /// The process: <0.123.0>, 0.123.0 or #PID<0.123.0>.
+        /// One process: <0.123.0>, 0.123.0 or #PID<0.123.0> (`<0.1.0> on node` when
+        /// several nodes have that pid).
         #[arg(long)]
-        pid: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        pid: Option<String>,
+        /// A request (its root span's correlation id, or any span's: id or id@node) and
+        /// everything it caused in other processes.
+        #[arg(long)]
+        correlation: Option<String>,
+        /// The n-th anomaly of `scope analyze` (same thresholds), with context.
+        #[arg(long)]
+        anomaly: Option<usize>,
+        /// Events of each process shown before and after an anomaly's evidence.
+        #[arg(long, default_value_t = 5)]
+        context: usize,
+        /// Start of the window: RFC 3339 (2026-11-23T21:25:58.5Z) or an offset from the
+        /// trace's start (+1.5s, 250ms).
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the window (same forms as --from).
+        #[arg(long)]
+        to: Option<String>,
+        /// Each replayed process's state at this instant (same forms as --from); events
+        /// after it are left out.
+        #[arg(long)]
+        at: Option<String>,
+        /// Output format (text is coloured on a terminal unless NO_COLOR is set).
+        #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]
+        format: ReplayFormat,
+        #[command(flatten)]
+        thresholds: ThresholdArgs,
     },
     /// Export for other tools: Chrome Trace Event JSON (Perfetto, chrome://tracing,
     /// speedscope) or folded stacks weighted by self time (flamegraph.pl, inferno).
@@ -166,6 +184,61 @@ enum ReportFormat {
     Text,
     Json,
     Md,
+    Html,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ReplayFormat {
+    Text,
+    Md,
+    Json,
+    Html,
+}
+
+/// The anomaly thresholds (`scope analyze`, and `replay --anomaly` and `report`, which must
+/// find the same anomalies).
+#[derive(clap::Args, Debug, Clone)]
+struct ThresholdArgs {
+    /// latency_outlier: modified z-score of log-duration above which a call is an outlier.
+    #[arg(long, default_value_t = 3.5)]
+    outlier_z: f64,
+    /// latency_outlier, slow_handler: how many times the median a call or reply must take.
+    #[arg(long, default_value_t = 2.0)]
+    min_ratio: f64,
+    /// latency_outlier, slow_handler: how much longer than the median (µs) it must take.
+    #[arg(long, default_value_t = 100)]
+    min_excess_us: i64,
+    /// latency_outlier: exact durations a function needs before it is judged.
+    #[arg(long, default_value_t = 20)]
+    min_samples: u32,
+    /// exception_burst: window length in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    burst_window_ms: u64,
+    /// exception_burst: errors a window needs.
+    #[arg(long, default_value_t = 5)]
+    burst_min_errors: u32,
+    /// exception_burst: how many times the usual error rate a window must reach.
+    #[arg(long, default_value_t = 5.0)]
+    burst_factor: f64,
+    /// mailbox_growth: backlog (messages delivered, not yet handled) to report.
+    #[arg(long, default_value_t = 100)]
+    min_backlog: u64,
+}
+
+impl ThresholdArgs {
+    fn thresholds(&self) -> scope_analyze::anomalies::Thresholds {
+        scope_analyze::anomalies::Thresholds {
+            outlier_z: self.outlier_z,
+            min_ratio: self.min_ratio,
+            min_excess_ns: self.min_excess_us.saturating_mul(1000),
+            min_samples: self.min_samples,
+            burst_window_ns: (self.burst_window_ms as i64).saturating_mul(1_000_000),
+            burst_min_errors: self.burst_min_errors,
+            burst_factor: self.burst_factor,
+            min_backlog: self.min_backlog,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -202,39 +275,62 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             trace,
             format,
             top,
-            outlier_z,
-            min_ratio,
-            min_excess_us,
-            min_samples,
-            burst_window_ms,
-            burst_min_errors,
-            burst_factor,
-            min_backlog,
+            thresholds,
         } => {
             let opts = analyze::Options {
                 style: match format {
                     ReportFormat::Text => analyze::Style::Text,
                     ReportFormat::Json => analyze::Style::Json,
                     ReportFormat::Md => analyze::Style::Markdown,
+                    ReportFormat::Html => analyze::Style::Html,
                 },
                 top,
-                thresholds: scope_analyze::anomalies::Thresholds {
-                    outlier_z,
-                    min_ratio,
-                    min_excess_ns: min_excess_us.saturating_mul(1000),
-                    min_samples,
-                    burst_window_ns: (burst_window_ms as i64).saturating_mul(1_000_000),
-                    burst_min_errors,
-                    burst_factor,
-                    min_backlog,
-                    ..Default::default()
-                },
+                thresholds: thresholds.thresholds(),
             };
             analyze::run(&trace, &opts, out)?;
             Ok(0)
         }
-        Command::Replay { trace, pid, format } => {
-            replay::run(&trace, &pid, format == Format::Json, out)?;
+        Command::Report {
+            trace,
+            output,
+            thresholds,
+        } => {
+            analyze::report(&trace, &thresholds.thresholds(), &output, out)?;
+            Ok(0)
+        }
+        Command::Replay {
+            trace,
+            pid,
+            correlation,
+            anomaly,
+            context,
+            from,
+            to,
+            at,
+            format,
+            thresholds,
+        } => {
+            use std::io::IsTerminal;
+            let opts = replay::Options {
+                pid,
+                correlation,
+                anomaly,
+                from,
+                to,
+                at,
+                context,
+                thresholds: thresholds.thresholds(),
+            };
+            let style = match format {
+                ReplayFormat::Text => replay::Style::Text {
+                    color: std::io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                },
+                ReplayFormat::Md => replay::Style::Markdown,
+                ReplayFormat::Json => replay::Style::Json,
+                ReplayFormat::Html => replay::Style::Html,
+            };
+            replay::run(&trace, &opts, style, out)?;
             Ok(0)
         }
         Command::Export {

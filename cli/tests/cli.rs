@@ -431,7 +431,10 @@ fn replay_tells_one_process_story_and_names_bad_pids() {
     let o = scope(&["replay", &small(), "--pid", &pid]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let text = stdout(&o);
-    assert!(text.starts_with(&format!("replay of {pid} (")), "{text}");
+    assert!(
+        text.starts_with(&format!("replay of process {pid} (")),
+        "{text}"
+    );
     let bare = pid.trim_start_matches('<').trim_end_matches('>');
     let j = json(&scope(&[
         "replay",
@@ -452,4 +455,107 @@ fn replay_tells_one_process_story_and_names_bad_pids() {
             "{bad}: {o:?}"
         );
     }
+
+    // Markdown and HTML carry the same entries.
+    let md = stdout(&scope(&[
+        "replay",
+        &small(),
+        "--pid",
+        &pid,
+        "--format",
+        "md",
+    ]));
+    assert!(
+        md.starts_with(&format!("# Replay of process {pid}")),
+        "{md}"
+    );
+    let rows = md.lines().filter(|l| l.starts_with("| 20")).count();
+    let entries = j["entries"].as_array().unwrap().len();
+    assert_eq!(rows, entries);
+    let html = stdout(&scope(&[
+        "replay",
+        &small(),
+        "--pid",
+        &pid,
+        "--format",
+        "html",
+    ]));
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_eq!(html.matches("<tr data-event=").count(), entries);
+}
+
+#[test]
+fn replay_selectors_windows_and_their_errors() {
+    let fails = |args: &[&str], says: &str| {
+        let o = scope(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    };
+    let t = small();
+    fails(&["replay", &t], "choose what to replay");
+    fails(
+        &["replay", &t, "--anomaly", "1000"],
+        "--anomaly 1000: the trace has",
+    );
+    fails(
+        &["replay", &t, "--correlation", "x"],
+        "expected a span's correlation id",
+    );
+    fails(
+        &["replay", &t, "--correlation", "424242"],
+        "no span with correlation id 424242",
+    );
+    fails(&["replay", &t, "--from", "soon"], "--from \"soon\"");
+    fails(
+        &["replay", &t, "--from", "+2s", "--to", "+1s"],
+        "is after --to",
+    );
+    fails(
+        &["replay", &t, "--pid", "0.1.0", "--anomaly", "1"],
+        "cannot be used with",
+    );
+
+    // A window replays every process in it, in time order.
+    let j = json(&scope(&[
+        "replay", &t, "--from", "+1ms", "--to", "+2ms", "--format", "json",
+    ]));
+    let times: Vec<i64> = j["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["time_ns"].as_i64().unwrap())
+        .collect();
+    assert!(!times.is_empty());
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    let (from, to) = (j["from_ns"].as_i64().unwrap(), j["to_ns"].as_i64().unwrap());
+    assert_eq!(to - from, 1_000_000);
+    assert!(times.iter().all(|t| (from..=to).contains(t)));
+}
+
+#[test]
+fn report_writes_one_self_contained_html_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("incident.html");
+    let o = scope(&["report", &small(), "-o", page.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(stdout(&o).starts_with("wrote "), "{}", stdout(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    for id in [
+        "summary",
+        "anomalies",
+        "functions",
+        "timeline",
+        "sequence",
+        "replays",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert!(!html.contains("https://") && !html.contains(" src="));
+    // `analyze --format html` is the same page.
+    let same = stdout(&scope(&["analyze", &small(), "--format", "html"]));
+    assert_eq!(same, html);
+    let o = scope(&["report", &small(), "-o", "/nonexistent/dir/x.html"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/dir/x.html"));
 }

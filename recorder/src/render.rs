@@ -313,8 +313,39 @@ fn list<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
         return;
     }
     out.push_str("[");
-    elements(t, out, depth, true);
+    let keywords = is_keyword(t, out.limit.saturating_sub(out.len) + 1);
+    elements(t, out, depth, keywords);
     out.push_str("]");
+}
+
+/// Whether the proper list `t` is a keyword list as `inspect/1` sees one: every element a
+/// pair whose first element is an identifier atom. Looks at most `max` cells, the output
+/// room left (what lies beyond would be cut anyway).
+fn is_keyword<'a, T: TermView<'a> + 'a>(t: T, max: usize) -> bool {
+    let mut buf = [0u8; 1024];
+    let mut cur = t;
+    for _ in 0..max {
+        match cur.cons() {
+            Some((h, tail)) => {
+                let key = match (h.kind(), h.tuple_len()) {
+                    (TermKind::Tuple, Some(2)) => h.tuple_get(0),
+                    _ => None,
+                };
+                let ok = key.is_some_and(|k| {
+                    k.kind() == TermKind::Atom
+                        && k.atom(&mut buf).is_some_and(|n| {
+                            std::str::from_utf8(&buf[..n]).is_ok_and(is_identifier)
+                        })
+                });
+                if !ok {
+                    return false;
+                }
+                cur = tail;
+            }
+            None => return cur.kind() == TermKind::Nil,
+        }
+    }
+    true
 }
 
 /// Whether the proper list `t` holds only printable ASCII (and `\n`, `\t`, `\r`). Looks
@@ -673,6 +704,18 @@ mod tests {
             (
                 list(vec![T::Tuple(vec![T::Atom("a"), T::Int(1)])]),
                 "[a: 1]",
+            ),
+            (
+                // Not every element is a pair: a list of tuples, as inspect/1 shows it.
+                list(vec![
+                    T::Tuple(vec![T::Atom("deposit"), T::Int(100)]),
+                    T::Atom("opened"),
+                ]),
+                "[{:deposit, 100}, :opened]",
+            ),
+            (
+                list(vec![T::Tuple(vec![T::Atom("a b"), T::Int(1)])]),
+                "[{:\"a b\", 1}]",
             ),
             (
                 T::Tuple(vec![T::Atom("ok"), T::Pid(85, 0)]),

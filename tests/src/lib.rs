@@ -48,3 +48,38 @@ pub fn run_elixir(script: &str, args: &[&Path]) -> HashMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
+
+/// The `scope` binary of this build (`SCOPE_BIN_DIR`, set by `scripts/test.sh`, or beside
+/// the test executable's `deps/` directory).
+pub fn scope_bin() -> PathBuf {
+    let dir = std::env::var_os("SCOPE_BIN_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.parent()?.parent()?.to_path_buf())
+        })
+        .expect("the scope binary's directory");
+    let bin = dir.join("scope");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace first (cargo build --workspace)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `scope` with `args`; panics with its output unless it succeeds; returns stdout.
+pub fn run_scope(args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(scope_bin())
+        .args(args)
+        .output()
+        .expect("scope runs");
+    assert!(
+        out.status.success(),
+        "scope {:?} failed:\n{}\n{}",
+        args,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("scope prints UTF-8")
+}
