@@ -129,6 +129,7 @@ pub fn start(
         .spawn(move || run(&thread_rec, writer, resolver.as_mut(), start_ts))
         .map_err(|e| format!("cannot start the writer thread: {e}"))?;
     *rec.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    register(&rec);
     Ok(())
 }
 
@@ -307,6 +308,43 @@ fn resolve(
         bytes: v.bytes.into(),
     });
     e
+}
+
+/// Recorders whose writer is running, so that a node halting without `ElixirScope.stop/0`
+/// (`System.halt/1`, `erlang:halt/0`, the end of an escript) still closes its files.
+static LIVE: std::sync::Mutex<Vec<std::sync::Weak<Recorder>>> = std::sync::Mutex::new(Vec::new());
+
+fn register(rec: &SharedRecorder) {
+    let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    live.retain(|w| w.strong_count() > 0);
+    live.push(std::sync::Arc::downgrade(rec));
+}
+
+/// Stops every running recorder: each writer drains its rings and closes its segment with
+/// its footer. Called as the process exits; waits at most `patience` in all, so a stuck
+/// disk cannot hold the exit up (what was flushed before stays readable).
+pub fn stop_all(patience: Duration) {
+    let live: Vec<SharedRecorder> = LIVE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .collect();
+    let deadline = Instant::now() + patience;
+    for rec in &live {
+        rec.request_stop(StopReason::Requested);
+    }
+    for rec in &live {
+        let handle = rec.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            }
+        }
+    }
 }
 
 /// Asks the recorder to stop and waits for the writer thread to close the files.

@@ -41,6 +41,9 @@ defmodule ElixirScope.Recorder do
 
   def stop, do: call(:stop)
 
+  # Trace patterns for modules loaded after `trace/2` (ElixirScope.Boot's watcher).
+  def add_patterns(patterns), do: call({:patterns, patterns})
+
   def event(kind, name, data, correlation, parent, duration) do
     case recorder() do
       nil -> {:error, :not_recording}
@@ -248,7 +251,7 @@ defmodule ElixirScope.Recorder do
       {:ok, ref} ->
         :persistent_term.put(@key, ref)
         Process.send_after(self(), :check, @check_ms)
-        {:ok, %{ref: ref, flags: [], targets: [], patterns: []}}
+        {:ok, %{ref: ref, flags: [], targets: [], patterns: [], returns: true}}
 
       {:error, reason} ->
         {:stop, {:shutdown, reason}}
@@ -267,7 +270,7 @@ defmodule ElixirScope.Recorder do
           spec.flags != [],
           do: :erlang.trace(t, true, [tracer | inherit.(t) ++ spec.flags])
 
-      ms = if spec.returns, do: [{:_, [], [{:exception_trace}]}], else: true
+      ms = match_spec(spec.returns)
 
       # A pattern only reaches loaded code: load the modules first (embedded or lazy loading).
       for {m, _, _} = p <- spec.patterns do
@@ -275,16 +278,30 @@ defmodule ElixirScope.Recorder do
         :erlang.trace_pattern(p, ms, [:local])
       end
 
+      # Modules that do not exist yet get their pattern when they load, when a recording
+      # started by ElixirScope.Boot watches for them.
+      unloaded = for {m, _, _} = p <- spec.patterns, not :erlang.module_loaded(m), do: p
+
+      if unloaded != [] and :persistent_term.get({ElixirScope.Boot, :pending}, nil) != nil,
+        do: ElixirScope.Boot.pending(unloaded)
+
       {:reply, :ok,
        %{
          s
          | flags: Enum.uniq(s.flags ++ spec.flags),
            targets: s.targets ++ spec.targets,
-           patterns: s.patterns ++ spec.patterns
+           patterns: s.patterns ++ spec.patterns,
+           returns: spec.returns
        }}
     rescue
       e in ArgumentError -> {:reply, {:error, {:trace_failed, Exception.message(e)}}, s}
     end
+  end
+
+  def handle_call({:patterns, patterns}, _from, s) do
+    ms = match_spec(s.returns)
+    for p <- patterns, do: :erlang.trace_pattern(p, ms, [:local])
+    {:reply, :ok, %{s | patterns: Enum.uniq(s.patterns ++ patterns)}}
   end
 
   def handle_call(:stop, _from, s) do
@@ -314,6 +331,9 @@ defmodule ElixirScope.Recorder do
     Native.stop(s.ref)
     :persistent_term.erase(@key)
   end
+
+  defp match_spec(true), do: [{:_, [], [{:exception_trace}]}]
+  defp match_spec(false), do: true
 
   # Clears the trace flags and patterns this recording set.
   defp clear(%{flags: [], patterns: []} = s), do: s

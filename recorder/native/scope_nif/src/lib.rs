@@ -338,7 +338,20 @@ fn trace<'a>(
     atoms::ok()
 }
 
+/// Runs as the OS process exits (`erlang:halt/0` ends in `exit()`): recordings still
+/// running close their files, so a program that never calls `ElixirScope.stop/0` (an
+/// escript, `scope record`) leaves complete segments.
+extern "C" fn close_at_exit() {
+    drain::stop_all(std::time::Duration::from_secs(5));
+}
+
 fn load(env: Env<'_>, _info: Term<'_>) -> bool {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    // SAFETY: registering a plain `extern "C" fn`; registered from this library, glibc also
+    // runs it at dlclose, so it never outlives the code it points to.
+    AT_EXIT.call_once(|| unsafe {
+        libc::atexit(close_at_exit);
+    });
     HANDLE.open(env) && COUNTER.open(env)
 }
 

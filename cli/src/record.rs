@@ -1,0 +1,433 @@
+//! `scope record [options] -- <command…>`: runs an `elixir`, `mix`, `erl` or `escript`
+//! command with the recorder loaded and started before the user's code, with no change to
+//! that code.
+//!
+//! How: the runtime reads extra flags from `ERL_AFLAGS`; we add the recorder's `ebin` (and
+//! Elixir's, for `erl` commands) to the code path and `-s Elixir.ElixirScope.Boot start`,
+//! which reads the options we write to `<dir>/record.config` (Erlang terms, named by
+//! `ELIXIR_SCOPE_RECORD`), starts the recording and traces every process spawned after it.
+//! The NIF closes the files when the node halts. Afterwards we say what was recorded and
+//! what to run next.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use scope_format::Trace;
+
+/// What to record (the flags of `scope record`).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub dir: Option<PathBuf>,
+    /// Modules and functions: `MyApp.Worker`, `:ets`, `MyApp.Repo.get/2`, `:ets.lookup/2`.
+    pub calls: Vec<String>,
+    pub no_returns: bool,
+    pub messages: bool,
+    pub procs: bool,
+    pub gc: bool,
+    pub scheduling: bool,
+    pub capture_bytes: Option<u32>,
+    pub no_capture: bool,
+    pub max_bytes: Option<String>,
+    pub stop_after: Option<String>,
+    pub redact: Vec<String>,
+    pub recorder: Option<PathBuf>,
+}
+
+/// Runs `command` recorded; returns its exit status.
+pub fn run(o: &Options, command: &[String], out: &mut dyn Write) -> Result<i32> {
+    let Some((program, args)) = command.split_first() else {
+        bail!("nothing to run: give the command after `--`, e.g. `scope record -- elixir app.exs`");
+    };
+    let ebin = recorder_ebin(o.recorder.as_deref())?;
+    let dir = trace_dir(o.dir.as_deref())?;
+    let config = dir.join("record.config");
+    std::fs::write(&config, config_terms(o, &dir)?)
+        .with_context(|| format!("writing {}", config.display()))?;
+
+    let mut paths = vec![ebin.clone()];
+    paths.extend(elixir_ebin());
+    let mut aflags = std::env::var("ERL_AFLAGS").unwrap_or_default();
+    for p in &paths {
+        let text = p.to_string_lossy();
+        if text.chars().any(char::is_whitespace) {
+            bail!(
+                "{}: ERL_AFLAGS cannot carry a path with spaces; give --recorder another path",
+                p.display()
+            );
+        }
+        aflags.push_str(&format!(" -pa {text}"));
+    }
+    aflags.push_str(" -s Elixir.ElixirScope.Boot start");
+
+    let status = Command::new(program)
+        .args(args)
+        .env("ERL_AFLAGS", aflags.trim())
+        .env("ELIXIR_SCOPE_RECORD", &config)
+        .status()
+        .with_context(|| format!("running {program}"))?;
+    let code = status.code().unwrap_or(128 + signal_of(&status));
+    out.flush()?;
+    report(&dir, program, code, out)?;
+    Ok(code)
+}
+
+#[cfg(unix)]
+fn signal_of(s: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    s.signal().unwrap_or(0)
+}
+
+#[cfg(not(unix))]
+fn signal_of(_: &std::process::ExitStatus) -> i32 {
+    0
+}
+
+/// What was recorded, and what to run next.
+fn report(dir: &Path, program: &str, code: i32, out: &mut dyn Write) -> Result<()> {
+    let t = match Trace::open(&[dir.to_path_buf()]) {
+        Ok(t) if !t.segments().is_empty() => t,
+        _ => {
+            writeln!(
+                out,
+                "scope record: nothing was recorded in {} ({program} exited with {code}); \
+                 its standard error says why (look for `ElixirScope:`)",
+                dir.display()
+            )?;
+            return Ok(());
+        }
+    };
+    let s = crate::summary::Summary::of(&t);
+    let shown = shell_path(dir);
+    writeln!(
+        out,
+        "scope record: {program} exited with {code}; recorded {} events from {} ({} processes) \
+         in {} ({}){}",
+        s.events,
+        s.nodes.keys().cloned().collect::<Vec<_>>().join(", "),
+        s.processes,
+        shown,
+        scope_analyze::units::bytes(s.bytes_on_disk),
+        if s.dropped > 0 {
+            format!(
+                "; {} events dropped (buffers full or over budget)",
+                s.dropped
+            )
+        } else {
+            String::new()
+        }
+    )?;
+    writeln!(out, "next: scope analyze {shown}")?;
+    writeln!(
+        out,
+        "      scope report {shown} -o {}",
+        shell_path(&dir.join("report.html"))
+    )?;
+    Ok(())
+}
+
+/// A path as the user would type it: relative to the working directory when under it.
+fn shell_path(p: &Path) -> String {
+    let rel = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| p.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| p.to_path_buf());
+    rel.display().to_string()
+}
+
+/// The trace directory: `--dir` (new or empty), or `scope-traces/<UTC time>`.
+fn trace_dir(dir: Option<&Path>) -> Result<PathBuf> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i64);
+            let t = scope_analyze::units::rfc3339(now);
+            // 2026-11-23T21:25:58.123456789Z → 20261123-212558
+            let stamp: String = t[..19]
+                .chars()
+                .filter(|c| c.is_ascii_digit() || *c == 'T')
+                .collect();
+            PathBuf::from("scope-traces").join(stamp.replace('T', "-"))
+        }
+    };
+    if dir.is_file() {
+        bail!("--dir {}: is a file", dir.display());
+    }
+    if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
+        bail!(
+            "--dir {}: not empty; record each run into its own directory",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The recorder's compiled `ebin` (with the NIF in `../priv`): `--recorder`,
+/// `SCOPE_RECORDER_EBIN`, or this checkout's recorder, built with `mix compile` on first use.
+fn recorder_ebin(given: Option<&Path>) -> Result<PathBuf> {
+    let check = |ebin: &Path| -> Result<PathBuf> {
+        let boot = ebin.join("Elixir.ElixirScope.Boot.beam");
+        let nif = ebin.join("../priv/scope_nif.so");
+        if !boot.is_file() || !nif.is_file() {
+            bail!(
+                "{}: not a compiled ElixirScope recorder (expected Elixir.ElixirScope.Boot.beam \
+                 here and priv/scope_nif.so beside it)",
+                ebin.display()
+            );
+        }
+        Ok(ebin.canonicalize()?)
+    };
+    if let Some(e) = given {
+        return check(e);
+    }
+    if let Some(e) = std::env::var_os("SCOPE_RECORDER_EBIN") {
+        return check(Path::new(&e)).context("SCOPE_RECORDER_EBIN");
+    }
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recorder");
+    let built = |env: &str| project.join(format!("_build/{env}/lib/elixir_scope/ebin"));
+    for env in ["prod", "dev", "test"] {
+        if let Ok(e) = check(&built(env)) {
+            return Ok(e);
+        }
+    }
+    if !project.join("mix.exs").is_file() {
+        bail!(
+            "no compiled recorder found: give --recorder <elixir_scope ebin> or set \
+             SCOPE_RECORDER_EBIN (build it with `mix compile` in the recorder/ directory)"
+        );
+    }
+    eprintln!(
+        "scope record: building the recorder (mix compile in {}; first use only)",
+        project.display()
+    );
+    let ok = Command::new("mix")
+        .arg("compile")
+        .current_dir(&project)
+        .env("MIX_ENV", "prod")
+        .status()
+        .context("running mix compile for the recorder (is Elixir installed?)")?
+        .success();
+    if !ok {
+        bail!(
+            "mix compile of the recorder in {} failed",
+            project.display()
+        );
+    }
+    check(&built("prod"))
+}
+
+/// Elixir's own `ebin` (the recorder is Elixir code; `erl` commands lack it), found from
+/// the `elixir` executable on the PATH.
+fn elixir_ebin() -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    let exe = std::env::split_paths(&paths)
+        .map(|d| d.join("elixir"))
+        .find(|p| p.is_file())?;
+    let exe = exe.canonicalize().ok()?;
+    let ebin = exe.parent()?.parent()?.join("lib/elixir/ebin");
+    ebin.is_dir().then_some(ebin)
+}
+
+/// An Erlang atom, always quoted.
+fn atom(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// An Erlang string.
+fn string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A module as the runtime names it: `MyApp.Worker` → `Elixir.MyApp.Worker`, `:ets` → `ets`.
+fn module(m: &str) -> Result<String> {
+    if let Some(erl) = m.strip_prefix(':') {
+        if erl.is_empty() {
+            bail!("--calls: an empty module name");
+        }
+        return Ok(erl.to_string());
+    }
+    let alias_part = |p: &str| {
+        p.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+    };
+    if m.split('.').all(alias_part) {
+        Ok(format!("Elixir.{m}"))
+    } else {
+        bail!("--calls {m:?}: expected an Elixir module (MyApp.Worker), an Erlang one (:ets), or a function (MyApp.Worker.run/2, :ets.lookup/2)")
+    }
+}
+
+/// One `--calls` item as an Erlang term: a module, or `{Module, fun, Arity}`.
+fn call_pattern(item: &str) -> Result<String> {
+    let item = item.trim();
+    if let Some((head, arity)) = item.rsplit_once('/') {
+        let arity: u8 = arity
+            .parse()
+            .with_context(|| format!("--calls {item:?}: the arity after / must be a number"))?;
+        let Some((m, f)) = head.rsplit_once('.') else {
+            bail!("--calls {item:?}: expected Module.function/arity");
+        };
+        return Ok(format!("{{{}, {}, {arity}}}", atom(&module(m)?), atom(f)));
+    }
+    Ok(atom(&module(item)?))
+}
+
+/// `64MiB`, `500M`, `2G`, `1000000` (bytes).
+fn parse_bytes(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .with_context(|| format!("{s:?}: expected a size such as 512MiB, 2GiB or 1000000"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => bail!("{s:?}: unknown unit (B, KiB, MiB, GiB)"),
+    };
+    n.checked_mul(scale)
+        .filter(|&b| b > 0)
+        .with_context(|| format!("{s:?}: out of range"))
+}
+
+/// The `record.config` terms `ElixirScope.Boot` reads.
+fn config_terms(o: &Options, dir: &Path) -> Result<String> {
+    let mut start = Vec::new();
+    if o.no_capture {
+        start.push("{capture, none}".to_string());
+    } else if let Some(n) = o.capture_bytes {
+        if n == 0 || n > 65_536 {
+            bail!("--capture-bytes {n}: expected 1..65536 (or --no-capture)");
+        }
+        start.push(format!("{{capture, {{bytes, {n}}}}}"));
+    }
+    if let Some(m) = &o.max_bytes {
+        start.push(format!(
+            "{{max_bytes, {}}}",
+            parse_bytes(m).context("--max-bytes")?
+        ));
+    }
+    if let Some(s) = &o.stop_after {
+        let t = s.trim();
+        let limit = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            format!("{{events, {t}}}")
+        } else {
+            let ns = scope_analyze::units::parse_duration(t).with_context(|| {
+                format!("--stop-after {s:?}: expected a duration (30s, 500ms, 2m) or a number of events")
+            })?;
+            format!("{{ms, {}}}", (ns / 1_000_000).max(1))
+        };
+        start.push(format!("{{stop_after, {limit}}}"));
+    }
+    if !o.redact.is_empty() {
+        let mods = o
+            .redact
+            .iter()
+            .flat_map(|r| r.split(','))
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| module(r.trim()).map(|m| atom(&m)))
+            .collect::<Result<Vec<_>>>()?;
+        start.push(format!("{{redact, [{}]}}", mods.join(", ")));
+    }
+    let calls = o
+        .calls
+        .iter()
+        .flat_map(|c| c.split(','))
+        .filter(|c| !c.trim().is_empty())
+        .map(call_pattern)
+        .collect::<Result<Vec<_>>>()?;
+    // With no category named, record what needs no configuration: messages and processes.
+    let none_named = calls.is_empty() && !o.messages && !o.procs && !o.gc && !o.scheduling;
+    let flag = |b: bool| if b { "true" } else { "false" };
+    let trace = [
+        format!("{{calls, [{}]}}", calls.join(", ")),
+        format!("{{returns, {}}}", flag(!o.no_returns)),
+        format!("{{messages, {}}}", flag(o.messages || none_named)),
+        format!("{{procs, {}}}", flag(o.procs || none_named)),
+        format!("{{gc, {}}}", flag(o.gc)),
+        format!("{{scheduling, {}}}", flag(o.scheduling)),
+    ];
+    Ok(format!(
+        "%% Written by `scope record`: how this trace was recorded (read by ElixirScope.Boot).\n\
+         {{dir, {}}}.\n{{start, [{}]}}.\n{{trace, [{}]}}.\n",
+        string(&dir.to_string_lossy()),
+        start.join(", "),
+        trace.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_become_erlang_terms() {
+        assert_eq!(
+            call_pattern("MyApp.Worker").unwrap(),
+            "'Elixir.MyApp.Worker'"
+        );
+        assert_eq!(call_pattern(":ets").unwrap(), "'ets'");
+        assert_eq!(
+            call_pattern("MyApp.Repo.get/2").unwrap(),
+            "{'Elixir.MyApp.Repo', 'get', 2}"
+        );
+        assert_eq!(
+            call_pattern(":ets.lookup/2").unwrap(),
+            "{'ets', 'lookup', 2}"
+        );
+        assert_eq!(
+            call_pattern("MyApp.Worker.valid?/1").unwrap(),
+            "{'Elixir.MyApp.Worker', 'valid?', 1}"
+        );
+        for bad in ["myapp.worker", "MyApp.Worker.run/x", "run/2", ":", "My App"] {
+            assert!(call_pattern(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes_and_limits_parse_with_units() {
+        assert_eq!(parse_bytes("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("2G").unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("1000").unwrap(), 1000);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("0").is_err());
+
+        let o = Options {
+            calls: vec!["MyApp.Worker,:ets.lookup/2".into()],
+            stop_after: Some("30s".into()),
+            capture_bytes: Some(128),
+            redact: vec!["MyApp.Secrets".into()],
+            ..Options::default()
+        };
+        let t = config_terms(&o, Path::new("/tmp/t")).unwrap();
+        assert!(t.contains("{dir, \"/tmp/t\"}."), "{t}");
+        assert!(t.contains("{stop_after, {ms, 30000}}"), "{t}");
+        assert!(t.contains("{capture, {bytes, 128}}"), "{t}");
+        assert!(t.contains("{redact, ['Elixir.MyApp.Secrets']}"), "{t}");
+        assert!(
+            t.contains("{calls, ['Elixir.MyApp.Worker', {'ets', 'lookup', 2}]}"),
+            "{t}"
+        );
+        // Calls named, so messages and processes only when asked for.
+        assert!(t.contains("{messages, false}"), "{t}");
+        let o = Options {
+            stop_after: Some("100000".into()),
+            ..Options::default()
+        };
+        let t = config_terms(&o, Path::new("/tmp/t")).unwrap();
+        assert!(t.contains("{stop_after, {events, 100000}}"), "{t}");
+        assert!(
+            t.contains("{messages, true}") && t.contains("{procs, true}"),
+            "{t}"
+        );
+    }
+}

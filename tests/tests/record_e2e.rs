@@ -1,0 +1,149 @@
+//! `scope record` end to end: an Elixir script and an Erlang escript that know nothing of
+//! ElixirScope are recorded from the command line; the trace holds exactly what they did,
+//! its files are closed at exit (verify: intact), and the command's exit status is kept.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use scope_analyze::replay;
+use scope_analyze::{report, table};
+
+/// `scope record --dir <trace> <flags> -- <command>` from `tests/e2e/`.
+fn record(trace: &Path, flags: &[&str], command: &[&str]) -> Output {
+    Command::new(scope_e2e::scope_bin())
+        .arg("record")
+        .arg("--dir")
+        .arg(trace)
+        .arg("--recorder")
+        .arg(scope_e2e::ebin())
+        .args(flags)
+        .arg("--")
+        .args(command)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e"))
+        .output()
+        .expect("scope record runs")
+}
+
+fn calls_of(p: &report::Prepared, mfa: &str) -> usize {
+    p.spans
+        .spans
+        .iter()
+        .filter(|s| p.rows.mfas.get(s.mfa) == mfa && s.outcome.measured())
+        .count()
+}
+
+fn verify_intact(trace: &Path) {
+    let out = scope_e2e::run_scope(&[OsStr::new("verify"), trace.as_os_str()]);
+    assert!(out.starts_with("intact"), "{out}");
+}
+
+#[test]
+fn an_elixir_script_is_recorded_without_changing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let o = record(
+        &trace,
+        &["--calls", "RecordApp.Counter"],
+        &["elixir", "record_app.exs"],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    // The script's own exit status, after the recording was closed.
+    assert_eq!(o.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("elixir exited with 3"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("next: scope analyze {}", trace.display())),
+        "{stdout}"
+    );
+    let counter = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("counter "))
+        .expect("the script ran")
+        .to_string();
+
+    verify_intact(&trace);
+    let loaded = table::load(std::slice::from_ref(&trace)).unwrap();
+    let p = report::prepare(&loaded).unwrap();
+    // Defined by the script as it ran, traced from its first call.
+    assert_eq!(calls_of(&p, "RecordApp.Counter.init/1"), 1);
+    assert_eq!(calls_of(&p, "RecordApp.Counter.handle_call/3"), 26);
+    assert_eq!(calls_of(&p, "RecordApp.Counter.handle_cast/2"), 5);
+    let pid = replay::find_pid(&p.rows, &counter);
+    assert_eq!(pid.len(), 1, "{counter}");
+    // Only the named module's calls: no other function was traced.
+    assert!(p
+        .spans
+        .spans
+        .iter()
+        .all(|s| p.rows.mfas.get(s.mfa).starts_with("RecordApp.Counter.")));
+    // The record options are kept beside the trace.
+    let config = std::fs::read_to_string(trace.join("record.config")).unwrap();
+    assert!(config.contains("'Elixir.RecordApp.Counter'"), "{config}");
+}
+
+#[test]
+fn an_erlang_escript_is_recorded_and_closed_at_halt() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let o = record(
+        &trace,
+        &["--calls", ":queue.in/2", "--messages", "--procs"],
+        &["escript", "record_escript.escript"],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let worker = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("worker "))
+        .expect("the escript ran")
+        .to_string();
+    verify_intact(&trace);
+    let loaded = table::load(std::slice::from_ref(&trace)).unwrap();
+    let p = report::prepare(&loaded).unwrap();
+    assert_eq!(calls_of(&p, ":queue.in/2"), 50);
+    let w = replay::find_pid(&p.rows, &worker);
+    assert_eq!(w.len(), 1, "{worker}");
+    // Three requests in, three answers out, each paired with its receive.
+    let to_worker = p
+        .msgs
+        .pairs
+        .iter()
+        .filter(|m| m.receiver == w[0] && m.sender != w[0])
+        .count();
+    let from_worker = p
+        .msgs
+        .pairs
+        .iter()
+        .filter(|m| m.sender == w[0] && m.receiver != w[0])
+        .count();
+    assert_eq!((to_worker, from_worker), (3, 3));
+}
+
+#[test]
+fn bad_record_arguments_exit_two_and_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    for (flags, says) in [
+        (vec!["--calls", "not a module"], "expected an Elixir module"),
+        (vec!["--stop-after", "soon"], "--stop-after"),
+        (vec!["--max-bytes", "lots"], "--max-bytes"),
+    ] {
+        let o = record(&trace, &flags, &["elixir", "record_app.exs"]);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{flags:?}: {err}");
+        let _ = std::fs::remove_dir_all(&trace);
+    }
+    // A directory holding something already is refused, not mixed into.
+    std::fs::create_dir_all(&trace).unwrap();
+    std::fs::write(trace.join("x"), "").unwrap();
+    let o = record(&trace, &[], &["elixir", "record_app.exs"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+}
