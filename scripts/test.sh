@@ -53,7 +53,8 @@ counts="$("$bin/scope" info --format json "$interop/trace" | "$SCOPE_PY" -c \
 "$SCOPE_PY" tests/interop/parquet_interop.py "$interop/events.parquet" "$interop/dataset" $counts
 
 echo "== the README's main job on the committed sample"
-"$CARGO_TARGET_DIR/debug/scope" verify samples/synthetic-shop/trace >/dev/null
+for sample in samples/*/trace; do "$CARGO_TARGET_DIR/debug/scope" verify "$sample" >/dev/null; done
+"$CARGO_TARGET_DIR/debug/scope" analyze samples/bank/trace >/dev/null
 
 echo "artifacts (the HTML report of a real recording and its screenshot): $SCOPE_ARTIFACTS"
 echo "all tests passed"

@@ -57,14 +57,18 @@ pub struct ProcessReport {
     pub crashes: Vec<Crash>,
 }
 
-/// Whether an exit reason is a crash (not `normal`, `shutdown` or `{:shutdown, _}`).
+/// Whether an exit reason is a crash: not `normal`, `shutdown` or `{:shutdown, _}`, and not
+/// `{:ok, _}` — a result handed to a monitor through the exit reason, as Elixir's parallel
+/// compiler does for every module it compiles.
 pub fn is_abnormal(reason: &str) -> bool {
     let r = reason.trim();
     let bare = r.strip_prefix(':').unwrap_or(r);
     !(bare == "normal"
         || bare == "shutdown"
         || r.starts_with("{:shutdown,")
-        || r.starts_with("{shutdown,"))
+        || r.starts_with("{shutdown,")
+        || r.starts_with("{:ok,")
+        || r.starts_with("{ok,"))
 }
 
 /// The reason a linked process dies with when its partner exits with `reason`.
@@ -262,4 +266,29 @@ pub fn cascade_anomalies(crashes: &[Crash], max_evidence: usize) -> Vec<crate::a
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_abnormal;
+
+    #[test]
+    fn crashes_are_exits_other_than_the_conventional_ones() {
+        for ok in [
+            ":normal",
+            "normal",
+            ":shutdown",
+            "{:shutdown, :closed}",
+            "{:ok, {:elixir_compiler_1, :__MODULE__, true}}",
+        ] {
+            assert!(!is_abnormal(ok), "{ok}");
+        }
+        for crash in [
+            ":killed",
+            "{%RuntimeError{message: \"boom\"}, []}",
+            ":noproc",
+        ] {
+            assert!(is_abnormal(crash), "{crash}");
+        }
+    }
 }
