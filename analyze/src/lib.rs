@@ -7,6 +7,7 @@
 //!   [`mailbox`], [`correlation`], [`anomalies`]: the analyses; [`report`] runs them all.
 //! - [`replay`]: what processes did, in order; [`export`] (Chrome JSON, folded stacks) and
 //!   [`html`] (the one-file incident report) present a trace to people and other tools.
+//! - [`plan`]: what to trace within an events/s budget, from a previous trace.
 //! - [`units`]: how times, durations and sizes are printed.
 
 pub mod anomalies;
@@ -20,6 +21,7 @@ pub mod genserver;
 pub mod html;
 pub mod mailbox;
 pub mod messages;
+pub mod plan;
 pub mod processes;
 pub mod query;
 pub mod replay;

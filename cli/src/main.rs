@@ -12,6 +12,7 @@ mod analyze;
 mod convert;
 mod export;
 mod info;
+mod plan;
 mod query;
 mod record;
 mod replay;
@@ -139,6 +140,26 @@ enum Command {
         #[command(flatten)]
         thresholds: ThresholdArgs,
     },
+    /// Plan what to trace within a budget of events per second, from a previous trace's
+    /// measured rates: functions with anomalies or errors first, then the most variable;
+    /// what does not fit is sampled or left out. Writes the plan for `scope record --plan`
+    /// and `ElixirScope.trace_plan/1`.
+    Plan {
+        /// A previous trace of the program (with the calls of interest traced).
+        #[arg(required = true)]
+        trace: Vec<PathBuf>,
+        /// Events per second the recording may make.
+        #[arg(long)]
+        budget: f64,
+        /// Write the plan here (Erlang terms).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        thresholds: ThresholdArgs,
+    },
     /// Run an `elixir`, `mix`, `erl` or `escript` command with the recorder started before
     /// its code (no change to the code needed); prints where the trace is and what to run
     /// next. Exits with the command's exit status.
@@ -180,6 +201,10 @@ enum Command {
         /// Stop recording after a time (30s, 2m) or a number of events (1000000).
         #[arg(long)]
         stop_after: Option<String>,
+        /// A plan from `scope plan -o`: what to trace fully, sampled or not (added to the
+        /// flags above).
+        #[arg(long)]
+        plan: Option<PathBuf>,
         /// The compiled recorder's ebin (default: SCOPE_RECORDER_EBIN, or this checkout's
         /// recorder, compiled on first use).
         #[arg(long)]
@@ -399,6 +424,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             redact,
             max_bytes,
             stop_after,
+            plan,
             recorder,
             command,
         } => {
@@ -415,9 +441,27 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 max_bytes,
                 stop_after,
                 redact,
+                plan,
                 recorder,
             };
             record::run(&o, &command, out)
+        }
+        Command::Plan {
+            trace,
+            budget,
+            output,
+            format,
+            thresholds,
+        } => {
+            plan::run(
+                &trace,
+                budget,
+                &thresholds.thresholds(),
+                output.as_deref(),
+                format == Format::Json,
+                out,
+            )?;
+            Ok(0)
         }
         Command::Export {
             trace,

@@ -32,6 +32,8 @@ pub struct Options {
     pub max_bytes: Option<String>,
     pub stop_after: Option<String>,
     pub redact: Vec<String>,
+    /// A plan file from `scope plan -o`.
+    pub plan: Option<PathBuf>,
     pub recorder: Option<PathBuf>,
 }
 
@@ -345,8 +347,27 @@ fn config_terms(o: &Options, dir: &Path) -> Result<String> {
         .filter(|c| !c.trim().is_empty())
         .map(call_pattern)
         .collect::<Result<Vec<_>>>()?;
-    // With no category named, record what needs no configuration: messages and processes.
-    let none_named = calls.is_empty() && !o.messages && !o.procs && !o.gc && !o.scheduling;
+    // With no category named (and no plan), record what needs no configuration: messages
+    // and processes.
+    let none_named =
+        calls.is_empty() && !o.messages && !o.procs && !o.gc && !o.scheduling && o.plan.is_none();
+    let plan = match &o.plan {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("--plan {}: reading it", p.display()))?;
+            if !text.contains("{elixir_scope_plan, 1}.") {
+                bail!(
+                    "--plan {}: not a plan written by `scope plan -o`",
+                    p.display()
+                );
+            }
+            let abs = p
+                .canonicalize()
+                .with_context(|| format!("--plan {}", p.display()))?;
+            format!("{{plan, {}}}.\n", string(&abs.to_string_lossy()))
+        }
+        None => String::new(),
+    };
     let flag = |b: bool| if b { "true" } else { "false" };
     let trace = [
         format!("{{calls, [{}]}}", calls.join(", ")),
@@ -358,7 +379,7 @@ fn config_terms(o: &Options, dir: &Path) -> Result<String> {
     ];
     Ok(format!(
         "%% Written by `scope record`: how this trace was recorded (read by ElixirScope.Boot).\n\
-         {{dir, {}}}.\n{{start, [{}]}}.\n{{trace, [{}]}}.\n",
+         {{dir, {}}}.\n{{start, [{}]}}.\n{{trace, [{}]}}.\n{plan}",
         string(&dir.to_string_lossy()),
         start.join(", "),
         trace.join(", ")

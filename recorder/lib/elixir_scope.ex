@@ -66,6 +66,16 @@ defmodule ElixirScope do
   @spec trace(pid | [pid] | :all | :new | :existing, keyword) :: :ok | {:error, term}
   def trace(target, opts \\ []), do: Recorder.trace(target, opts)
 
+  @doc """
+  Traces `target` (as `trace/2`; default `:new`) as a plan from `scope plan` says: `plan` is
+  the path of the file it wrote, or its terms. Functions marked full are traced as
+  `calls:`; sampled ones have their trace patterns on for the plan's fraction of every
+  100 ms (a call traced is traced with its return); `messages` and `procs` as planned.
+  """
+  @spec trace_plan(Path.t() | [tuple], pid | [pid] | :all | :new | :existing) ::
+          :ok | {:error, term}
+  def trace_plan(plan, target \\ :new), do: Recorder.trace_plan(plan, target)
+
   @doc "Records a custom event `name` with `data` (captured like a value)."
   @spec event(String.t() | atom, term) :: :ok | {:error, :not_recording}
   def event(name, data \\ nil), do: Recorder.event(:custom, name, data, 0, 0, 0)

@@ -55,6 +55,61 @@ defmodule ElixirScope.OptionsTest do
     assert {:error, :not_found} = ElixirScope.Telemetry.detach()
   end
 
+  test "trace_plan traces full functions always and sampled ones part of the time", %{
+    dir: dir,
+    trace: trace
+  } do
+    {:ok, _} = ElixirScope.start(dir: trace)
+
+    plan = [
+      {:elixir_scope_plan, 1},
+      {:returns, true},
+      {:messages, false},
+      {:procs, false},
+      {:full, [{Workload, :sum, 1}]},
+      {:sample, 0.5, [{Workload, :add, 2}]}
+    ]
+
+    path = Path.join(dir, "plan.config")
+    File.write!(path, Enum.map(plan, &[:io_lib.format(~c"~p.~n", [&1])]))
+    :ok = ElixirScope.trace_plan(path, self())
+
+    # Calls for 300 ms: at least one whole on/off cycle of the 100 ms sampling period.
+    deadline = System.monotonic_time(:millisecond) + 300
+
+    calls =
+      Stream.iterate(0, &(&1 + 1))
+      |> Enum.find(fn n ->
+        Workload.add(n, 1)
+        Process.sleep(1)
+        System.monotonic_time(:millisecond) >= deadline
+      end)
+
+    Workload.sum([1, 2, 3])
+    {:ok, _} = ElixirScope.stop()
+
+    {_, events} = TraceFiles.read(dir)
+    of = fn kind, mfa -> Enum.filter(events, &(&1.kind == kind and &1.mfa == mfa)) end
+    adds = of.(:call, "ElixirScope.Workload.add/2")
+    add_returns = of.(:return_from, "ElixirScope.Workload.add/2")
+    sums = of.(:call, "ElixirScope.Workload.sum/1")
+
+    # Sampled: some calls, not all; each with its return. Full: the one call.
+    assert length(adds) > 0 and length(adds) < calls + 1
+    assert length(add_returns) >= length(adds) - 1
+    assert length(sums) == 1
+  end
+
+  test "trace_plan refuses what is not a plan", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace)
+    missing = Path.join(dir, "nope.config")
+    assert {:error, {:plan, ^missing, :enoent}} = ElixirScope.trace_plan(missing)
+    assert {:error, {:plan, _}} = ElixirScope.trace_plan([{:budget, 10}])
+
+    assert {:error, {:plan, _}} =
+             ElixirScope.trace_plan([{:elixir_scope_plan, 1}, {:full, [:not_an_mfa]}])
+  end
+
   test "max_events_per_sec discards above the budget and counts it", %{dir: dir, trace: trace} do
     {:ok, _} = ElixirScope.start(dir: trace, max_events_per_sec: 100, flush_ms: 10)
 

@@ -7,6 +7,7 @@ defmodule ElixirScope.Boot do
       {dir, "/path/to/trace"}.
       {start, [{capture, {bytes, 256}}, {stop_after, {ms, 30000}}]}.   % ElixirScope.start/1
       {trace, [{calls, ['Elixir.MyApp.Worker']}, {messages, true}]}.   % ElixirScope.trace/2
+      {plan, "/path/to/plan.config"}.                    % ElixirScope.trace_plan/2 (scope plan)
 
   Every process spawned afterwards is traced (`ElixirScope.trace(:new, …)`), and the
   process that runs the command line's later `-s` functions (an escript's `main/1`). A module named
@@ -45,12 +46,13 @@ defmodule ElixirScope.Boot do
          {:ok, dir} <- fetch(terms, :dir),
          {:ok, _} <- ElixirScope.start([dir: List.to_string(dir)] ++ get(terms, :start, [])),
          trace = get(terms, :trace, nil),
+         plan = get(terms, :plan, nil),
          # The watcher exists before tracing starts, so it is not traced itself.
          :ok <- watch(),
-         :ok <- if(trace, do: ElixirScope.trace(:new, trace), else: :ok),
          # This process goes on to run the command line's later `-s` functions (an
          # escript's main/1), so it is traced too.
-         :ok <- if(trace, do: ElixirScope.trace(self(), trace), else: :ok) do
+         :ok <- each_target(trace, &ElixirScope.trace(&1, trace)),
+         :ok <- each_target(plan, &ElixirScope.trace_plan(List.to_string(plan), &1)) do
       :ok
     else
       {:error, reason} ->
@@ -65,6 +67,12 @@ defmodule ElixirScope.Boot do
     kind, reason ->
       IO.puts(:stderr, "ElixirScope: not recording: #{inspect({kind, reason})}")
       :ok
+  end
+
+  defp each_target(nil, _), do: :ok
+
+  defp each_target(_, fun) do
+    with :ok <- fun.(:new), do: fun.(self())
   end
 
   defp consult(path) do

@@ -10,6 +10,7 @@ defmodule ElixirScope.Recorder do
 
   @key {ElixirScope, :recorder}
   @check_ms 50
+  @sample_period_ms 100
 
   # --- API used by ElixirScope -------------------------------------------------------------
 
@@ -43,6 +44,72 @@ defmodule ElixirScope.Recorder do
 
   # Trace patterns for modules loaded after `trace/2` (ElixirScope.Boot's watcher).
   def add_patterns(patterns), do: call({:patterns, patterns})
+
+  def trace_plan(path, target) when is_binary(path) do
+    case :file.consult(String.to_charlist(path)) do
+      {:ok, terms} -> trace_plan(terms, target)
+      {:error, reason} -> {:error, {:plan, path, reason}}
+    end
+  end
+
+  def trace_plan(terms, target) when is_list(terms) do
+    with {:ok, plan} <- plan(terms),
+         :ok <-
+           trace(target,
+             calls: plan.full,
+             returns: plan.returns,
+             messages: plan.messages,
+             procs: plan.procs
+           ) do
+      if plan.sample != [] and plan.fraction > 0,
+        do: call({:sample, plan.sample, plan.fraction, plan.returns}),
+        else: :ok
+    end
+  end
+
+  def trace_plan(other, _), do: {:error, {:plan, "expected a path or a list of terms", other}}
+
+  defp plan(terms) do
+    get = fn key, default ->
+      case List.keyfind(terms, key, 0) do
+        {^key, v} -> v
+        nil -> default
+      end
+    end
+
+    {fraction, sample} =
+      case List.keyfind(terms, :sample, 0) do
+        {:sample, f, list} when is_number(f) and f >= 0 and f <= 1 and is_list(list) -> {f, list}
+        nil -> {0, []}
+        other -> {:error, other}
+      end
+
+    plan = %{
+      full: get.(:full, []),
+      sample: sample,
+      fraction: fraction,
+      returns: get.(:returns, true),
+      messages: get.(:messages, false),
+      procs: get.(:procs, true)
+    }
+
+    cond do
+      List.keyfind(terms, :elixir_scope_plan, 0) != {:elixir_scope_plan, 1} ->
+        {:error, {:plan, "not a scope plan (version 1)"}}
+
+      fraction == :error ->
+        {:error, {:plan, "bad sample entry", sample}}
+
+      not Enum.all?(
+        plan.full ++ plan.sample,
+        &match?({m, f, a} when is_atom(m) and is_atom(f) and is_integer(a), &1)
+      ) ->
+        {:error, {:plan, "expected {module, function, arity} entries"}}
+
+      true ->
+        {:ok, plan}
+    end
+  end
 
   def event(kind, name, data, correlation, parent, duration) do
     case recorder() do
@@ -251,7 +318,7 @@ defmodule ElixirScope.Recorder do
       {:ok, ref} ->
         :persistent_term.put(@key, ref)
         Process.send_after(self(), :check, @check_ms)
-        {:ok, %{ref: ref, flags: [], targets: [], patterns: [], returns: true}}
+        {:ok, %{ref: ref, flags: [], targets: [], patterns: [], returns: true, sampled: nil}}
 
       {:error, reason} ->
         {:stop, {:shutdown, reason}}
@@ -304,6 +371,15 @@ defmodule ElixirScope.Recorder do
     {:reply, :ok, %{s | patterns: Enum.uniq(s.patterns ++ patterns)}}
   end
 
+  # Time-sampled patterns: on for `fraction` of every period, then off.
+  def handle_call({:sample, patterns, fraction, returns}, _from, s) do
+    for {m, _, _} <- patterns, do: Code.ensure_loaded(m)
+    # One on/off cycle, whatever the number of plans applied (one per target).
+    if s.sampled == nil, do: send(self(), :sample_on)
+    s = %{s | sampled: {patterns, fraction, match_spec(returns)}}
+    {:reply, :ok, %{s | patterns: Enum.uniq(s.patterns ++ patterns)}}
+  end
+
   def handle_call(:stop, _from, s) do
     s = clear(s)
     :ok = Native.stop(s.ref)
@@ -313,6 +389,24 @@ defmodule ElixirScope.Recorder do
   end
 
   @impl true
+  def handle_info(:sample_on, %{sampled: {patterns, fraction, ms}} = s) do
+    for p <- patterns, do: :erlang.trace_pattern(p, ms, [:local])
+    Process.send_after(self(), :sample_off, max(round(@sample_period_ms * fraction), 1))
+    {:noreply, s}
+  end
+
+  def handle_info(:sample_off, %{sampled: {patterns, fraction, _}} = s) do
+    for p <- patterns, do: :erlang.trace_pattern(p, false, [:local])
+
+    if fraction < 1,
+      do: Process.send_after(self(), :sample_on, round(@sample_period_ms * (1 - fraction))),
+      else: send(self(), :sample_on)
+
+    {:noreply, s}
+  end
+
+  def handle_info(msg, s) when msg in [:sample_on, :sample_off], do: {:noreply, s}
+
   def handle_info(:check, s) do
     case Native.stats(s.ref).state do
       :running ->
@@ -351,6 +445,6 @@ defmodule ElixirScope.Recorder do
       end
     end
 
-    %{s | flags: [], patterns: [], targets: []}
+    %{s | flags: [], patterns: [], targets: [], sampled: nil}
   end
 end
