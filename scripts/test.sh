@@ -30,6 +30,9 @@ cargo fmt --manifest-path "$nif" -- --check
 CARGO_TARGET_DIR="$SCOPE_NIF_TARGET_DIR" cargo clippy --manifest-path "$nif" --release --quiet -- -D warnings
 (cd recorder && mix format --check-formatted && MIX_ENV=test mix compile --warnings-as-errors)
 
+echo "== Python with pyarrow and DuckDB (the Parquet interop test and the README's DuckDB example)"
+need_python_interop
+
 echo "== build and test (dev profile)"
 cargo build --workspace --all-targets --quiet
 export SCOPE_BIN_DIR="$CARGO_TARGET_DIR/debug"
@@ -40,7 +43,6 @@ echo "== recorder ExUnit tests (real NIF)"
 (cd recorder && mix test)
 
 echo "== Parquet interop: pyarrow and DuckDB read what scope convert writes"
-need_python_interop
 interop="$(mktemp -d)"
 trap 'rm -rf "$interop"' EXIT
 bin="$CARGO_TARGET_DIR/debug"

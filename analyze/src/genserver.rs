@@ -47,7 +47,8 @@ pub struct Change {
 }
 
 /// What changed from state `before` to state `after` (both as captured text): per key when
-/// both are maps (or the same struct), else the whole state; empty when nothing changed.
+/// both are maps (or the same struct), nested maps key by key (`balances.acct_1`), else the
+/// whole state; empty when nothing changed.
 pub fn diff(before: &str, after: &str) -> Vec<Change> {
     if before == after {
         return Vec::new();
@@ -66,26 +67,49 @@ pub fn diff(before: &str, after: &str) -> Vec<Change> {
         return whole();
     }
     let mut out = Vec::new();
-    for &(k, v) in &a {
+    diff_entries("", &b, &a, &mut out);
+    out
+}
+
+/// Per key; a key whose value is a map (or the same struct) on both sides is compared
+/// inside, as `outer.inner`.
+fn diff_entries(prefix: &str, b: &[(&str, &str)], a: &[(&str, &str)], out: &mut Vec<Change>) {
+    let path = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    for &(k, v) in a {
         match b.iter().find(|(kb, _)| *kb == k) {
             Some(&(_, vb)) if vb == v => {}
-            old => out.push(Change {
-                key: Some(k.to_string()),
-                before: old.map(|(_, vb)| vb.to_string()),
+            Some(&(_, vb)) => match (map_entries(vb), map_entries(v)) {
+                (Some((nb, inner_b)), Some((na, inner_a))) if nb == na => {
+                    diff_entries(&path(k), &inner_b, &inner_a, out);
+                }
+                _ => out.push(Change {
+                    key: Some(path(k)),
+                    before: Some(vb.to_string()),
+                    after: Some(v.to_string()),
+                }),
+            },
+            None => out.push(Change {
+                key: Some(path(k)),
+                before: None,
                 after: Some(v.to_string()),
             }),
         }
     }
-    for &(k, v) in &b {
+    for &(k, v) in b {
         if !a.iter().any(|(ka, _)| *ka == k) {
             out.push(Change {
-                key: Some(k.to_string()),
+                key: Some(path(k)),
                 before: Some(v.to_string()),
                 after: None,
             });
         }
     }
-    out
 }
 
 /// A map's or struct's text `%{a: 1, "b" => 2}` / `%Mod{a: 1}` as (`%{` or `%Mod{`, its
@@ -250,8 +274,12 @@ mod tests {
             ]
         );
         assert_eq!(
-            diff("%S{a: %{b: 1}}", "%S{a: %{b: 2}}"),
-            vec![ch(Some("a"), Some("%{b: 1}"), Some("%{b: 2}"))]
+            diff("%S{a: %{b: 1, c: 2}}", "%S{a: %{b: 2, c: 2}}"),
+            vec![ch(Some("a.b"), Some("1"), Some("2"))]
+        );
+        assert_eq!(
+            diff("%{a: %{b: 1}}", "%{a: [1]}"),
+            vec![ch(Some("a"), Some("%{b: 1}"), Some("[1]"))]
         );
         assert_eq!(diff("%{a: 1}", "%{a: 1}"), vec![]);
         assert_eq!(

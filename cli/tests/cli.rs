@@ -107,26 +107,33 @@ fn info_json_follows_its_schema() {
 
 #[test]
 fn info_reads_a_directory_of_segments() {
+    // Two nodes' directories side by side (the committed two-node sample).
     let o = scope(&[
         "info",
         "--format",
         "json",
-        &repo("samples/synthetic-shop/trace").display().to_string(),
+        &repo("samples/two-node/trace").display().to_string(),
     ]);
     assert_eq!(o.status.code(), Some(0));
     let v = json(&o);
-    assert_eq!(v["events"], 150_000);
-    assert_eq!(v["segments"], 4);
-    assert_eq!(v["nodes"][0]["name"], "shop@demo");
+    assert_eq!(v["events"], 4332);
+    assert_eq!(v["segments"], 2);
+    let names: Vec<&str> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["kv_a@vm", "kv_b@vm"]);
 }
 
 #[test]
 fn a_segment_named_twice_is_counted_once() {
-    let dir = repo("samples/synthetic-shop/trace").display().to_string();
-    let seg = format!("{dir}/shop@demo/seg-000002.scope");
+    let dir = repo("samples/two-node/trace").display().to_string();
+    let seg = format!("{dir}/kv_a@vm/seg-000001.scope");
     let v = json(&scope(&["info", "--format", "json", &dir, &seg, &seg]));
-    assert_eq!(v["events"], 150_000);
-    assert_eq!(v["segments"], 4);
+    assert_eq!(v["events"], 4332);
+    assert_eq!(v["segments"], 2);
 }
 
 #[test]

@@ -8,5 +8,5 @@ scope="${SCOPE:-scope}"
 rm -rf "$out"
 "$scope" record --dir "$out" \
     --calls Bank.Ledger,Bank.Fraud,Bank.Audit,Bank.Transfers,Bank.Statement \
-    --messages --procs \
+    --messages --procs --capture-bytes 1024 \
     -- elixir "$here/app/bank.exs"
