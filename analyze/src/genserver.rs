@@ -156,7 +156,7 @@ fn key_value(e: &str) -> Option<(&str, &str)> {
 fn top_level_find(s: &str, pat: &str) -> Option<usize> {
     let mut found = None;
     scan(s, |i, depth| {
-        if depth == 0 && found.is_none() && s[i..].starts_with(pat) {
+        if depth == 0 && found.is_none() && s.as_bytes()[i..].starts_with(pat.as_bytes()) {
             found = Some(i);
         }
     })?;
@@ -287,6 +287,11 @@ mod tests {
             vec![ch(None, Some("%A{x: 1}"), Some("%B{x: 1}"))]
         );
         assert_eq!(diff("0", "1"), vec![ch(None, Some("0"), Some("1"))]);
+        // Multi-byte characters anywhere (atoms, strings) are stepped over, not split.
+        assert_eq!(
+            diff("%{mode: Café, n: \"é => ü\"}", "%{mode: Café, n: 2}"),
+            vec![ch(Some("n"), Some("\"é => ü\""), Some("2"))]
+        );
         assert_eq!(
             diff("%{a: 1, b: \"lo…", "%{a: 2}"),
             vec![ch(None, Some("%{a: 1, b: \"lo…"), Some("%{a: 2}"))]

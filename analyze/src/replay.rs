@@ -186,7 +186,9 @@ fn around(history: Vec<Entry>, evidence: &[(u32, u64)], context: usize) -> Vec<E
         if lo == usize::MAX {
             continue;
         }
-        for &i in &list[lo.saturating_sub(context)..(hi + context + 1).min(list.len())] {
+        for &i in &list[lo.saturating_sub(context)
+            ..hi.saturating_add(context).saturating_add(1).min(list.len())]
+        {
             keep[i] = true;
         }
     }
@@ -219,9 +221,18 @@ pub fn state_at(history: &[Entry], pid: u32, t: i64) -> Option<StateAt> {
         })
 }
 
-/// Parses `<0.1.0>`, `0.1.0` or `#PID<0.1.0>` into the `<0.1.0>` form.
+/// Parses `<0.1.0>`, `0.1.0` or `#PID<0.1.0>` into the `<0.1.0>` form, keeping a
+/// ` on node` suffix (`<0.1.0> on a@host`) that names the node in a multi-node trace.
 pub fn parse_pid(s: &str) -> Option<String> {
-    let t = s.trim();
+    let s = s.trim();
+    if let Some((pid, node)) = s.split_once(" on ") {
+        let node = node.trim();
+        if node.is_empty() || node.contains(char::is_whitespace) {
+            return None;
+        }
+        return Some(format!("{} on {node}", parse_pid(pid)?));
+    }
+    let t = s;
     let t = t.strip_prefix("#PID").unwrap_or(t);
     let t = match (t.strip_prefix('<'), t.ends_with('>')) {
         (Some(inner), true) => inner.strip_suffix('>')?,

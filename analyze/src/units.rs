@@ -93,7 +93,28 @@ fn parse_rfc3339(t: &str) -> Option<i64> {
     }
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&mo)
+        || d < 1
+        || d > month_days[(mo - 1) as usize]
+        || h > 23
+        || mi > 59
+        || s > 60
+    {
         return None;
     }
     let mut rest = &t[19..];
@@ -115,12 +136,19 @@ fn parse_rfc3339(t: &str) -> Option<i64> {
                 b'-' => -1,
                 _ => return None,
             };
-            let o = rest.get(1..)?;
-            if o.len() != 5 || o.as_bytes()[2] != b':' {
+            let o = rest.get(1..)?.as_bytes();
+            let digit = |i: usize| {
+                o.get(i)
+                    .filter(|b| b.is_ascii_digit())
+                    .map(|b| i64::from(b - b'0'))
+            };
+            if o.len() != 5 || o[2] != b':' {
                 return None;
             }
-            let oh: i64 = o[..2].parse().ok()?;
-            let om: i64 = o[3..].parse().ok()?;
+            let (oh, om) = (digit(0)? * 10 + digit(1)?, digit(3)? * 10 + digit(4)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
             sign * (oh * 3600 + om * 60)
         }
     };
@@ -198,6 +226,10 @@ mod tests {
             parse_instant("2023-11-14T23:13:20.5+01:00", 0),
             Ok(1_700_000_000_500_000_000)
         );
+        assert_eq!(
+            parse_instant("2024-02-29T00:00:00Z", 0),
+            Ok(1_709_164_800_000_000_000)
+        );
         assert_eq!(parse_instant("+1.5s", start), Ok(start + 1_500_000_000));
         assert_eq!(parse_instant("250ms", start), Ok(start + 250_000_000));
         assert_eq!(parse_instant("40µs", start), Ok(start + 40_000));
@@ -208,6 +240,11 @@ mod tests {
             "2023-13-14T22:13:20Z",
             "2023-11-14T22:13:20",
             "1.5 parsecs",
+            "2023-02-29T00:00:00Z",
+            "2023-11-31T00:00:00Z",
+            "2023-11-14T22:13:20+99:99",
+            "2023-11-14T22:13:20++1:00",
+            "2023-11-14T22:13:20é",
         ] {
             assert!(parse_instant(bad, start).is_err(), "{bad}");
         }

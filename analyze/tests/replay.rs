@@ -50,7 +50,22 @@ fn pids_are_accepted_in_three_spellings() {
     for s in ["<0.12.0>", "0.12.0", "#PID<0.12.0>", " <0.12.0> "] {
         assert_eq!(replay::parse_pid(s).as_deref(), Some("<0.12.0>"), "{s}");
     }
-    for s in ["", "0.12", "<a.b.c>", "#PID<0.12.0"] {
+    assert_eq!(
+        replay::parse_pid("<0.12.0> on a@host").as_deref(),
+        Some("<0.12.0> on a@host")
+    );
+    assert_eq!(
+        replay::parse_pid("0.12.0 on a@host").as_deref(),
+        Some("<0.12.0> on a@host")
+    );
+    for s in [
+        "",
+        "0.12",
+        "<a.b.c>",
+        "#PID<0.12.0",
+        "<0.1.0> on ",
+        "<0.1.0> on a b",
+    ] {
         assert_eq!(replay::parse_pid(s), None, "{s}");
     }
 }

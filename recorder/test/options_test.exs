@@ -100,6 +100,26 @@ defmodule ElixirScope.OptionsTest do
     assert length(sums) == 1
   end
 
+  test "a plan that only samples still records those calls", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace)
+
+    plan = [
+      {:elixir_scope_plan, 1},
+      {:messages, false},
+      {:procs, false},
+      {:full, []},
+      {:sample, 1.0, [{Workload, :add, 2}]}
+    ]
+
+    :ok = ElixirScope.trace_plan(plan, self())
+    # The first on-phase starts once the recorder handles its own message.
+    _ = ElixirScope.stats()
+    :sys.get_state(ElixirScope.Recorder)
+    Workload.add(1, 2)
+    {:ok, _} = ElixirScope.stop()
+    assert [_] = TraceFiles.events(dir, :call)
+  end
+
   test "trace_plan refuses what is not a plan", %{dir: dir, trace: trace} do
     {:ok, _} = ElixirScope.start(dir: trace)
     missing = Path.join(dir, "nope.config")

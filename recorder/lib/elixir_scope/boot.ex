@@ -26,6 +26,9 @@ defmodule ElixirScope.Boot do
   alias ElixirScope.Recorder
 
   @pending {__MODULE__, :pending}
+  # Every pattern that waited for its module: set again when the module is recompiled (new
+  # code does not keep the old code's trace patterns).
+  @wanted {__MODULE__, :wanted}
   @tick_ms 2
   @load_every 25
   # 5 s of 2 ms ticks, then 50 ms ticks.
@@ -56,6 +59,8 @@ defmodule ElixirScope.Boot do
       :ok
     else
       {:error, reason} ->
+        # Half a configuration is not what was asked for: stop whatever started.
+        ElixirScope.stop()
         IO.puts(:stderr, "ElixirScope: not recording: #{inspect(reason)}")
         :ok
     end
@@ -102,10 +107,12 @@ defmodule ElixirScope.Boot do
   # Called by the recorder with the patterns whose modules are not loaded.
   def pending(patterns) do
     :persistent_term.put(@pending, patterns ++ :persistent_term.get(@pending, []))
+    :persistent_term.put(@wanted, patterns ++ :persistent_term.get(@wanted, []))
   end
 
   defp watch do
     :persistent_term.put(@pending, [])
+    :persistent_term.put(@wanted, [])
     spawn(fn -> loop(0, false, nil) end)
     :ok
   end
@@ -125,6 +132,14 @@ defmodule ElixirScope.Boot do
             do: p
 
       if ready != [], do: add(ready)
+    end
+
+    # A module still missing after the patient phase and absent from the code path is
+    # most likely misspelt: say so once (and keep watching, slowly).
+    if n == @patient_ticks do
+      for {m, _, _} <- pending, :code.which(m) == :non_existing, uniq: true do
+        IO.puts(:stderr, "ElixirScope: #{inspect(m)} has not been loaded yet (no such module?)")
+      end
     end
 
     # Nothing to wait for once the tracer is in and every pattern is set; a node without
@@ -164,7 +179,7 @@ defmodule ElixirScope.Boot do
   @doc false
   # Compiler tracer callback: a module was just defined and loaded.
   def trace({:on_module, _bytecode, _}, env) do
-    ready = for {m, _, _} = p <- :persistent_term.get(@pending, []), m == env.module, do: p
+    ready = for {m, _, _} = p <- :persistent_term.get(@wanted, []), m == env.module, do: p
     if ready != [], do: add(ready)
     :ok
   end

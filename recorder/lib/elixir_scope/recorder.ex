@@ -61,9 +61,11 @@ defmodule ElixirScope.Recorder do
              messages: plan.messages,
              procs: plan.procs
            ) do
-      if plan.sample != [] and plan.fraction > 0,
-        do: call({:sample, plan.sample, plan.fraction, plan.returns}),
-        else: :ok
+      with {:ok, targets} <- targets(target) do
+        if plan.sample != [] and plan.fraction > 0,
+          do: call({:sample, plan.sample, plan.fraction, plan.returns, targets}),
+          else: :ok
+      end
     end
   end
 
@@ -368,16 +370,40 @@ defmodule ElixirScope.Recorder do
   def handle_call({:patterns, patterns}, _from, s) do
     ms = match_spec(s.returns)
     for p <- patterns, do: :erlang.trace_pattern(p, ms, [:local])
-    {:reply, :ok, %{s | patterns: Enum.uniq(s.patterns ++ patterns)}}
+    {:reply, :ok, s}
   end
 
-  # Time-sampled patterns: on for `fraction` of every period, then off.
-  def handle_call({:sample, patterns, fraction, returns}, _from, s) do
+  # Time-sampled patterns: on for `fraction` of every period, then off. Functions already
+  # traced in full (by module or by name) are not sampled: that would switch them off.
+  def handle_call({:sample, patterns, fraction, returns, targets}, _from, s) do
+    covered = fn {m, f, a} ->
+      Enum.any?(s.patterns, &(&1 in [{m, :_, :_}, {m, f, :_}, {m, f, a}]))
+    end
+
+    earlier = if s.sampled, do: elem(s.sampled, 0), else: []
+    patterns = Enum.uniq(earlier ++ Enum.reject(patterns, covered))
     for {m, _, _} <- patterns, do: Code.ensure_loaded(m)
+    tracer = {:tracer, Native, s.ref}
+    inherit = fn t -> if is_pid(t), do: [:set_on_spawn], else: [] end
+
+    # The targets need the call flag even when the plan traces nothing in full.
+    try do
+      for t <- targets, do: :erlang.trace(t, true, [tracer, :call | inherit.(t)])
+    rescue
+      ArgumentError -> :ok
+    end
+
     # One on/off cycle, whatever the number of plans applied (one per target).
-    if s.sampled == nil, do: send(self(), :sample_on)
-    s = %{s | sampled: {patterns, fraction, match_spec(returns)}}
-    {:reply, :ok, %{s | patterns: Enum.uniq(s.patterns ++ patterns)}}
+    if s.sampled == nil and patterns != [], do: send(self(), :sample_on)
+
+    s = %{
+      s
+      | sampled: {patterns, fraction, match_spec(returns)},
+        flags: Enum.uniq(s.flags ++ [:call]),
+        targets: s.targets ++ targets
+    }
+
+    {:reply, :ok, s}
   end
 
   def handle_call(:stop, _from, s) do
@@ -391,7 +417,7 @@ defmodule ElixirScope.Recorder do
   @impl true
   def handle_info(:sample_on, %{sampled: {patterns, fraction, ms}} = s) do
     for p <- patterns, do: :erlang.trace_pattern(p, ms, [:local])
-    Process.send_after(self(), :sample_off, max(round(@sample_period_ms * fraction), 1))
+    Process.send_after(self(), :sample_off, round(sample_period(fraction) * fraction))
     {:noreply, s}
   end
 
@@ -399,7 +425,7 @@ defmodule ElixirScope.Recorder do
     for p <- patterns, do: :erlang.trace_pattern(p, false, [:local])
 
     if fraction < 1,
-      do: Process.send_after(self(), :sample_on, round(@sample_period_ms * (1 - fraction))),
+      do: Process.send_after(self(), :sample_on, round(sample_period(fraction) * (1 - fraction))),
       else: send(self(), :sample_on)
 
     {:noreply, s}
@@ -426,14 +452,19 @@ defmodule ElixirScope.Recorder do
     :persistent_term.erase(@key)
   end
 
+  # 100 ms, or longer for small fractions so the on-time is at least 10 ms and whole
+  # milliseconds keep the fraction within 5%.
+  defp sample_period(fraction), do: min(max(@sample_period_ms, round(10 / fraction)), 2_000)
+
   defp match_spec(true), do: [{:_, [], [{:exception_trace}]}]
   defp match_spec(false), do: true
 
   # Clears the trace flags and patterns this recording set.
-  defp clear(%{flags: [], patterns: []} = s), do: s
+  defp clear(%{flags: [], patterns: [], sampled: nil} = s), do: s
 
   defp clear(s) do
-    for p <- s.patterns, do: :erlang.trace_pattern(p, false, [:local])
+    sampled = if s.sampled, do: elem(s.sampled, 0), else: []
+    for p <- s.patterns ++ sampled, do: :erlang.trace_pattern(p, false, [:local])
 
     for t <- Enum.uniq(s.targets) do
       t = if t in [:new, :existing], do: :all, else: t
