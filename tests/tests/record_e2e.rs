@@ -147,3 +147,45 @@ fn bad_record_arguments_exit_two_and_say_why() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
 }
+
+#[test]
+fn a_mix_project_is_recorded_from_its_first_call() {
+    // A fresh Mix project (no dependencies); `mix run` adds its code path at run time.
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("demo");
+    std::fs::create_dir_all(project.join("lib")).unwrap();
+    std::fs::write(
+        project.join("mix.exs"),
+        "defmodule Demo.MixProject do\n  use Mix.Project\n  \
+         def project, do: [app: :demo, version: \"0.1.0\", deps: []]\n\
+         end\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("lib/demo.ex"),
+        "defmodule Demo do\n  def hello(n), do: {:hello, n}\n  \
+         def run, do: Enum.map(1..10, &hello/1)\nend\n",
+    )
+    .unwrap();
+    let trace = dir.path().join("trace");
+    let o = Command::new(scope_e2e::scope_bin())
+        .args(["record", "--calls", "Demo.hello/1", "--dir"])
+        .arg(&trace)
+        .arg("--recorder")
+        .arg(scope_e2e::ebin())
+        .args(["--", "mix", "run", "-e", "Demo.run()"])
+        .current_dir(&project)
+        .env("MIX_ENV", "dev")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    verify_intact(&trace);
+    let loaded = table::load(std::slice::from_ref(&trace)).unwrap();
+    let p = report::prepare(&loaded).unwrap();
+    assert_eq!(calls_of(&p, "Demo.hello/1"), 10);
+}
