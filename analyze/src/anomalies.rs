@@ -33,6 +33,17 @@ pub enum Severity {
     High,
 }
 
+impl Severity {
+    /// `low`, `medium`, `high` (as in JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+        }
+    }
+}
+
 /// One finding.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Anomaly {

@@ -78,6 +78,20 @@ pub struct Replay {
     pub entries: Vec<Entry>,
 }
 
+impl Replay {
+    /// `, from <time> to <time>` when a window was given, else empty.
+    pub fn window_text(&self) -> String {
+        match (self.from_ns, self.to_ns) {
+            (None, None) => String::new(),
+            (f, t) => format!(
+                ", from {} to {}",
+                f.map_or("the start".into(), crate::units::rfc3339),
+                t.map_or("the end".into(), crate::units::rfc3339)
+            ),
+        }
+    }
+}
+
 /// What to replay.
 #[derive(Clone, Debug)]
 pub enum Select {

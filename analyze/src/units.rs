@@ -174,6 +174,11 @@ pub fn duration(ns: i64) -> String {
     }
 }
 
+/// [`duration`], or `-` when there is none.
+pub fn opt_duration(ns: Option<i64>) -> String {
+    ns.map(duration).unwrap_or_else(|| "-".into())
+}
+
 /// Bytes with a binary unit: `512 B`, `1.5 KiB`, `64.0 MiB`.
 pub fn bytes(n: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use scope_analyze::anomalies::{Severity, Thresholds};
+use scope_analyze::anomalies::Thresholds;
 use scope_analyze::report::{self, Report};
-use scope_analyze::units::{duration, rfc3339};
+use scope_analyze::units::{duration, opt_duration, rfc3339};
 use scope_analyze::{html, table};
 
 use crate::table::Table;
@@ -74,18 +74,6 @@ pub fn report(
         r.summary.processes
     )?;
     Ok(())
-}
-
-fn opt_duration(ns: Option<i64>) -> String {
-    ns.map(duration).unwrap_or_else(|| "-".into())
-}
-
-fn severity(s: Severity) -> &'static str {
-    match s {
-        Severity::High => "high",
-        Severity::Medium => "medium",
-        Severity::Low => "low",
-    }
 }
 
 fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
@@ -213,7 +201,7 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
         for (i, a) in r.anomalies.iter().enumerate() {
             t.row(vec![
                 (i + 1).to_string(),
-                severity(a.severity).into(),
+                a.severity.name().into(),
                 a.kind.into(),
                 a.subject.clone(),
                 a.pid.clone().unwrap_or_default(),

@@ -181,17 +181,6 @@ impl Paint {
     }
 }
 
-fn window(r: &Replay) -> String {
-    match (r.from_ns, r.to_ns) {
-        (None, None) => String::new(),
-        (f, t) => format!(
-            ", from {} to {}",
-            f.map_or("the start".into(), rfc3339),
-            t.map_or("the end".into(), rfc3339)
-        ),
-    }
-}
-
 fn text(r: &Replay, color: bool, out: &mut dyn Write) -> Result<()> {
     let c = Paint::new(color);
     writeln!(
@@ -199,7 +188,7 @@ fn text(r: &Replay, color: bool, out: &mut dyn Write) -> Result<()> {
         "replay of {} ({} events{})",
         r.title,
         r.entries.len(),
-        window(r)
+        r.window_text()
     )?;
     let many = r.processes.len() > 1;
     let pid_w = r
@@ -290,7 +279,7 @@ fn markdown(r: &Replay, out: &mut dyn Write) -> Result<()> {
         "{} events; processes: {}{}\n",
         r.entries.len(),
         r.processes.join(", "),
-        window(r)
+        r.window_text()
     )?;
     let t0 = r.entries.first().map_or(0, |e| e.time_ns);
     writeln!(out, "| time | offset | process | event |")?;

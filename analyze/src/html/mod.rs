@@ -293,14 +293,7 @@ pub fn replay_page(r: &Replay) -> String {
         "<section id=\"replay\"><h2>Events</h2><p>{} events of {}{}.</p>",
         r.entries.len(),
         esc(&r.processes.join(", ")),
-        match (r.from_ns, r.to_ns) {
-            (None, None) => String::new(),
-            (f, t) => format!(
-                ", from {} to {}",
-                f.map_or("the start".into(), rfc3339),
-                t.map_or("the end".into(), rfc3339)
-            ),
-        }
+        esc(&r.window_text())
     );
     replay_table(r, limits.replay_entries, &mut body);
     body.push_str("</section>\n");

@@ -9,19 +9,7 @@ use super::{esc, histogram, page, replay_table, sequence, timeline, Limits};
 use crate::anomalies::Severity;
 use crate::replay::{self, Select};
 use crate::report::{Prepared, Report};
-use crate::units::{clip, duration, rfc3339};
-
-fn opt_duration(ns: Option<i64>) -> String {
-    ns.map(duration).unwrap_or_else(|| "-".into())
-}
-
-fn severity(s: Severity) -> &'static str {
-    match s {
-        Severity::High => "high",
-        Severity::Medium => "medium",
-        Severity::Low => "low",
-    }
-}
+use crate::units::{clip, duration, opt_duration, rfc3339};
 
 /// The report as one HTML page.
 pub fn report_page(r: &Report, p: &Prepared, limits: &Limits) -> String {
@@ -152,7 +140,7 @@ fn anomalies(r: &Report, limits: &Limits, b: &mut String) {
             "<tr class=\"anomaly\"><td class=\"num\">{n}</td><td data-v=\"{rank}\"><span class=\"sev sev-{0}\">{0}</span></td>\
              <td>{1}</td><td class=\"mono\">{2}</td><td class=\"mono\">{3}</td><td class=\"mono\">{4}</td><td>{5}</td>\
              <td>{link} <span class=\"note\">events {6}</span></td></tr>",
-            severity(a.severity),
+            a.severity.name(),
             esc(a.kind),
             esc(&a.subject),
             esc(a.pid.as_deref().unwrap_or("")),
