@@ -23,6 +23,9 @@ pub struct Process {
     pub parent: Option<String>,
     /// What it was spawned to run (`M.f/arity`), when known.
     pub spawned_as: Option<String>,
+    /// The name it registered (the last one), Elixir modules without `Elixir.`:
+    /// `Bank.Fraud`, `code_server`.
+    pub name: Option<String>,
     /// Wall-clock ns of its spawn (or first event) and its exit (or last event).
     pub start_ns: i64,
     pub end_ns: i64,
@@ -32,6 +35,14 @@ pub struct Process {
     /// It exited with a reason other than normal or shutdown.
     pub crashed: bool,
     pub events: u64,
+}
+
+/// Pid text → `<0.1.0> (Name)` for the processes that registered a name, for reports.
+pub fn labels(processes: &[Process]) -> std::collections::HashMap<&str, String> {
+    processes
+        .iter()
+        .filter_map(|p| Some((p.pid.as_str(), format!("{} ({})", p.pid, p.name.as_ref()?))))
+        .collect()
 }
 
 /// A crash and the linked processes it took down.
@@ -88,6 +99,7 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
     let mut events = vec![0u64; n];
     let mut parent: Vec<Option<u32>> = vec![None; n];
     let mut spawned_as: Vec<Option<u32>> = vec![None; n];
+    let mut registered: Vec<Option<u32>> = vec![None; n];
     let mut spawn_row: Vec<Option<usize>> = vec![None; n];
     let mut exit: Vec<Option<usize>> = vec![None; n];
     let mut links: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); n];
@@ -124,6 +136,9 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
                         spawned_as[p as usize] = rows.mfa[i];
                     }
                 }
+            }
+            Some(Kind::Register) => {
+                registered[p as usize] = rows.name[i].or(registered[p as usize])
             }
             Some(Kind::Link | Kind::GettingLinked) => {
                 if let Some(q) = peer {
@@ -181,6 +196,10 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
                 node: rows.nodes.get(rows.pid_node(p)).to_string(),
                 parent: parent[pu].map(text),
                 spawned_as: spawned_as[pu].map(|m| rows.mfas.get(m).to_string()),
+                name: registered[pu].map(|n| {
+                    let n = rows.names.get(n);
+                    n.strip_prefix("Elixir.").unwrap_or(n).to_string()
+                }),
                 start_ns: rows.time[start],
                 end_ns: rows.time[end].max(rows.time[start]),
                 crashed: reason.as_deref().is_some_and(is_abnormal),

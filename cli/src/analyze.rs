@@ -198,13 +198,15 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
             ("time", false),
             ("summary", false),
         ]);
+        let labels = scope_analyze::processes::labels(&r.processes);
+        let label = |pid: &str| labels.get(pid).cloned().unwrap_or_else(|| pid.to_string());
         for (i, a) in r.anomalies.iter().enumerate() {
             t.row(vec![
                 (i + 1).to_string(),
                 a.severity.name().into(),
                 a.kind.into(),
-                a.subject.clone(),
-                a.pid.clone().unwrap_or_default(),
+                label(&a.subject),
+                a.pid.as_deref().map(label).unwrap_or_default(),
                 a.time.clone(),
                 a.summary.clone(),
             ]);
@@ -343,7 +345,10 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
         shown.extend(longest.iter().filter(|p| !p.crashed));
         for p in shown.into_iter().take(o.top) {
             t.row(vec![
-                p.pid.clone(),
+                match &p.name {
+                    Some(n) => format!("{} ({n})", p.pid),
+                    None => p.pid.clone(),
+                },
                 p.parent.clone().unwrap_or_default(),
                 p.spawned_as.clone().unwrap_or_default(),
                 duration(p.end_ns - p.start_ns),

@@ -122,6 +122,8 @@ fn anomalies(r: &Report, limits: &Limits, b: &mut String) {
         b.push_str("<p class=\"note\">None found with the thresholds used (see <code>scope analyze --help</code>).</p></section>\n");
         return;
     }
+    let labels = crate::processes::labels(&r.processes);
+    let label = |pid: &str| labels.get(pid).cloned().unwrap_or_else(|| pid.to_string());
     b.push_str("<table class=\"sortable\" id=\"anomaly-list\"><thead><tr><th class=\"num\">#</th><th>severity</th><th>kind</th><th>subject</th><th>process</th><th>time</th><th>what</th><th>evidence</th></tr></thead><tbody>\n");
     for (i, a) in r.anomalies.iter().enumerate() {
         let n = i + 1;
@@ -142,8 +144,8 @@ fn anomalies(r: &Report, limits: &Limits, b: &mut String) {
              <td>{link} <span class=\"note\">events {6}</span></td></tr>",
             a.severity.name(),
             esc(a.kind),
-            esc(&a.subject),
-            esc(a.pid.as_deref().unwrap_or("")),
+            esc(&label(&a.subject)),
+            esc(&a.pid.as_deref().map(label).unwrap_or_default()),
             esc(&a.time),
             esc(&a.summary),
             esc(&clip(
@@ -261,7 +263,8 @@ fn timeline_section(r: &Report, p: &Prepared, limits: &Limits, b: &mut String) {
 fn sequence_section(r: &Report, p: &Prepared, limits: &Limits, b: &mut String) {
     b.push_str("<section id=\"sequence\"><h2>Messages between processes</h2>");
     let focus = r.anomalies.first().map(|a| a.ts);
-    let (svg, d) = sequence::svg(p, focus, limits.lifelines, limits.arrows);
+    let labels = crate::processes::labels(&r.processes);
+    let (svg, d) = sequence::svg(p, &labels, focus, limits.lifelines, limits.arrows);
     if svg.is_empty() {
         b.push_str("<p class=\"note\">No messages paired (trace with <code>messages: true</code> to see who talked to whom).</p></section>\n");
         return;

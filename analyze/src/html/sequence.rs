@@ -23,9 +23,11 @@ pub(crate) struct Drawn {
 const COL_W: f64 = 230.0;
 const ROW_H: f64 = 24.0;
 
-/// The SVG, and what it drew; arrows are chosen nearest to `focus_ns` (wall clock).
+/// The SVG, and what it drew; arrows are chosen nearest to `focus_ns` (wall clock);
+/// lifelines are labelled with registered names where `labels` has them.
 pub(crate) fn svg(
     p: &Prepared,
+    labels: &HashMap<&str, String>,
     focus_ns: Option<i64>,
     max_lifelines: usize,
     max_arrows: usize,
@@ -91,7 +93,10 @@ pub(crate) fn svg(
             s,
             "<g class=\"lifeline\"><text x=\"{x:.1}\" y=\"16\" text-anchor=\"middle\" font-weight=\"600\">{}</text>\
              <line class=\"life\" x1=\"{x:.1}\" y1=\"24\" x2=\"{x:.1}\" y2=\"{height:.0}\"/></g>",
-            esc(&rows.pid_text(q))
+            esc(&{
+                let t = rows.pid_text(q);
+                labels.get(t.as_str()).cloned().unwrap_or(t)
+            })
         );
     }
     let t0 = rows.time[pairs[chosen[0]].send];

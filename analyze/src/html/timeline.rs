@@ -63,6 +63,7 @@ pub(crate) fn svg(
         return (String::new(), drawn);
     }
     let lane: HashMap<u32, usize> = shown.iter().enumerate().map(|(i, &q)| (q, i)).collect();
+    let names = crate::processes::labels(procs);
 
     // The spans of the shown processes; the longest when they are too many.
     let start_of = |i: usize| rows.time[spans[i].call];
@@ -134,7 +135,10 @@ pub(crate) fn svg(
             s,
             "<g class=\"proc\" data-pid=\"{0}\"><rect class=\"lane\" x=\"{LABEL_W}\" y=\"{1:.1}\" width=\"{PLOT_W}\" height=\"{h:.1}\"/>\
              <text x=\"4\" y=\"{2:.1}\">{0}</text></g>",
-            esc(&text_of[&q]),
+            esc(&names.get(text_of[&q].as_str()).map_or_else(
+                || text_of[&q].clone(),
+                |n| clip(n, 30)
+            )),
             lane_y[l],
             lane_y[l] + 11.0
         );
