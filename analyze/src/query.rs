@@ -4,8 +4,11 @@
 //! |---|---|---|
 //! | `events` | event | the events table (`SCHEMA.md`), `time` as a UTC datetime |
 //! | `spans` | call | `span_id`, `pid`, `mfa`, `start` (ns), `duration`, `self` (ns, null unless exact), `log_duration`, `error`, `depth`, `parent_id`, `outcome` |
-//! | `messages` | send | `send_id`, `receive_id`, `sender`, `receiver`, `sent` (ns), `latency` (ns), `status` (`paired`, `dead_receiver`, `not_traced`, `in_flight`) |
-//! | `processes` | process | `pid`, `node`, `parent`, `spawned_as`, `start`, `end` (ns), `lifetime` (ns), `exit_reason`, `crashed`, `events` |
+//! | `messages` | send | `send_id`, `receive_id`, `sender`, `receiver`, `sent` (ns), `latency` (ns), `status` (`paired`, `dead_receiver`, `not_traced`, `in_flight`, `unknown_receiver`) |
+//! | `processes` | process | `pid`, `node`, `parent`, `spawned_as`, `name` (registered), `start`, `end` (ns), `lifetime` (ns), `exit_reason`, `crashed`, `events` |
+//!
+//! Times and latencies in the derived tables are after multi-node clock repair (as in
+//! `scope analyze`); the `events` table keeps each node's own clock.
 //!
 //! Ids (`span_id`, `send_id`, …) are `events.event_id`, so tables join on them.
 
@@ -79,6 +82,7 @@ fn processes_frame(p: &[processes::Process]) -> Result<DataFrame> {
                 "spawned_as",
                 p.iter().map(|x| x.spawned_as.clone()).collect(),
             ),
+            c("name", p.iter().map(|x| x.name.clone()).collect()),
             Column::new(
                 "start".into(),
                 p.iter().map(|x| x.start_ns).collect::<Vec<_>>(),
@@ -116,13 +120,16 @@ pub fn run(loaded: &Loaded, sql: &str) -> Result<DataFrame> {
     let lower = sql.to_ascii_lowercase();
     let uses = |t: &str| lower.contains(t);
     if uses("spans") || uses("messages") || uses("processes") {
-        let rows = Rows::from_frame(&loaded.events)?;
+        // The same rows as `scope analyze`: messages paired and several nodes' clocks
+        // repaired, so times and latencies agree with its report.
+        let mut rows = Rows::from_frame(&loaded.events)?;
+        let mut m = messages::pair(&rows);
+        crate::clock::repair(&mut rows, &mut m);
         if uses("spans") {
             let s = spans::pair(&rows);
             ctx.register("spans", spans::frame(&rows, &s)?.lazy());
         }
         if uses("messages") {
-            let m = messages::pair(&rows);
             ctx.register("messages", messages_frame(&rows, &m)?.lazy());
         }
         if uses("processes") {
