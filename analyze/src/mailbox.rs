@@ -11,7 +11,8 @@
 //!
 //! Slow handling: for a message from A paired with its send, the gap until the receiver
 //! next sends to A (its reply) — per process, gaps whose modified z-score of log-gap is
-//! above the threshold, among at least `min_samples` gaps.
+//! above the threshold, among at least `min_samples` gaps. When the trace has GenServer
+//! callbacks, only processes running them are judged; a messages-only trace judges all.
 
 use std::collections::{HashMap, HashSet};
 
@@ -145,8 +146,16 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// Per receiving process, reply gaps far above its norm.
+/// Per receiving process, reply gaps far above its norm. When GenServer callbacks are
+/// traced, only the processes that run them are judged: the others (a script's main
+/// process waiting on its tasks, the code server compiling) answer slowly by nature.
 pub fn slow_handlers(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomaly> {
+    let servers: HashSet<u32> = (0..rows.len())
+        .filter(|&i| {
+            rows.kind[i] == Some(Kind::Call) && rows.mfa[i].is_some_and(|m| is_callback(rows, m))
+        })
+        .map(|i| rows.pid[i])
+        .collect();
     // Sends per (from, to), in order, to find the first reply after a receive.
     let mut sends: HashMap<(u32, u32), Vec<usize>> = HashMap::new();
     for p in &msgs.pairs {
@@ -161,6 +170,9 @@ pub fn slow_handlers(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomal
     // (receive row, reply send row, gap ns) per handling process.
     let mut gaps: HashMap<u32, Vec<(usize, usize, i64)>> = HashMap::new();
     for p in &msgs.pairs {
+        if !servers.is_empty() && !servers.contains(&p.receiver) {
+            continue;
+        }
         let Some(replies) = sends.get(&(p.receiver, p.sender)) else {
             continue;
         };
