@@ -4,7 +4,8 @@
 //! `{:continue, …}`), and any of them `{:stop, reason, state}` or
 //! `{:stop, reason, reply, state}`. The state is the element at the position the tag
 //! fixes, cut out of the captured text without parsing it further; two states are compared
-//! key by key when they are maps or structs ([`diff`]).
+//! key by key when they are maps or structs ([`diff`]). A `gen_statem`'s state is its
+//! state name and data, from the shapes its callbacks return ([`statem_state_of`]).
 
 use serde::Serialize;
 
@@ -19,6 +20,52 @@ pub fn state_of(returned: &str) -> Option<&str> {
         _ => return None,
     };
     Some(elems[at].trim())
+}
+
+/// A `gen_statem`'s (state, data) after a callback returned `returned`, given the state
+/// before (`keep_state` and `repeat_state` keep it): `init/1`'s `{:ok, s, d}` (with
+/// actions), `{:next_state, s, d}`, `{:keep_state, d}`, `{:repeat_state, d}`,
+/// `{:stop, reason, d}`, `{:stop_and_reply, reason, replies, d}`. `None` for anything else
+/// (`:keep_state_and_data` changes nothing) or a cut capture.
+pub fn statem_state_of(returned: &str, before: Option<&str>) -> Option<(String, String)> {
+    let elems = tuple_elements(returned.trim())?;
+    let e = |i: usize| elems[i].trim().to_string();
+    match (elems.first()?.trim(), elems.len()) {
+        (":ok" | ":next_state", 3 | 4) => Some((e(1), e(2))),
+        (":keep_state" | ":repeat_state", 2 | 3) => Some((before?.to_string(), e(1))),
+        (":stop", 3) => Some((before?.to_string(), e(2))),
+        (":stop_and_reply", 4) => Some((before?.to_string(), e(3))),
+        _ => None,
+    }
+}
+
+/// A `gen_statem`'s state as the replay shows it: `{state, data}`.
+pub fn statem_text(state: &str, data: &str) -> String {
+    format!("{{{state}, {data}}}")
+}
+
+/// What changed between two `gen_statem` states: `state`, and the data key by key when it
+/// is a map (`data.count`).
+pub fn statem_diff(before: (&str, &str), after: (&str, &str)) -> Vec<Change> {
+    let mut out = Vec::new();
+    if before.0 != after.0 {
+        out.push(Change {
+            key: Some("state".into()),
+            before: Some(before.0.to_string()),
+            after: Some(after.0.to_string()),
+        });
+    }
+    if before.1 != after.1 {
+        match (map_entries(before.1), map_entries(after.1)) {
+            (Some((nb, b)), Some((na, a))) if nb == na => diff_entries("data", &b, &a, &mut out),
+            _ => out.push(Change {
+                key: Some("data".into()),
+                before: Some(before.1.to_string()),
+                after: Some(after.1.to_string()),
+            }),
+        }
+    }
+    out
 }
 
 /// Callbacks a GenServer runs once per message taken from its mailbox.
@@ -295,6 +342,48 @@ mod tests {
         assert_eq!(
             diff("%{a: 1, b: \"lo…", "%{a: 2}"),
             vec![ch(None, Some("%{a: 1, b: \"lo…"), Some("%{a: 2}"))]
+        );
+    }
+
+    #[test]
+    fn a_statem_state_is_its_state_name_and_data() {
+        let st = |r: &str, b: Option<&str>| statem_state_of(r, b);
+        let pair = |s: &str, d: &str| Some((s.to_string(), d.to_string()));
+        assert_eq!(
+            st("{:ok, :locked, %{code: 1}}", None),
+            pair(":locked", "%{code: 1}")
+        );
+        assert_eq!(
+            st(
+                "{:next_state, :open, %{code: 1}, [{:reply, x, :ok}]}",
+                Some(":locked")
+            ),
+            pair(":open", "%{code: 1}")
+        );
+        assert_eq!(
+            st("{:keep_state, %{n: 2}}", Some(":open")),
+            pair(":open", "%{n: 2}")
+        );
+        assert_eq!(st("{:keep_state, %{n: 2}}", None), None);
+        assert_eq!(st(":keep_state_and_data", Some(":open")), None);
+        assert_eq!(st("{:stop, :normal, 5}", Some(":open")), pair(":open", "5"));
+        assert_eq!(
+            statem_diff(
+                (":locked", "%{tries: 0, code: 1}"),
+                (":open", "%{tries: 1, code: 1}")
+            ),
+            vec![
+                Change {
+                    key: Some("state".into()),
+                    before: Some(":locked".into()),
+                    after: Some(":open".into())
+                },
+                Change {
+                    key: Some("data.tries".into()),
+                    before: Some("0".into()),
+                    after: Some("1".into())
+                },
+            ]
         );
     }
 

@@ -5,7 +5,7 @@
 //!
 //! A GenServer's state after each callback comes from the callback's captured return
 //! value ([`crate::genserver`]), with what changed since its previous state, and the state
-//! of every process at a chosen instant.
+//! of every process at a chosen instant; a `gen_statem`'s state is `{state name, data}`.
 //!
 //! Built from the same pairing as the analyses (spans for durations, message pairs for the
 //! other side of each message), so a replay agrees with `scope analyze`.
@@ -302,6 +302,20 @@ pub fn history(rows: &Rows, spans: &Spans, msgs: &Messages, pids: &[u32]) -> Vec
     let value = |i: usize| rows.value[i].as_deref().map(|v| clip(v, 200));
     let said = |i: usize| value(i).map(|v| format!(": {v}")).unwrap_or_default();
     let peer = |i: usize| rows.peer[i].map(|p| rows.pid_text(p));
+    // gen_statem processes: they ask their module for its callback_mode/0 (after init/1, so
+    // found first). Their state is (state name, data), from any of their module's returns.
+    let mut statem: HashMap<u32, &str> = HashMap::new();
+    for i in (0..rows.len()).filter(|&i| wanted[rows.pid[i] as usize]) {
+        if rows.kind[i] == Some(Kind::Call) {
+            if let Some(module) = rows.mfa[i]
+                .map(|m| rows.mfas.get(m))
+                .and_then(|m| m.strip_suffix(".callback_mode/0"))
+            {
+                statem.insert(rows.pid[i], module);
+            }
+        }
+    }
+    let mut statem_last: HashMap<u32, (String, String)> = HashMap::new();
     let mut out = Vec::new();
     let mut depths: HashMap<u32, u32> = HashMap::new();
     let mut last_state: HashMap<u32, String> = HashMap::new();
@@ -310,6 +324,7 @@ pub fn history(rows: &Rows, spans: &Spans, msgs: &Messages, pids: &[u32]) -> Vec
         let pid = rows.pid[i];
         let depth = depths.entry(pid).or_insert(0);
         let mut state = None;
+        let mut changes = Vec::new();
         let mfa = rows.mfa[i].map(|m| rows.mfas.get(m)).unwrap_or("?");
         let mut at_depth = *depth;
         let text = match kind {
@@ -343,11 +358,29 @@ pub fn history(rows: &Rows, spans: &Spans, msgs: &Messages, pids: &[u32]) -> Vec
                 } else {
                     "raised"
                 };
-                if kind == Kind::ReturnFrom && genserver::is_state_callback(mfa) {
-                    state = rows.value[i]
-                        .as_deref()
-                        .and_then(genserver::state_of)
-                        .map(str::to_string);
+                let returned = rows.value[i]
+                    .as_deref()
+                    .filter(|_| kind == Kind::ReturnFrom);
+                match (statem.get(&pid), returned) {
+                    (Some(module), Some(r)) if mfa.starts_with(&format!("{module}.")) => {
+                        let before = statem_last.get(&pid);
+                        if let Some(now) =
+                            genserver::statem_state_of(r, before.map(|b| b.0.as_str()))
+                        {
+                            if let Some(b) = before {
+                                changes = genserver::statem_diff((&b.0, &b.1), (&now.0, &now.1));
+                            }
+                            state = Some(genserver::statem_text(&now.0, &now.1));
+                            statem_last.insert(pid, now);
+                        }
+                    }
+                    (None, Some(r)) if genserver::is_state_callback(mfa) => {
+                        state = genserver::state_of(r).map(str::to_string);
+                        if let (Some(now), Some(before)) = (&state, last_state.get(&pid)) {
+                            changes = genserver::diff(before, now);
+                        }
+                    }
+                    _ => {}
                 }
                 format!(
                     "{mfa} {verb} {}",
@@ -408,10 +441,6 @@ pub fn history(rows: &Rows, spans: &Spans, msgs: &Messages, pids: &[u32]) -> Vec
             ),
             // Scheduling, GC and recorder markers would drown the story; `scope query` has them.
             _ => continue,
-        };
-        let changes = match (&state, last_state.get(&pid)) {
-            (Some(now), Some(before)) => genserver::diff(before, now),
-            _ => Vec::new(),
         };
         if let Some(now) = &state {
             last_state.insert(pid, now.clone());

@@ -1,5 +1,6 @@
 //! `scope replay` and `scope report` on real recordings: a GenServer's replay shows every
-//! state it went through, in order (tests/e2e/genserver_workload.exs); the HTML report of
+//! state it went through, in order (tests/e2e/genserver_workload.exs), and so does a
+//! gen_statem's (tests/e2e/statem_workload.exs); the HTML report of
 //! a recording with known problems (tests/e2e/anomaly_workload.exs) loads in a real
 //! headless browser with no script errors and every section drawn.
 
@@ -102,6 +103,56 @@ fn a_genserver_replay_shows_every_state_it_went_through_in_order() {
     ]);
     let tail = &text[text.find("state at ").expect("a state-at section")..];
     assert!(tail.contains(&want[5]), "{tail}");
+}
+
+#[test]
+fn a_gen_statem_replay_shows_each_state_name_and_data_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let facts = run_elixir("statem_workload.exs", &[&trace]);
+    assert_eq!(facts["dropped"], "0");
+    let n: usize = facts["steps"].parse().unwrap();
+    let want: Vec<String> = (0..n)
+        .map(|i| facts[&format!("state{i}")].clone())
+        .collect();
+    let json = run_scope(&[
+        OsStr::new("replay"),
+        trace.as_os_str(),
+        OsStr::new("--pid"),
+        OsStr::new(&facts["door"]),
+        OsStr::new("--format"),
+        OsStr::new("json"),
+    ]);
+    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let with_state: Vec<&serde_json::Value> = r["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["state"].is_null())
+        .collect();
+    let states: Vec<&str> = with_state
+        .iter()
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, want);
+    let changed: Vec<Vec<&str>> = with_state
+        .iter()
+        .map(|e| {
+            e["changes"].as_array().map_or(Vec::new(), |cs| {
+                cs.iter().map(|c| c["key"].as_str().unwrap()).collect()
+            })
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            vec![],
+            vec!["data.tries"],
+            vec!["state", "data.tries"],
+            vec!["state"],
+            vec!["data.code"],
+        ]
+    );
 }
 
 /// A headless Chromium on this machine (`SCOPE_CHROMIUM`, or chromium on the PATH).
