@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Speed and peak memory of `scope convert`, `scope analyze` and `scope query` on a synthetic
-# trace (release build). Usage: scripts/bench-analyze.sh [events] (default 1,000,000).
+# Speed and peak memory of `scope convert`, `analyze`, `query`, `report`, `replay` and
+# `export` on a synthetic trace (release build). Usage: scripts/bench-analyze.sh [events] (default 1,000,000).
 # Prints one Markdown table row per command; BENCHMARKS.md records the results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,5 +34,10 @@ measure "scope analyze (segments)" "$bin/scope" analyze "$work/trace"
 measure "scope analyze (Parquet)" "$bin/scope" analyze "$work/events.parquet"
 measure "scope query (GROUP BY over spans)" "$bin/scope" query "$work/events.parquet" \
     "SELECT mfa, count(*) AS calls, QUANTILE_DISC(duration, 0.99) AS p99 FROM spans GROUP BY mfa"
+measure "scope report (HTML, Parquet input)" "$bin/scope" report "$work/events.parquet" -o "$work/report.html"
+busiest=$("$bin/scope" query "$work/events.parquet" \
+    "SELECT pid, count(*) AS n FROM events GROUP BY pid ORDER BY n DESC LIMIT 1" --format csv | tail -1 | cut -d, -f1)
+measure "scope replay --pid (busiest process)" "$bin/scope" replay "$work/events.parquet" --pid "$busiest"
+measure "scope export --format chrome" "$bin/scope" export "$work/events.parquet" --format chrome -o "$work/trace.json"
 echo
-echo "Parquet: $(stat -c %s "$work/events.parquet") bytes"
+echo "Parquet: $(stat -c %s "$work/events.parquet") bytes; report: $(stat -c %s "$work/report.html") bytes; Chrome JSON: $(stat -c %s "$work/trace.json") bytes"
