@@ -146,13 +146,17 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// Per receiving process, reply gaps far above its norm. When GenServer callbacks are
-/// traced, only the processes that run them are judged: the others (a script's main
-/// process waiting on its tasks, the code server compiling) answer slowly by nature.
+/// Per receiving process, reply gaps far above its norm. When server callbacks are traced
+/// (GenServer message callbacks, or a gen_statem's `callback_mode/0`), only the processes
+/// that run them are judged: the others (a script's main process waiting on its tasks, the
+/// code server compiling) answer slowly by nature.
 pub fn slow_handlers(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomaly> {
     let servers: HashSet<u32> = (0..rows.len())
         .filter(|&i| {
-            rows.kind[i] == Some(Kind::Call) && rows.mfa[i].is_some_and(|m| is_callback(rows, m))
+            rows.kind[i] == Some(Kind::Call)
+                && rows.mfa[i].is_some_and(|m| {
+                    is_callback(rows, m) || rows.mfas.get(m).ends_with(".callback_mode/0")
+                })
         })
         .map(|i| rows.pid[i])
         .collect();

@@ -13,7 +13,7 @@
 //! Each is traced fully while the budget allows. What does not fit is sampled: the
 //! functions of the lowest tier still left share one sampling fraction — the budget left
 //! over their rate — or are left out when that would be under [`MIN_FRACTION`].
-//! Sampling is by time (`ElixirScope.trace_plan/1` turns their trace patterns on for that
+//! Sampling is by time (`ElixirScope.trace_plan/2` turns their trace patterns on for that
 //! fraction of every 100 ms), so a sampled call still comes with its return.
 //!
 //! The plan aims at [`HEADROOM`] of the budget, for run-to-run variation.
@@ -309,7 +309,7 @@ fn atom(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// The plan as the Erlang terms `ElixirScope.trace_plan/1` and `scope record --plan` read.
+/// The plan as the Erlang terms `ElixirScope.trace_plan/2` and `scope record --plan` read.
 pub fn terms(plan: &Plan, source: &str) -> String {
     let mfa_list = |pred: &dyn Fn(&Decision) -> bool| {
         plan.candidates
@@ -335,7 +335,7 @@ pub fn terms(plan: &Plan, source: &str) -> String {
     };
     format!(
         "%% scope plan: {source}, budget {} events/s; expected {:.0} events/s\n\
-         %% (ElixirScope.trace_plan/1 and `scope record --plan` read this file)\n\
+         %% (ElixirScope.trace_plan/2 and `scope record --plan` read this file)\n\
          {{elixir_scope_plan, 1}}.\n\
          {{budget, {}}}.\n\
          {{expected_rate, {:.1}}}.\n\

@@ -264,14 +264,48 @@ pub fn parse_pid(s: &str) -> Option<String> {
     Some(format!("<{t}>"))
 }
 
-/// The process ids whose text (`<0.1.0>`, or `<0.1.0> on node`) starts with `pid`.
+/// The processes `pid` names: `<0.1.0>` (on any node) or `<0.1.0> on node`. A process of a
+/// node that recorded nothing (seen only as a message's peer) has no story of its own, so
+/// it is left out when a recording node has one of that number too.
 pub fn find_pid(rows: &Rows, pid: &str) -> Vec<u32> {
-    (0..rows.pids.len() as u32)
+    let (want, node) = match pid.split_once(" on ") {
+        Some((p, n)) => (p, Some(n)),
+        None => (pid, None),
+    };
+    let found: Vec<u32> = (0..rows.pids.len() as u32)
         .filter(|&p| {
-            let t = rows.pid_text(p);
-            t == pid || t.starts_with(&format!("{pid} on "))
+            let key = rows.pids.get(p);
+            let (n, local) = key.split_once('\u{0}').unwrap_or(("", key));
+            local == want && node.is_none_or(|w| w == n)
         })
-        .collect()
+        .collect();
+    if found.len() <= 1 {
+        return found;
+    }
+    let mut has_events = vec![false; rows.pids.len()];
+    for &p in &rows.pid {
+        has_events[p as usize] = true;
+    }
+    let own: Vec<u32> = found
+        .iter()
+        .copied()
+        .filter(|&p| has_events[p as usize])
+        .collect();
+    if own.is_empty() {
+        found
+    } else {
+        own
+    }
+}
+
+/// A process with its node, always (`<0.1.0> on a@host`): to tell apart processes of the
+/// same number on different nodes.
+pub fn pid_with_node(rows: &Rows, pid: u32) -> String {
+    let key = rows.pids.get(pid);
+    match key.split_once('\u{0}') {
+        Some((node, p)) => format!("{p} on {node}"),
+        None => key.to_string(),
+    }
 }
 
 /// The replay of processes `pids`, all of their events in order.
@@ -361,10 +395,20 @@ pub fn history(rows: &Rows, spans: &Spans, msgs: &Messages, pids: &[u32]) -> Vec
                 let returned = rows.value[i]
                     .as_deref()
                     .filter(|_| kind == Kind::ReturnFrom);
+                // A state callback: a function of the module itself (not a submodule), called
+                // by gen_statem's own (untraced) loop, so at depth 0 — not a helper it calls.
+                let own = |module: &str| {
+                    mfa.strip_prefix(module)
+                        .and_then(|r| r.strip_prefix('.'))
+                        .is_some_and(|r| !r.contains('.'))
+                };
                 match (statem.get(&pid), returned) {
-                    (Some(module), Some(r)) if mfa.starts_with(&format!("{module}.")) => {
+                    (Some(module), Some(r)) if own(module) && at_depth == 0 => {
                         let before = statem_last.get(&pid);
-                        if let Some(now) =
+                        if r.ends_with('…') {
+                            // A cut capture: the state is no longer known.
+                            statem_last.remove(&pid);
+                        } else if let Some(now) =
                             genserver::statem_state_of(r, before.map(|b| b.0.as_str()))
                         {
                             if let Some(b) = before {

@@ -285,3 +285,57 @@ fn a_request_replay_follows_its_messages_into_the_genserver() {
         .unwrap_err()
         .contains("no span with correlation id 99"));
 }
+
+#[test]
+fn a_statem_state_comes_from_its_own_callbacks_only_and_is_forgotten_when_cut() {
+    let mut ev = vec![
+        call(0, 4, "init", 1),
+        ret(1, 4, "init", 1),
+        call(2, 4, "callback_mode", 0),
+        ret(3, 4, "callback_mode", 0),
+        call(4, 4, "locked", 3),
+        call(5, 4, "helper", 3), // a helper, called by the state callback
+        ret(6, 4, "helper", 3),
+        ret(7, 4, "locked", 3),
+        call(8, 4, "open", 3),
+        ret(9, 4, "open", 3),
+        call(10, 4, "closed", 3),
+        ret(11, 4, "closed", 3),
+    ];
+    let v = |s: &str| Some(scope_format::Value::text(s));
+    ev[1].value = v("{:ok, :locked, %{n: 0}}");
+    ev[3].value = v(":state_functions");
+    ev[6].value = v("{:ok, :valid, 1}");
+    ev[7].value = v("{:next_state, :open, %{n: 1}}");
+    ev[9].value = v("{:next_state, :closed, %{n: 2, big: \"xxxx…");
+    ev[11].value = v("{:keep_state, %{n: 3}}");
+    let (_d, p) = prepared(&ev);
+    let pid = replay::find_pid(&p.rows, "<0.4.0>")[0];
+    let r = replay::build(&p, "t".into(), &Select::Pid(pid), None, None, None);
+    let states: Vec<&str> = r
+        .entries
+        .iter()
+        .filter_map(|e| e.state.as_deref())
+        .collect();
+    // Not the helper's `{:ok, :valid, 1}`; and after the cut return the state name is
+    // unknown, so the keep_state that follows does not invent one.
+    assert_eq!(states, ["{:locked, %{n: 0}}", "{:open, %{n: 1}}"]);
+}
+
+#[test]
+fn a_pid_names_the_recorded_process_before_a_remote_one_of_the_same_number() {
+    // <0.5.0> here, and <0.5.0> of node b@h (which recorded nothing) as a message's peer.
+    let ev = vec![
+        call(0, 5, "work", 1),
+        ret(1, 5, "work", 1),
+        send_remote(2, 5, "b@h", 5, 9),
+    ];
+    let (_d, path) = support::write_events(&ev);
+    let (_, rows) = support::load(&path);
+    let p = replay::find_pid(&rows, "<0.5.0>");
+    assert_eq!(p.len(), 1);
+    assert_eq!(replay::pid_with_node(&rows, p[0]), "<0.5.0> on t@host");
+    assert_eq!(replay::find_pid(&rows, "<0.5.0> on b@h").len(), 1);
+    assert_ne!(replay::find_pid(&rows, "<0.5.0> on b@h"), p);
+    assert!(replay::find_pid(&rows, "<0.5.0> on c@h").is_empty());
+}

@@ -101,9 +101,9 @@ enum Command {
         format: QueryFormat,
     },
     /// Replay what happened, in order: calls as a tree (arguments, results, durations),
-    /// messages in and out (peers, latency), spawns, links, exits, and GenServer state after
-    /// each callback with what changed. Choose one process, one request, one anomaly, or a
-    /// time window.
+    /// messages in and out (peers, latency), spawns, links, exits, and the state of a
+    /// GenServer (or gen_statem) after each callback with what changed. Choose one process,
+    /// one request, one anomaly, or a time window.
     #[command(group(clap::ArgGroup::new("select").args(["pid", "correlation", "anomaly"])))]
     Replay {
         /// Segment files, trace directories, or converted Parquet.
@@ -143,7 +143,7 @@ enum Command {
     /// Plan what to trace within a budget of events per second, from a previous trace's
     /// measured rates: functions with anomalies or errors first, then the most variable;
     /// what does not fit is sampled or left out. Writes the plan for `scope record --plan`
-    /// and `ElixirScope.trace_plan/1`.
+    /// and `ElixirScope.trace_plan/2`.
     Plan {
         /// A previous trace of the program (with the calls of interest traced).
         #[arg(required = true)]
@@ -286,7 +286,7 @@ struct ThresholdArgs {
     /// latency_outlier, slow_handler: how much longer than the median (µs) it must take.
     #[arg(long, default_value_t = 100)]
     min_excess_us: i64,
-    /// latency_outlier: exact durations a function needs before it is judged.
+    /// latency_outlier, slow_handler: exact durations (or reply gaps) needed before judging.
     #[arg(long, default_value_t = 20)]
     min_samples: u32,
     /// exception_burst: window length in milliseconds.

@@ -1,6 +1,6 @@
 //! `scope plan`: what to trace within an events/s budget (`scope_analyze::plan`), printed
 //! as a table (or JSON, `scope.plan/1`) and written as the terms file that
-//! `ElixirScope.trace_plan/1` and `scope record --plan` read.
+//! `ElixirScope.trace_plan/2` and `scope record --plan` read.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

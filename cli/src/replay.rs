@@ -96,7 +96,7 @@ fn select(loaded: &table::Loaded, p: &Prepared, o: &Options) -> Result<(String, 
             many => bail!(
                 "--pid {pid}: one on each of several nodes ({}); name one with `<0.N.S> on node`",
                 many.iter()
-                    .map(|&p| rows.pid_text(p))
+                    .map(|&p| replay::pid_with_node(rows, p))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),

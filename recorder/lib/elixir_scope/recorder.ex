@@ -81,9 +81,15 @@ defmodule ElixirScope.Recorder do
 
     {fraction, sample} =
       case List.keyfind(terms, :sample, 0) do
-        {:sample, f, list} when is_number(f) and f >= 0 and f <= 1 and is_list(list) -> {f, list}
-        nil -> {0, []}
-        other -> {:error, other}
+        {:sample, f, list}
+        when is_number(f) and (f == 0 or f >= 0.001) and f <= 1 and is_list(list) ->
+          {f, list}
+
+        nil ->
+          {0, []}
+
+        other ->
+          {:error, other}
       end
 
     plan = %{
@@ -453,8 +459,8 @@ defmodule ElixirScope.Recorder do
   end
 
   # 100 ms, or longer for small fractions so the on-time is at least 10 ms and whole
-  # milliseconds keep the fraction within 5%.
-  defp sample_period(fraction), do: min(max(@sample_period_ms, round(10 / fraction)), 2_000)
+  # milliseconds keep the fraction within 5% (plans refuse fractions under 0.001).
+  defp sample_period(fraction), do: max(@sample_period_ms, round(10 / fraction))
 
   defp match_spec(true), do: [{:_, [], [{:exception_trace}]}]
   defp match_spec(false), do: true
