@@ -50,13 +50,14 @@ pub fn chrome(
     let at = |row: usize| us(rows.time[row].saturating_sub(t0));
     let node_pid = |pid: u32| u64::from(rows.pid_node(pid)) + 1;
     let mut w = Written::default();
-    let mut events: Vec<Value> = Vec::new();
+    // Streamed out one event at a time: a large trace's export never sits in memory whole.
+    let mut events = EventStream::start(out)?;
 
     for k in 0..rows.nodes.len() as u32 {
         events.push(
             json!({"ph": "M", "name": "process_name", "pid": u64::from(k) + 1,
             "tid": 0, "args": {"name": rows.nodes.get(k)}}),
-        );
+        )?;
     }
     let spawned: BTreeMap<&str, &str> = procs
         .iter()
@@ -69,7 +70,7 @@ pub fn chrome(
             None => text,
         };
         events.push(json!({"ph": "M", "name": "thread_name", "pid": node_pid(p),
-            "tid": tid(p), "args": {"name": name}}));
+            "tid": tid(p), "args": {"name": name}}))?;
     }
     for s in &spans.spans {
         let mut args = json!({"outcome": s.outcome.name(), "event_id": rows.event_id[s.call]});
@@ -85,7 +86,7 @@ pub fn chrome(
             json!({"ph": "X", "name": rows.mfas.get(s.mfa), "cat": "call",
             "pid": node_pid(s.pid), "tid": tid(s.pid), "ts": at(s.call),
             "dur": us(s.duration()), "args": args}),
-        );
+        )?;
         w.spans += 1;
     }
     // User spans: start/stop pairs by (node, id).
@@ -109,7 +110,7 @@ pub fn chrome(
                 events.push(json!({"ph": "X", "name": name, "cat": "span",
                     "pid": node_pid(p), "tid": tid(p), "ts": at(s),
                     "dur": us(rows.ts[i].saturating_sub(rows.ts[s])),
-                    "args": {"span_id": c, "event_id": rows.event_id[s]}}));
+                    "args": {"span_id": c, "event_id": rows.event_id[s]}}))?;
                 w.spans += 1;
             }
             Some(Kind::Custom | Kind::Telemetry) => {
@@ -120,7 +121,7 @@ pub fn chrome(
                     args["data"] = json!(v);
                 }
                 events.push(json!({"ph": "i", "s": "t", "name": name, "cat": "event",
-                    "pid": node_pid(p), "tid": tid(p), "ts": at(i), "args": args}));
+                    "pid": node_pid(p), "tid": tid(p), "ts": at(i), "args": args}))?;
                 w.instants += 1;
             }
             _ => {}
@@ -133,23 +134,45 @@ pub fn chrome(
             let (pid, ts) = (rows.pid[row], at(row));
             events.push(json!({"ph": "i", "s": "t", "name": name, "cat": "message",
                 "pid": node_pid(pid), "tid": tid(pid), "ts": ts,
-                "args": {"event_id": rows.event_id[row], "message": preview}}));
+                "args": {"event_id": rows.event_id[row], "message": preview}}))?;
             let mut flow = json!({"ph": ph, "name": "message", "cat": "message", "id": n,
                 "pid": node_pid(pid), "tid": tid(pid), "ts": ts});
             if ph == "f" {
                 flow["bp"] = json!("e");
             }
-            events.push(flow);
+            events.push(flow)?;
             w.instants += 1;
         }
         w.flows += 1;
     }
-    serde_json::to_writer(
-        &mut *out,
-        &json!({"traceEvents": events, "displayTimeUnit": "ns"}),
-    )?;
-    writeln!(out)?;
+    events.finish()?;
     Ok(w)
+}
+
+/// The `traceEvents` array written as it is built, then closed with the rest of the object.
+struct EventStream<'a> {
+    out: &'a mut dyn Write,
+    first: bool,
+}
+
+impl<'a> EventStream<'a> {
+    fn start(out: &'a mut dyn Write) -> std::io::Result<Self> {
+        out.write_all(b"{\"traceEvents\":[")?;
+        Ok(EventStream { out, first: true })
+    }
+
+    fn push(&mut self, event: Value) -> std::io::Result<()> {
+        if !self.first {
+            self.out.write_all(b",")?;
+        }
+        self.first = false;
+        serde_json::to_writer(&mut *self.out, &event)?;
+        Ok(())
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        self.out.write_all(b"],\"displayTimeUnit\":\"ns\"}\n")
+    }
 }
 
 /// Writes folded stacks weighted by self time (ns); returns the total weight.
