@@ -23,8 +23,22 @@ fn cell(v: &AnyValue<'_>) -> String {
         AnyValue::Null => String::new(),
         AnyValue::String(s) => s.to_string(),
         AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::Float64(f) => float(*f),
+        AnyValue::Float32(f) => float(f64::from(*f)),
         other => other.to_string(),
     }
+}
+
+/// A float as people write it: no exponent (`41208476`, `0.25`), at most 6 decimals.
+fn float(f: f64) -> String {
+    if !f.is_finite() {
+        return f.to_string();
+    }
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        return format!("{f:.0}");
+    }
+    let s = format!("{f:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn json(v: &AnyValue<'_>) -> serde_json::Value {
@@ -112,4 +126,18 @@ fn print(df: &DataFrame, style: Style, out: &mut dyn Write) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::float;
+
+    #[test]
+    fn floats_print_without_exponents() {
+        assert_eq!(float(4.1208476e7), "41208476");
+        assert_eq!(float(0.25), "0.25");
+        assert_eq!(float(1.0 / 3.0), "0.333333");
+        assert_eq!(float(-2.5), "-2.5");
+        assert_eq!(float(f64::NAN), "NaN");
+    }
 }
