@@ -22,6 +22,28 @@ pub fn state_of(returned: &str) -> Option<&str> {
     Some(elems[at].trim())
 }
 
+impl Change {
+    /// For people: `count: 1 → 2`, `+ key: v`, `- key: v`, or `was X` for a whole-state
+    /// change; values cut to `max` characters.
+    pub fn describe(&self, max: usize) -> String {
+        let v = |s: &Option<String>| crate::units::clip(s.as_deref().unwrap_or(""), max);
+        match (&self.key, &self.before, &self.after) {
+            (Some(k), Some(_), Some(_)) => {
+                format!("{k}: {} → {}", v(&self.before), v(&self.after))
+            }
+            (Some(k), None, _) => format!("+ {k}: {}", v(&self.after)),
+            (Some(k), _, None) => format!("- {k}: {}", v(&self.before)),
+            (None, _, _) => format!("was {}", v(&self.before)),
+        }
+    }
+}
+
+/// The module of a `gen_statem` whose `callback_mode/0` this call is (gen_statem asks its
+/// callback module for it when the process starts): `Door` for `Door.callback_mode/0`.
+pub fn statem_module(mfa: &str) -> Option<&str> {
+    mfa.strip_suffix(".callback_mode/0")
+}
+
 /// A `gen_statem`'s (state, data) after a callback returned `returned`, given the state
 /// before (`keep_state` and `repeat_state` keep it): `init/1`'s `{:ok, s, d}` (with
 /// actions), `{:next_state, s, d}`, `{:keep_state, d}`, `{:repeat_state, d}`,

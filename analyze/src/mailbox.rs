@@ -155,7 +155,8 @@ pub fn slow_handlers(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomal
         .filter(|&i| {
             rows.kind[i] == Some(Kind::Call)
                 && rows.mfa[i].is_some_and(|m| {
-                    is_callback(rows, m) || rows.mfas.get(m).ends_with(".callback_mode/0")
+                    is_callback(rows, m)
+                        || crate::genserver::statem_module(rows.mfas.get(m)).is_some()
                 })
         })
         .map(|i| rows.pid[i])

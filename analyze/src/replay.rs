@@ -343,7 +343,7 @@ pub fn history(rows: &Rows, spans: &Spans, msgs: &Messages, pids: &[u32]) -> Vec
         if rows.kind[i] == Some(Kind::Call) {
             if let Some(module) = rows.mfa[i]
                 .map(|m| rows.mfas.get(m))
-                .and_then(|m| m.strip_suffix(".callback_mode/0"))
+                .and_then(genserver::statem_module)
             {
                 statem.insert(rows.pid[i], module);
             }

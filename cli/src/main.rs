@@ -164,51 +164,8 @@ enum Command {
     /// its code (no change to the code needed); prints where the trace is and what to run
     /// next. Exits with the command's exit status.
     Record {
-        /// Trace directory (new or empty). Default: scope-traces/<UTC date-time>.
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// Functions to trace, comma-separated: modules (MyApp.Worker, :ets) or functions
-        /// (MyApp.Repo.get/2, :ets.lookup/2). Returns are traced too (timings).
-        #[arg(long, value_name = "LIST")]
-        calls: Vec<String>,
-        /// Trace calls without their returns (less overhead, no durations).
-        #[arg(long)]
-        no_returns: bool,
-        /// Messages sent and received (the default when no category is named).
-        #[arg(long)]
-        messages: bool,
-        /// Spawns, exits, links, registrations (the default when no category is named).
-        #[arg(long)]
-        procs: bool,
-        /// Garbage collections.
-        #[arg(long)]
-        gc: bool,
-        /// Scheduling in and out.
-        #[arg(long)]
-        scheduling: bool,
-        /// Bytes of each argument, return value and message kept (1-65536; default 256).
-        #[arg(long)]
-        capture_bytes: Option<u32>,
-        /// Keep no values at all (arguments, returns, messages).
-        #[arg(long, conflicts_with = "capture_bytes")]
-        no_capture: bool,
-        /// Modules whose arguments and return values are never kept, comma-separated.
-        #[arg(long, value_name = "LIST")]
-        redact: Vec<String>,
-        /// Disk retention: oldest segments are deleted beyond this (512MiB, 2GiB; default 1GiB).
-        #[arg(long)]
-        max_bytes: Option<String>,
-        /// Stop recording after a time (30s, 2m) or a number of events (1000000).
-        #[arg(long)]
-        stop_after: Option<String>,
-        /// A plan from `scope plan -o`: what to trace fully, sampled or not (added to the
-        /// flags above).
-        #[arg(long)]
-        plan: Option<PathBuf>,
-        /// The compiled recorder's ebin (default: SCOPE_RECORDER_EBIN, or this checkout's
-        /// recorder, compiled on first use).
-        #[arg(long)]
-        recorder: Option<PathBuf>,
+        #[command(flatten)]
+        options: record::Options,
         /// The command, after `--`.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
@@ -411,41 +368,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             replay::run(&trace, &opts, style, out)?;
             Ok(0)
         }
-        Command::Record {
-            dir,
-            calls,
-            no_returns,
-            messages,
-            procs,
-            gc,
-            scheduling,
-            capture_bytes,
-            no_capture,
-            redact,
-            max_bytes,
-            stop_after,
-            plan,
-            recorder,
-            command,
-        } => {
-            let o = record::Options {
-                dir,
-                calls,
-                no_returns,
-                messages,
-                procs,
-                gc,
-                scheduling,
-                capture_bytes,
-                no_capture,
-                max_bytes,
-                stop_after,
-                redact,
-                plan,
-                recorder,
-            };
-            record::run(&o, &command, out)
-        }
+        Command::Record { options, command } => record::run(&options, &command, out),
         Command::Plan {
             trace,
             budget,

@@ -17,23 +17,52 @@ use anyhow::{bail, Context, Result};
 use scope_format::Trace;
 
 /// What to record (the flags of `scope record`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct Options {
+    /// Trace directory (new or empty). Default: scope-traces/<UTC date-time>.
+    #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Modules and functions: `MyApp.Worker`, `:ets`, `MyApp.Repo.get/2`, `:ets.lookup/2`.
+    /// Functions to trace, comma-separated: modules (MyApp.Worker, :ets) or functions
+    /// (MyApp.Repo.get/2, :ets.lookup/2). Returns are traced too (timings).
+    #[arg(long, value_name = "LIST")]
     pub calls: Vec<String>,
+    /// Trace calls without their returns (less overhead, no durations).
+    #[arg(long)]
     pub no_returns: bool,
+    /// Messages sent and received (the default when no category is named).
+    #[arg(long)]
     pub messages: bool,
+    /// Spawns, exits, links, registrations (the default when no category is named).
+    #[arg(long)]
     pub procs: bool,
+    /// Garbage collections.
+    #[arg(long)]
     pub gc: bool,
+    /// Scheduling in and out.
+    #[arg(long)]
     pub scheduling: bool,
+    /// Bytes of each argument, return value and message kept (1-65536; default 256).
+    #[arg(long)]
     pub capture_bytes: Option<u32>,
+    /// Keep no values at all (arguments, returns, messages).
+    #[arg(long, conflicts_with = "capture_bytes")]
     pub no_capture: bool,
-    pub max_bytes: Option<String>,
-    pub stop_after: Option<String>,
+    /// Modules whose arguments and return values are never kept, comma-separated.
+    #[arg(long, value_name = "LIST")]
     pub redact: Vec<String>,
-    /// A plan file from `scope plan -o`.
+    /// Disk retention: oldest segments are deleted beyond this (512MiB, 2GiB; default 1GiB).
+    #[arg(long)]
+    pub max_bytes: Option<String>,
+    /// Stop recording after a time (30s, 2m) or a number of events (1000000).
+    #[arg(long)]
+    pub stop_after: Option<String>,
+    /// A plan from `scope plan -o`: what to trace fully, sampled or not (added to the
+    /// flags above).
+    #[arg(long)]
     pub plan: Option<PathBuf>,
+    /// The compiled recorder's ebin (default: SCOPE_RECORDER_EBIN, or this checkout's
+    /// recorder, compiled on first use).
+    #[arg(long)]
     pub recorder: Option<PathBuf>,
 }
 

@@ -11,7 +11,7 @@ use anyhow::{bail, Result};
 use scope_analyze::anomalies::Thresholds;
 use scope_analyze::replay::{self, Replay, Select};
 use scope_analyze::report::{self, Prepared};
-use scope_analyze::units::{clip, duration, parse_instant, rfc3339};
+use scope_analyze::units::{duration, parse_instant, rfc3339};
 use scope_analyze::{correlation, html, table};
 
 /// Output style.
@@ -228,7 +228,7 @@ fn text(r: &Replay, color: bool, out: &mut dyn Write) -> Result<()> {
                 out,
                 "{pad}  {indent}  {}{}{}",
                 c.change,
-                change(ch),
+                ch.describe(120),
                 c.reset
             )?;
         }
@@ -255,17 +255,6 @@ fn text(r: &Replay, color: bool, out: &mut dyn Write) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `count: 1 → 2`, `+ key: v`, `- key: v`, or `was X` for a whole-state change.
-fn change(ch: &scope_analyze::genserver::Change) -> String {
-    let v = |s: &Option<String>| clip(s.as_deref().unwrap_or(""), 120);
-    match (&ch.key, &ch.before, &ch.after) {
-        (Some(k), Some(_), Some(_)) => format!("{k}: {} → {}", v(&ch.before), v(&ch.after)),
-        (Some(k), None, _) => format!("+ {k}: {}", v(&ch.after)),
-        (Some(k), _, None) => format!("- {k}: {}", v(&ch.before)),
-        (None, _, _) => format!("was {}", v(&ch.before)),
-    }
 }
 
 fn md_cell(s: &str) -> String {
@@ -299,7 +288,11 @@ fn markdown(r: &Replay, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "| | | | {indent}state: {} |", md_cell(state))?;
         }
         for ch in &e.changes {
-            writeln!(out, "| | | | {indent}&emsp;{} |", md_cell(&change(ch)))?;
+            writeln!(
+                out,
+                "| | | | {indent}&emsp;{} |",
+                md_cell(&ch.describe(120))
+            )?;
         }
     }
     if let (Some(at), Some(states)) = (r.at_ns, &r.states_at) {

@@ -83,3 +83,42 @@ pub fn run_scope(args: &[&std::ffi::OsStr]) -> String {
     );
     String::from_utf8(out.stdout).expect("scope prints UTF-8")
 }
+
+/// A committed sample's directory (`samples/<name>`).
+pub fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../samples")
+        .join(name)
+}
+
+/// Re-records sample `name` into `out` with its own `record.sh` (and this build's `scope`
+/// and recorder); panics with the script's output unless it succeeds.
+pub fn rerecord_sample(name: &str, out: &Path) {
+    let o = Command::new(sample(name).join("record.sh"))
+        .arg(out)
+        .env("SCOPE", scope_bin())
+        .env("SCOPE_RECORDER_EBIN", ebin())
+        .output()
+        .expect("record.sh runs");
+    assert!(
+        o.status.success(),
+        "{name}/record.sh failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// `scope record --dir <trace> --recorder <this build's> <args…>`, run in `cwd`; `args`
+/// ends with `--` and the command. Returns its output, whatever the exit status.
+pub fn scope_record(cwd: &Path, trace: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(scope_bin())
+        .arg("record")
+        .arg("--dir")
+        .arg(trace)
+        .arg("--recorder")
+        .arg(ebin())
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("scope record runs")
+}

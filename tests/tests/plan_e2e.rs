@@ -5,7 +5,6 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 
 use scope_analyze::anomalies::Thresholds;
 use scope_analyze::{report, table};
@@ -13,20 +12,14 @@ use scope_analyze::{report, table};
 const BUDGET: f64 = 3500.0;
 
 fn sample() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/pipeline")
+    scope_e2e::sample("pipeline")
 }
 
 #[test]
 fn a_planned_rerun_stays_within_budget_and_keeps_the_anomalous_function() {
     let dir = tempfile::tempdir().unwrap();
     let full = dir.path().join("full");
-    let o = Command::new(sample().join("record.sh"))
-        .arg(&full)
-        .env("SCOPE", scope_e2e::scope_bin())
-        .env("SCOPE_RECORDER_EBIN", scope_e2e::ebin())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{o:?}");
+    scope_e2e::rerecord_sample("pipeline", &full);
 
     let plan = dir.path().join("plan.config");
     let json = scope_e2e::run_scope(&[
@@ -66,19 +59,18 @@ fn a_planned_rerun_stays_within_budget_and_keeps_the_anomalous_function() {
 
     // The same program, recorded with the plan and nothing else.
     let again = dir.path().join("planned");
-    let o = Command::new(scope_e2e::scope_bin())
-        .arg("record")
-        .arg("--dir")
-        .arg(&again)
-        .arg("--recorder")
-        .arg(scope_e2e::ebin())
-        .arg("--plan")
-        .arg(&plan)
-        .arg("--")
-        .arg("elixir")
-        .arg(sample().join("app/pipeline.exs"))
-        .output()
-        .unwrap();
+    let app = sample().join("app/pipeline.exs");
+    let o = scope_e2e::scope_record(
+        &sample(),
+        &again,
+        &[
+            OsStr::new("--plan"),
+            plan.as_os_str(),
+            OsStr::new("--"),
+            OsStr::new("elixir"),
+            app.as_os_str(),
+        ],
+    );
     assert!(
         o.status.success(),
         "{}\n{}",

@@ -4,25 +4,21 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use scope_analyze::replay;
 use scope_analyze::{report, table};
 
 /// `scope record --dir <trace> <flags> -- <command>` from `tests/e2e/`.
 fn record(trace: &Path, flags: &[&str], command: &[&str]) -> Output {
-    Command::new(scope_e2e::scope_bin())
-        .arg("record")
-        .arg("--dir")
-        .arg(trace)
-        .arg("--recorder")
-        .arg(scope_e2e::ebin())
-        .args(flags)
-        .arg("--")
-        .args(command)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e"))
-        .output()
-        .expect("scope record runs")
+    let args: Vec<&OsStr> = flags
+        .iter()
+        .chain(&["--"])
+        .chain(command)
+        .map(OsStr::new)
+        .collect();
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
+    scope_e2e::scope_record(&e2e, trace, &args)
 }
 
 fn calls_of(p: &report::Prepared, mfa: &str) -> usize {
@@ -168,16 +164,20 @@ fn a_mix_project_is_recorded_from_its_first_call() {
     )
     .unwrap();
     let trace = dir.path().join("trace");
-    let o = Command::new(scope_e2e::scope_bin())
-        .args(["record", "--calls", "Demo.hello/1", "--dir"])
-        .arg(&trace)
-        .arg("--recorder")
-        .arg(scope_e2e::ebin())
-        .args(["--", "mix", "run", "-e", "Demo.run()"])
-        .current_dir(&project)
-        .env("MIX_ENV", "dev")
-        .output()
-        .unwrap();
+    let o = scope_e2e::scope_record(
+        &project,
+        &trace,
+        &[
+            "--calls",
+            "Demo.hello/1",
+            "--",
+            "mix",
+            "run",
+            "-e",
+            "Demo.run()",
+        ]
+        .map(OsStr::new),
+    );
     assert!(
         o.status.success(),
         "{}\n{}",

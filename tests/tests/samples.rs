@@ -3,19 +3,13 @@
 //! `scope record`) shows the same ones: anomaly kinds and subjects, not bytes.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use scope_analyze::anomalies::{Severity, Thresholds};
 use scope_analyze::report::{self, Report};
 use scope_analyze::table;
+use scope_e2e::sample;
 use scope_format::Kind;
-
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../samples")
-        .join(name)
-}
 
 /// The planted findings a sample's `findings.txt` lists.
 fn planted(name: &str) -> BTreeSet<String> {
@@ -85,22 +79,6 @@ fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Re-records a sample into a temporary directory with its own `record.sh`.
-fn rerecord(name: &str, out: &Path) {
-    let o = Command::new(sample(name).join("record.sh"))
-        .arg(out)
-        .env("SCOPE", scope_e2e::scope_bin())
-        .env("SCOPE_RECORDER_EBIN", scope_e2e::ebin())
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{name}/record.sh failed:\n{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 fn check(name: &str) -> (report::Prepared, report::Prepared) {
     let want = planted(name);
     assert!(!want.is_empty());
@@ -119,7 +97,7 @@ fn check(name: &str) -> (report::Prepared, report::Prepared) {
 
     let dir = tempfile::tempdir().unwrap();
     let again = dir.path().join("trace");
-    rerecord(name, &again);
+    scope_e2e::rerecord_sample(name, &again);
     let (got, _, q) = findings(&again);
     assert!(
         want.is_subset(&got),

@@ -13,7 +13,7 @@ mod timeline;
 use std::fmt::Write as _;
 
 use crate::replay::Replay;
-use crate::units::{clip, duration, rfc3339};
+use crate::units::{duration, rfc3339};
 
 pub use report_page::report_page;
 
@@ -221,15 +221,7 @@ pub(crate) fn replay_table(r: &Replay, max: usize, out: &mut String) {
             );
         }
         for ch in &e.changes {
-            let v = |s: &Option<String>| esc(&clip(s.as_deref().unwrap_or(""), 200));
-            let text = match (&ch.key, &ch.before, &ch.after) {
-                (Some(k), Some(_), Some(_)) => {
-                    format!("{}: {} → {}", esc(k), v(&ch.before), v(&ch.after))
-                }
-                (Some(k), None, _) => format!("+ {}: {}", esc(k), v(&ch.after)),
-                (Some(k), _, None) => format!("− {}: {}", esc(k), v(&ch.before)),
-                (None, _, _) => format!("was {}", v(&ch.before)),
-            };
+            let text = esc(&ch.describe(200));
             let _ = writeln!(
                 out,
                 "<tr class=\"change\"><td colspan=\"{}\"></td><td class=\"ev mono\" style=\"{pad}\">&nbsp;&nbsp;{text}</td></tr>",
