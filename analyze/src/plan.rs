@@ -304,8 +304,8 @@ pub fn split_mfa(mfa: &str) -> Option<(String, String, u8)> {
     (!module.is_empty() && !function.is_empty()).then_some((module, function, arity))
 }
 
-/// An Erlang atom, quoted.
-fn atom(s: &str) -> String {
+/// An Erlang atom, quoted (for the terms files `scope plan` and `scope record` write).
+pub fn atom(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use scope_analyze::plan::atom;
 use scope_format::Trace;
 
 /// What to record (the flags of `scope record`).
@@ -264,11 +265,6 @@ fn elixir_ebin() -> Option<PathBuf> {
     let exe = exe.canonicalize().ok()?;
     let ebin = exe.parent()?.parent()?.join("lib/elixir/ebin");
     ebin.is_dir().then_some(ebin)
-}
-
-/// An Erlang atom, always quoted.
-fn atom(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// An Erlang string.
