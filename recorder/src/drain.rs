@@ -144,13 +144,19 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
     let flush = Duration::from_millis(rec.config.flush_ms);
     let started = Instant::now();
     let mut last = Instant::now();
+    let mut last_flush = Instant::now();
     let mut last_events = 0u64;
     loop {
-        wait(rec, flush);
+        wait(rec, flush.saturating_sub(last_flush.elapsed()));
         rec.wake_pending.store(false, Ordering::Relaxed);
         let stopping = !rec.running();
-        let result = drain_once(rec, &mut writer, r, &mut names, &mut seen_drops)
-            .and_then(|()| writer.flush().map_err(|e| e.to_string()));
+        // Producers wake this thread often (to keep their rings' hot regions free), but
+        // chunks are cut only every `flush_ms`: small chunks would compress worse.
+        let flush_due = stopping || last_flush.elapsed() >= flush;
+        let mut result = drain_once(rec, &mut writer, r, &mut names, &mut seen_drops);
+        if flush_due {
+            result = result.and_then(|()| writer.flush().map_err(|e| e.to_string()));
+        }
         if let Err(e) = result {
             rec.request_stop(StopReason::Error(e));
             rec.finish(true);
@@ -158,15 +164,18 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
         }
         let stats = writer.stats();
         let events = rec.stats.events.load(Ordering::Relaxed);
-        rec.stats.committed.store(events, Ordering::Relaxed);
         rec.stats.bytes.store(stats.stored_bytes, Ordering::Relaxed);
         rec.stats.segments.store(stats.segments, Ordering::Relaxed);
-        let dt = last.elapsed().as_secs_f64().max(1e-3);
-        rec.stats.rate.store(
-            ((events - last_events) as f64 / dt) as u64,
-            Ordering::Relaxed,
-        );
-        (last, last_events) = (Instant::now(), events);
+        if flush_due {
+            rec.stats.committed.store(events, Ordering::Relaxed);
+            last_flush = Instant::now();
+            let dt = last.elapsed().as_secs_f64().max(1e-3);
+            rec.stats.rate.store(
+                ((events - last_events) as f64 / dt) as u64,
+                Ordering::Relaxed,
+            );
+            (last, last_events) = (Instant::now(), events);
+        }
         if let Some(limit) = rec.config.stop_after_events {
             if events >= limit {
                 rec.request_stop(StopReason::EventLimit);

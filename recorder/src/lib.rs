@@ -7,6 +7,7 @@
 //! `scope-format` segments.
 
 pub mod drain;
+pub mod msg_hash;
 pub mod record;
 pub mod recorder;
 pub mod render;

@@ -318,12 +318,18 @@ impl Recorder {
         self.state.store(s as u8, Ordering::Release);
     }
 
-    /// Called by a producer after writing to `lane`: past half full, the writer drains now
-    /// instead of at its next `flush_ms` tick (one wake per cycle, whoever sees it first).
+    /// Called by a producer after writing to `lane`: past a quarter of the ring's hot region
+    /// (or half of a small ring), the writer drains now instead of at its next `flush_ms`
+    /// tick, so the producer can wrap back into cached memory (one wake per cycle, whoever
+    /// sees it first).
     #[inline]
     pub fn after_push(&self, lane: usize) {
         let ring = &self.lanes[lane].ring;
-        if ring.used() > ring.capacity() / 2 && !self.wake_pending.swap(true, Ordering::AcqRel) {
+        let at = (ring.hot() / 4).min(ring.capacity() / 2);
+        if ring.used() > at
+            && !self.wake_pending.load(Ordering::Relaxed)
+            && !self.wake_pending.swap(true, Ordering::AcqRel)
+        {
             self.wake_writer();
         }
     }

@@ -43,8 +43,11 @@ pub enum TermKind {
 pub trait TermView<'a>: Copy {
     /// Its kind.
     fn kind(self) -> TermKind;
-    /// An atom's text, written into `buf` (atoms are at most 255 characters); its length.
-    fn atom(self, buf: &mut [u8; 1024]) -> Option<usize>;
+    /// Calls `f` with an atom's text (UTF-8); `None` if this is not an atom or its text
+    /// cannot be read. A closure rather than a buffer: callers need no 1 KiB scratch space
+    /// (zeroing it was a measurable share of rendering a message), and implementations can
+    /// hand out cached text.
+    fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R>;
     /// An integer.
     fn int(self) -> Option<i64>;
     /// A float.
@@ -57,13 +60,24 @@ pub trait TermView<'a>: Copy {
     fn tuple_len(self) -> Option<usize>;
     /// A tuple's element `i` (0-based).
     fn tuple_get(self, i: usize) -> Option<Self>;
+    /// Calls `f` on a tuple's elements in order until it returns false.
+    fn tuple_each(self, mut f: impl FnMut(Self) -> bool) {
+        for i in 0..self.tuple_len().unwrap_or(0) {
+            match self.tuple_get(i) {
+                Some(e) if f(e) => {}
+                _ => return,
+            }
+        }
+    }
+    /// A pid's `<0.N.S>` numbers (a remote pid's too); `None` for anything else.
+    fn pid(self) -> Option<(u32, u32)>;
     /// Calls `f` on map entries until it returns false.
     fn map_entries(self, f: &mut dyn FnMut(Self, Self) -> bool);
     /// The `__struct__` value of a map, when it is an atom.
     fn struct_name(self) -> Option<Self>;
-    /// Writes the runtime's own rendering (`<0.85.0>`, `#Ref<…>`, `#Fun<…>`, big integers)
-    /// into `buf`; its length.
-    fn runtime_text(self, buf: &mut [u8]) -> usize;
+    /// Writes how `inspect/1` shows a pid (`#PID<0.85.0>`) or big integer, or a placeholder
+    /// for a port, reference, fun or bitstring (`#Reference<…>`).
+    fn runtime(self, out: &mut Out<'_>);
 }
 
 /// A bounded output buffer.
@@ -111,7 +125,8 @@ impl<'b> Out<'b> {
         self.truncated
     }
 
-    fn push(&mut self, s: &[u8]) {
+    /// Appends `s`, cut at the limit (on a UTF-8 boundary).
+    pub fn push(&mut self, s: &[u8]) {
         if self.truncated {
             return;
         }
@@ -131,14 +146,23 @@ impl<'b> Out<'b> {
         self.len += s.len();
     }
 
-    fn push_str(&mut self, s: &str) {
+    /// Appends `s`.
+    pub fn push_str(&mut self, s: &str) {
         self.push(s.as_bytes());
     }
 
-    fn push_int(&mut self, v: i64) {
-        let mut tmp = [0u8; 24];
+    /// Appends `v` in decimal.
+    pub fn push_int(&mut self, v: i64) {
+        if v < 0 {
+            self.push(b"-");
+        }
+        self.push_u64(v.unsigned_abs());
+    }
+
+    /// Appends `u` in decimal.
+    pub fn push_u64(&mut self, mut u: u64) {
+        let mut tmp = [0u8; 20];
         let mut i = tmp.len();
-        let mut u = v.unsigned_abs();
         loop {
             i -= 1;
             tmp[i] = b'0' + (u % 10) as u8;
@@ -146,10 +170,6 @@ impl<'b> Out<'b> {
             if u == 0 {
                 break;
             }
-        }
-        if v < 0 {
-            i -= 1;
-            tmp[i] = b'-';
         }
         self.push(&tmp[i..]);
     }
@@ -189,32 +209,30 @@ fn term<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
         TermKind::Cons => list(t, out, depth),
         TermKind::Tuple => {
             out.push_str("{");
-            for i in 0..t.tuple_len().unwrap_or(0) {
-                if out.full() {
-                    return;
-                }
-                if i > 0 {
+            let mut first = true;
+            t.tuple_each(|e| {
+                if !first {
                     out.push_str(", ");
                 }
-                if let Some(e) = t.tuple_get(i) {
-                    term(e, out, depth + 1);
-                }
-            }
+                first = false;
+                term(e, out, depth + 1);
+                !out.full()
+            });
             out.push_str("}");
         }
         TermKind::Map => map(t, out, depth),
-        TermKind::Bitstring | TermKind::BigInt | TermKind::Opaque => runtime(t, out),
+        TermKind::Bitstring | TermKind::BigInt | TermKind::Opaque => t.runtime(out),
     }
 }
 
 /// Elixir's forms: `:ok`, `nil`, `Foo.Bar` for `Elixir.Foo.Bar`, `:"with space"`.
 fn atom<'a, T: TermView<'a>>(t: T, out: &mut Out<'_>) {
-    let mut buf = [0u8; 1024];
-    let n = t.atom(&mut buf).unwrap_or(0);
-    let Ok(s) = std::str::from_utf8(&buf[..n]) else {
+    if t.with_atom(|s| atom_text(s, out)).is_none() {
         out.push_str(":\"?\"");
-        return;
-    };
+    }
+}
+
+fn atom_text(s: &str, out: &mut Out<'_>) {
     if matches!(s, "nil" | "true" | "false") {
         out.push_str(s);
     } else if let Some(alias) = s.strip_prefix("Elixir.") {
@@ -322,7 +340,6 @@ fn list<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
 /// pair whose first element is an identifier atom. Looks at most `max` cells, the output
 /// room left (what lies beyond would be cut anyway).
 fn is_keyword<'a, T: TermView<'a> + 'a>(t: T, max: usize) -> bool {
-    let mut buf = [0u8; 1024];
     let mut cur = t;
     for _ in 0..max {
         match cur.cons() {
@@ -332,10 +349,7 @@ fn is_keyword<'a, T: TermView<'a> + 'a>(t: T, max: usize) -> bool {
                     _ => None,
                 };
                 let ok = key.is_some_and(|k| {
-                    k.kind() == TermKind::Atom
-                        && k.atom(&mut buf).is_some_and(|n| {
-                            std::str::from_utf8(&buf[..n]).is_ok_and(is_identifier)
-                        })
+                    k.kind() == TermKind::Atom && k.with_atom(is_identifier) == Some(true)
                 });
                 if !ok {
                     return false;
@@ -428,17 +442,18 @@ fn keyword_pair<'a, T: TermView<'a> + 'a>(h: T, out: &mut Out<'_>, depth: usize)
 
 /// Writes `key: value` when `k` is an identifier atom; false (nothing written) otherwise.
 fn key_value<'a, T: TermView<'a> + 'a>(k: T, v: T, out: &mut Out<'_>, depth: usize) -> bool {
-    let mut buf = [0u8; 1024];
-    let n = k.atom(&mut buf).unwrap_or(0);
-    match std::str::from_utf8(&buf[..n]) {
-        Ok(s) if is_identifier(s) => {
+    let written = k.with_atom(|s| {
+        let ok = is_identifier(s);
+        if ok {
             out.push_str(s);
             out.push_str(": ");
-            term(v, out, depth + 1);
-            true
         }
-        _ => false,
+        ok
+    });
+    if written == Some(true) {
+        term(v, out, depth + 1);
     }
+    written == Some(true)
 }
 
 /// `%{a: 1, "k" => v}`, structs as `%Name{field: v}`.
@@ -473,33 +488,17 @@ fn map<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
 
 /// A struct name: `Foo.Bar` for `Elixir.Foo.Bar`, else as an atom.
 fn atom_alias<'a, T: TermView<'a>>(t: T, out: &mut Out<'_>) {
-    let mut buf = [0u8; 1024];
-    let n = t.atom(&mut buf).unwrap_or(0);
-    match std::str::from_utf8(&buf[..n])
-        .ok()
-        .and_then(|s| s.strip_prefix("Elixir."))
-    {
+    let shown = t.with_atom(|s| match s.strip_prefix("Elixir.") {
         Some(alias) => out.push_str(alias),
-        None => atom(t, out),
+        None => atom_text(s, out),
+    });
+    if shown.is_none() {
+        out.push_str(":\"?\"");
     }
 }
 
 fn is_atom<'a, T: TermView<'a>>(t: T, text: &str) -> bool {
-    let mut buf = [0u8; 1024];
-    t.kind() == TermKind::Atom
-        && t.atom(&mut buf)
-            .is_some_and(|n| &buf[..n] == text.as_bytes())
-}
-
-/// Pids as `#PID<0.85.0>`, the rest as the runtime prints them.
-fn runtime<'a, T: TermView<'a>>(t: T, out: &mut Out<'_>) {
-    let mut buf = [0u8; 256];
-    let n = t.runtime_text(&mut buf).min(buf.len());
-    let s = &buf[..n];
-    if s.first() == Some(&b'<') {
-        out.push_str("#PID");
-    }
-    out.push(s);
+    t.kind() == TermKind::Atom && t.with_atom(|s| s == text) == Some(true)
 }
 
 /// Shortest text that reads back as `f`, with a `.0` for whole numbers (as Elixir prints).
@@ -512,16 +511,6 @@ fn float_text(f: f64, buf: &mut [u8; 40]) -> usize {
         write!(c, "{f:?}")
     };
     c.position() as usize
-}
-
-/// Hash of bytes for pairing a message's send with its receive (FNV-1a, 32 bits).
-pub fn message_hash(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in bytes {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
 }
 
 #[cfg(test)]
@@ -567,12 +556,9 @@ pub(crate) mod test_term {
                 },
             }
         }
-        fn atom(self, buf: &mut [u8; 1024]) -> Option<usize> {
+        fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
             match self {
-                V::Term(T::Atom(s)) => {
-                    buf[..s.len()].copy_from_slice(s.as_bytes());
-                    Some(s.len())
-                }
+                V::Term(T::Atom(s)) => Some(f(s)),
                 _ => None,
             }
         }
@@ -637,14 +623,19 @@ pub(crate) mod test_term {
                 _ => None,
             }
         }
-        fn runtime_text(self, buf: &mut [u8]) -> usize {
+        fn pid(self) -> Option<(u32, u32)> {
             match self {
-                V::Term(T::Pid(n, s)) => {
-                    let text = format!("<0.{n}.{s}>");
-                    buf[..text.len()].copy_from_slice(text.as_bytes());
-                    text.len()
-                }
-                _ => 0,
+                V::Term(T::Pid(n, s)) => Some((*n, *s)),
+                _ => None,
+            }
+        }
+        fn runtime(self, out: &mut Out<'_>) {
+            if let V::Term(T::Pid(n, s)) = self {
+                out.push_str("#PID<0.");
+                out.push_u64(u64::from(*n));
+                out.push_str(".");
+                out.push_u64(u64::from(*s));
+                out.push_str(">");
             }
         }
     }
@@ -789,11 +780,5 @@ mod tests {
         let mut out = Out::new(&mut buf, 100);
         render_elements(V::Term(&args), &mut out);
         assert_eq!(out.bytes(), b"{:work, 1}, 0");
-    }
-
-    #[test]
-    fn equal_renderings_hash_equal() {
-        assert_eq!(message_hash(b"{:ping, 1}"), message_hash(b"{:ping, 1}"));
-        assert_ne!(message_hash(b"{:ping, 1}"), message_hash(b"{:ping, 2}"));
     }
 }

@@ -194,6 +194,14 @@ fn config(map: Term<'_>) -> NifResult<(Config, Vec<u64>)> {
 fn start<'a>(env: Env<'a>, opts: Term<'a>) -> NifResult<Term<'a>> {
     let (config, redact) = config(opts)?;
     calibrate_clocks();
+    // SAFETY: enif_self fills the caller's pid (start is called from a process).
+    unsafe {
+        let mut me = std::mem::MaybeUninit::<sys::ErlNifPid>::uninit();
+        if !sys::enif_self(env.as_c_arg(), me.as_mut_ptr()).is_null() {
+            let pid = std::mem::transmute::<sys::ErlNifPid, sys::ErlNifTerm>(me.assume_init());
+            term_view::check_tags(env.as_c_arg(), atoms::ok().as_c_arg(), pid);
+        }
+    }
     let rec = match Recorder::new(config) {
         Ok(r) => Arc::new(r),
         Err(e) => return Ok((atoms::error(), e).encode(env)),

@@ -4,9 +4,50 @@
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustler::sys::{self, ErlNifEnv, ErlNifTerm, ErlNifTermType};
-use scope_recorder::render::{TermKind, TermView};
+use scope_recorder::render::{Out, TermKind, TermView};
+
+/// Whether the VM tags atoms, local pids and small integers in their words as ERTS does on
+/// 64-bit machines (`erl_term.h`: atom `0x0B` in the low 6 bits, pid `0x3` and small
+/// integer `0xF` in the low 4). Checked once against terms the VM made ([`check_tags`]);
+/// then the tracer recognises them from the word alone instead of calling into the VM,
+/// which is several calls per event. Otherwise every check goes through the API.
+static IMMEDIATE_TAGS: AtomicBool = AtomicBool::new(false);
+
+const ATOM_TAG: (u64, u64) = (0x3F, 0x0B);
+const PID_TAG: (u64, u64) = (0xF, 0x3);
+const SMALL_TAG: (u64, u64) = (0xF, 0xF);
+
+fn tagged(w: u64, (mask, tag): (u64, u64)) -> bool {
+    w & mask == tag
+}
+
+fn fast_tags() -> bool {
+    IMMEDIATE_TAGS.load(Ordering::Relaxed)
+}
+
+/// Checks the tag layout against an atom, small integers and `pid` (a local pid the VM
+/// made), and turns the word-only checks on if all agree.
+pub fn check_tags(env: *mut ErlNifEnv, atom: ErlNifTerm, pid: ErlNifTerm) {
+    // SAFETY: making integers in a valid env.
+    let (small, negative) =
+        unsafe { (sys::enif_make_int64(env, 5), sys::enif_make_int64(env, -7)) };
+    let (a, p, s, n) = (word(atom), word(pid), word(small), word(negative));
+    // SAFETY: plain queries on terms the VM made.
+    let api_agrees =
+        unsafe { sys::enif_is_atom(env, atom) != 0 && sys::enif_is_pid(env, pid) != 0 };
+    let ok = api_agrees
+        && tagged(a, ATOM_TAG)
+        && tagged(p, PID_TAG)
+        && tagged(s, SMALL_TAG)
+        && (s as i64) >> 4 == 5
+        && (n as i64) >> 4 == -7
+        && ![s, n, p].iter().any(|&w| tagged(w, ATOM_TAG))
+        && ![a, s, n].iter().any(|&w| tagged(w, PID_TAG));
+    IMMEDIATE_TAGS.store(ok, Ordering::Relaxed);
+}
 
 /// A term and its environment, valid for the NIF call (`'a`).
 #[derive(Clone, Copy, Debug)]
@@ -51,12 +92,19 @@ impl<'a> Raw<'a> {
     }
 
     pub fn is_atom(self) -> bool {
+        if fast_tags() {
+            return tagged(self.word(), ATOM_TAG);
+        }
         // SAFETY: as above.
         unsafe { sys::enif_is_atom(self.env, self.term) != 0 }
     }
 
     /// A local pid's word, if this is a local pid.
     pub fn local_pid(self) -> Option<u64> {
+        if fast_tags() {
+            let w = self.word();
+            return tagged(w, PID_TAG).then_some(w);
+        }
         let mut pid = MaybeUninit::<sys::ErlNifPid>::uninit();
         // SAFETY: enif_get_local_pid fills `pid` when it returns true.
         unsafe {
@@ -144,6 +192,50 @@ thread_local! {
     static PID_CACHE: RefCell<[(u64, u32, u32); 256]> = const { RefCell::new([(0, 0, 0); 256]) };
 }
 
+/// An atom's text, cached by its word (short atoms only).
+#[derive(Clone, Copy)]
+struct AtomEntry {
+    word: u64,
+    len: u8,
+    text: [u8; AtomEntry::TEXT],
+}
+
+impl AtomEntry {
+    /// Longest text cached (the entry is 56 bytes).
+    const TEXT: usize = 47;
+    const EMPTY: AtomEntry = AtomEntry {
+        word: 0,
+        len: 0,
+        text: [0; AtomEntry::TEXT],
+    };
+}
+
+thread_local! {
+    /// Recently used atoms' texts (word → UTF-8), per scheduler thread: messages and
+    /// arguments repeat a few atoms (`:ok`, `:ping`, `:"$gen_call"`), and fetching one
+    /// from the VM is a table lookup, a copy and a Latin-1 conversion. Atoms are never
+    /// freed, so a word keeps its text for the node's life.
+    static ATOM_CACHE: RefCell<[AtomEntry; 256]> =
+        const { RefCell::new([AtomEntry::EMPTY; 256]) };
+}
+
+/// Latin-1 to UTF-8 (NIF 2.16 has no UTF-8 atom access); the UTF-8 length. `out` holds
+/// twice `latin1`'s length.
+fn latin1_to_utf8(latin1: &[u8], out: &mut [u8]) -> usize {
+    let mut len = 0;
+    for &b in latin1 {
+        if b < 0x80 {
+            out[len] = b;
+            len += 1;
+        } else {
+            out[len] = 0xC0 | (b >> 6);
+            out[len + 1] = 0x80 | (b & 0x3F);
+            len += 2;
+        }
+    }
+    len
+}
+
 impl Raw<'_> {
     /// `<0.N.S>` numbers of a pid, from the cache for local pids.
     fn pid_numbers_cached(self) -> Option<(u32, u32)> {
@@ -165,6 +257,18 @@ impl Raw<'_> {
 impl<'a> TermView<'a> for Raw<'a> {
     fn kind(self) -> TermKind {
         use ErlNifTermType::*;
+        if fast_tags() {
+            let w = self.word();
+            if tagged(w, ATOM_TAG) {
+                return TermKind::Atom;
+            }
+            if tagged(w, SMALL_TAG) {
+                return TermKind::Int;
+            }
+            if tagged(w, PID_TAG) {
+                return TermKind::Opaque;
+            }
+        }
         match self.term_type() {
             ERL_NIF_TERM_TYPE_ATOM => TermKind::Atom,
             ERL_NIF_TERM_TYPE_INTEGER => {
@@ -200,7 +304,16 @@ impl<'a> TermView<'a> for Raw<'a> {
         }
     }
 
-    fn atom(self, buf: &mut [u8; 1024]) -> Option<usize> {
+    fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
+        let w = self.word();
+        let slot = ((w >> 6) & 255) as usize;
+        let hit = ATOM_CACHE.with_borrow(|c| (c[slot].word == w).then_some(c[slot]));
+        if let Some(e) = hit {
+            // SAFETY: entries hold UTF-8 made by `latin1_to_utf8`.
+            return Some(f(unsafe {
+                std::str::from_utf8_unchecked(&e.text[..usize::from(e.len)])
+            }));
+        }
         let mut latin1 = [0u8; 256];
         // SAFETY: writes at most 256 bytes including the NUL.
         let n = unsafe {
@@ -215,22 +328,23 @@ impl<'a> TermView<'a> for Raw<'a> {
         if n <= 0 {
             return None;
         }
-        // Latin-1 to UTF-8 (NIF 2.16 has no UTF-8 atom access).
-        let mut len = 0;
-        for &b in &latin1[..n as usize - 1] {
-            if b < 0x80 {
-                buf[len] = b;
-                len += 1;
-            } else {
-                buf[len] = 0xC0 | (b >> 6);
-                buf[len + 1] = 0x80 | (b & 0x3F);
-                len += 2;
-            }
+        let mut utf8 = [0u8; 512];
+        let len = latin1_to_utf8(&latin1[..n as usize - 1], &mut utf8);
+        if len <= AtomEntry::TEXT {
+            let mut e = AtomEntry::EMPTY;
+            e.word = w;
+            e.len = len as u8;
+            e.text[..len].copy_from_slice(&utf8[..len]);
+            ATOM_CACHE.with_borrow_mut(|c| c[slot] = e);
         }
-        Some(len)
+        // SAFETY: made by `latin1_to_utf8`.
+        Some(f(unsafe { std::str::from_utf8_unchecked(&utf8[..len]) }))
     }
 
     fn int(self) -> Option<i64> {
+        if fast_tags() && tagged(self.word(), SMALL_TAG) {
+            return Some(self.word() as i64 >> 4);
+        }
         let mut v = 0i64;
         // SAFETY: plain query.
         (unsafe { sys::enif_get_int64(self.env, self.term, &mut v) } != 0).then_some(v)
@@ -272,6 +386,23 @@ impl<'a> TermView<'a> for Raw<'a> {
         self.elem(i)
     }
 
+    fn tuple_each(self, mut f: impl FnMut(Self) -> bool) {
+        for &e in self.tuple().unwrap_or(&[]) {
+            if !f(self.with(e)) {
+                return;
+            }
+        }
+    }
+
+    fn pid(self) -> Option<(u32, u32)> {
+        if self.local_pid().is_none()
+            && !matches!(self.term_type(), ErlNifTermType::ERL_NIF_TERM_TYPE_PID)
+        {
+            return None;
+        }
+        self.pid_numbers_cached()
+    }
+
     fn map_entries(self, f: &mut dyn FnMut(Self, Self) -> bool) {
         let mut it = MaybeUninit::<sys::ErlNifMapIterator>::uninit();
         // SAFETY: the iterator is created, advanced and destroyed here.
@@ -308,24 +439,27 @@ impl<'a> TermView<'a> for Raw<'a> {
         self.map_get(key).filter(|n| n.is_atom())
     }
 
-    fn runtime_text(self, buf: &mut [u8]) -> usize {
-        use std::io::Write;
-        let mut c = std::io::Cursor::new(buf);
-        let _ = match self.term_type() {
+    fn runtime(self, out: &mut Out<'_>) {
+        match self.term_type() {
             ErlNifTermType::ERL_NIF_TERM_TYPE_PID => match self.pid_numbers_cached() {
-                Some((n, s)) => write!(c, "<0.{n}.{s}>"),
-                None => write!(c, "#PID<?>"),
+                Some((n, s)) => {
+                    out.push_str("#PID<0.");
+                    out.push_u64(u64::from(n));
+                    out.push_str(".");
+                    out.push_u64(u64::from(s));
+                    out.push_str(">");
+                }
+                None => out.push_str("#PID<?>"),
             },
-            ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => write!(c, "#Port<…>"),
-            ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => write!(c, "#Reference<…>"),
-            ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => write!(c, "#Function<…>"),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => out.push_str("#Port<…>"),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => out.push_str("#Reference<…>"),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => out.push_str("#Function<…>"),
             ErlNifTermType::ERL_NIF_TERM_TYPE_INTEGER => match self.u64() {
-                Some(v) => write!(c, "{v}"),
-                None => write!(c, "#BigInteger<…>"),
+                Some(v) => out.push_u64(v),
+                None => out.push_str("#BigInteger<…>"),
             },
-            _ => write!(c, "<<…>>"),
-        };
-        c.position() as usize
+            _ => out.push_str("<<…>>"),
+        }
     }
 }
 

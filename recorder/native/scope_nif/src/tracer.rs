@@ -4,16 +4,15 @@
 use rustler::sys;
 use rustler::{Atom, Env, Term};
 use scope_format::Kind;
+use scope_recorder::msg_hash::message_hash;
 use scope_recorder::record::{RawEvent, RawPid};
 use scope_recorder::recorder::Recorder;
-use scope_recorder::render::{message_hash, render, render_elements, Out};
+use scope_recorder::render::{render, render_elements, Out};
 
 use crate::atoms;
 use crate::term_view::{external_pid, word, Raw};
 use crate::Handle;
 
-/// Messages are rendered at least this far to hash them (even with `capture: :none`).
-const HASH_BYTES: usize = 128;
 /// Largest fixed part of a record (see `record.rs`).
 const MAX_FIXED: usize = 112 + 2 + scope_recorder::record::MAX_NAME_TEXT;
 
@@ -40,7 +39,7 @@ fn is_normal_scheduler() -> bool {
 
 /// The most a record can take with this recorder's capture setting.
 fn max_record(rec: &Recorder) -> usize {
-    MAX_FIXED + rec.config.capture_bytes.unwrap_or(0).max(HASH_BYTES)
+    MAX_FIXED + rec.config.capture_bytes.unwrap_or(0)
 }
 
 /// A cheap, stable hash of a pid word for `sample:` (a process is recorded whole or not).
@@ -284,9 +283,11 @@ pub fn trace<'a>(
         }
     }
     if hash_message {
-        e.msg_hash = Some(0); // filled in after rendering
+        if let Capture::Term(t) = capture {
+            e.msg_hash = Some(message_hash(t));
+        }
     }
-    push(&h.rec, lane, &e, capture, capture_bytes, hash_message);
+    push(&h.rec, lane, &e, capture, capture_bytes);
 }
 
 /// Encodes `e` into lane `lane_ix` (the caller's), rendering the value in place.
@@ -296,18 +297,12 @@ fn push(
     e: &RawEvent<'_>,
     capture: Capture<'_>,
     capture_bytes: Option<usize>,
-    hash_message: bool,
 ) {
     let lane = &rec.lanes[lane_ix];
-    let render_bytes = if hash_message {
-        capture_bytes.unwrap_or(0).max(HASH_BYTES)
-    } else {
-        capture_bytes.unwrap_or(0)
-    };
+    let render_bytes = capture_bytes.unwrap_or(0);
     let max_len = e.encoded_len() + render_bytes;
     let write = |buf: &mut [u8]| -> usize {
-        let mut hash = 0u32;
-        let n = e.encode(buf, |vbuf| {
+        e.encode(buf, |vbuf| {
             if render_bytes == 0 {
                 return None;
             }
@@ -317,18 +312,8 @@ fn push(
                 Capture::Term(t) => render(t, &mut out),
                 Capture::Elements(t) => render_elements(t, &mut out),
             }
-            let len = out.len();
-            let truncated = out.truncated();
-            if hash_message {
-                hash = message_hash(&out.bytes()[..len.min(HASH_BYTES)]);
-            }
-            let keep = capture_bytes?;
-            Some((len.min(keep), truncated || len > keep))
-        });
-        if hash_message {
-            buf[4..8].copy_from_slice(&hash.to_le_bytes());
-        }
-        n
+            Some((out.len(), out.truncated()))
+        })
     };
     // SAFETY: a normal scheduler thread is its lane's only producer; the shared lane is
     // guarded by its lock.
@@ -414,5 +399,5 @@ pub fn record_from_code<'a>(
         Capture::Term(Raw::new(env.as_c_arg(), data.as_c_arg()))
     };
     let lane = h.rec.lane_index(is_normal_scheduler());
-    push(&h.rec, lane, &e, capture, h.rec.config.capture_bytes, false);
+    push(&h.rec, lane, &e, capture, h.rec.config.capture_bytes);
 }
