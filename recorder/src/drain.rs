@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use scope_format::{Event, Kind, Mfa, Pid, Sym, TraceWriter, Value, ValueEncoding, WriterConfig};
 
+use crate::clock::{self, Clock, TickMap};
 use crate::record::{RawEvent, RawPid};
 use crate::recorder::{Recorder, SharedRecorder, StopReason};
 
@@ -22,8 +23,12 @@ pub trait Resolve: Send {
     fn atom(&mut self, word: u64) -> Option<String>;
     /// A local pid's `<0.N.S>` numbers.
     fn pid(&mut self, word: u64) -> Option<(u32, u32)>;
-    /// Monotonic ns in the clock events use (for markers).
+    /// Monotonic ns (markers, and what TSC stamps are converted to).
     fn now(&self) -> i64;
+    /// Both clocks read together: `(TSC ticks, monotonic ns)`.
+    fn clock_pair(&self) -> (u64, i64) {
+        clock::read_pair(|| self.now())
+    }
 }
 
 /// Caps the resolution caches: pids come and go, so their cache is cleared when it grows
@@ -141,6 +146,13 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
         texts: HashMap::default(),
     };
     let mut seen_drops = vec![(0u64, 0u64); rec.lanes.len()];
+    let mut ticks = match rec.clock {
+        Clock::Ticks(map) => Some(Ticks {
+            map,
+            last: vec![i64::MIN; rec.lanes.len()],
+        }),
+        Clock::Nanos => None,
+    };
     let flush = Duration::from_millis(rec.config.flush_ms);
     let started = Instant::now();
     let mut last = Instant::now();
@@ -153,7 +165,7 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
         // Producers wake this thread often (to keep their rings' hot regions free), but
         // chunks are cut only every `flush_ms`: small chunks would compress worse.
         let flush_due = stopping || last_flush.elapsed() >= flush;
-        let mut result = drain_once(rec, &mut writer, r, &mut names, &mut seen_drops);
+        let mut result = drain_once(rec, &mut writer, r, &mut names, &mut seen_drops, &mut ticks);
         if flush_due {
             result = result.and_then(|()| writer.flush().map_err(|e| e.to_string()));
         }
@@ -188,7 +200,8 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
         }
         if stopping {
             // One more pass catches events written while the stop was being requested.
-            let last_pass = drain_once(rec, &mut writer, r, &mut names, &mut seen_drops);
+            let last_pass =
+                drain_once(rec, &mut writer, r, &mut names, &mut seen_drops, &mut ticks);
             let reason = rec
                 .stop_reason
                 .lock()
@@ -238,6 +251,12 @@ fn wait(rec: &Recorder, flush: Duration) {
     *woken = false;
 }
 
+/// Converting TSC stamps: the map and each lane's last timestamp (kept non-decreasing).
+struct Ticks {
+    map: TickMap,
+    last: Vec<i64>,
+}
+
 /// Moves everything in the rings into the writer.
 fn drain_once(
     rec: &Recorder,
@@ -245,7 +264,13 @@ fn drain_once(
     r: &mut dyn Resolve,
     names: &mut Names,
     seen_drops: &mut [(u64, u64)],
+    ticks: &mut Option<Ticks>,
 ) -> Result<(), String> {
+    // Read before the rings: every event drained now was stamped before this reading or
+    // a moment after.
+    if let Some(t) = ticks.as_mut() {
+        t.map.update(r.clock_pair());
+    }
     for (i, lane) in rec.lanes.iter().enumerate() {
         let stream = rec.stream_of(i);
         let mut failure = None;
@@ -256,9 +281,13 @@ fn drain_once(
                 if failure.is_some() {
                     return;
                 }
-                let Some((raw, value)) = RawEvent::decode(bytes) else {
+                let Some((mut raw, value)) = RawEvent::decode(bytes) else {
                     return;
                 };
+                if let Some(t) = ticks.as_mut() {
+                    raw.ts = t.map.ns(raw.ts as u64).max(t.last[i]);
+                    t.last[i] = raw.ts;
+                }
                 let e = resolve(raw, value, stream, names, r);
                 match writer.push(&e) {
                     Ok(()) => written += 1,

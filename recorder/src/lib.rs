@@ -6,6 +6,7 @@
 //! writer thread drains the rings, resolves atom and pid words once each, and writes
 //! `scope-format` segments.
 
+pub mod clock;
 pub mod drain;
 pub mod msg_hash;
 pub mod record;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
+use crate::clock::Clock;
 use crate::ring::Ring;
 
 /// Recorder settings (validated by [`Config::validate`]).
@@ -190,10 +191,11 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// Whether one more event at `ts` is within `per_sec`; counts it either way.
-    pub fn admit(&self, ts: i64, per_sec: u64) -> bool {
+    /// Whether one more event at `ts` is within `per_sec`, where `second` is one second in
+    /// `ts`'s units; counts it either way.
+    pub fn admit(&self, ts: i64, per_sec: u64, second: i64) -> bool {
         let start = self.window_start.load(Ordering::Relaxed);
-        if ts.wrapping_sub(start) >= 1_000_000_000 || ts < start {
+        if ts.wrapping_sub(start) >= second || ts < start {
             self.window_start.store(ts, Ordering::Relaxed);
             self.count.store(0, Ordering::Relaxed);
         }
@@ -238,6 +240,10 @@ pub struct Recorder {
     pub writer: Mutex<Option<JoinHandle<()>>>,
     /// Per-recorder budget for events/s, split across lanes.
     pub per_lane_budget: Option<u64>,
+    /// What event timestamps are in ([`Recorder::set_clock`], before the recorder is shared).
+    pub clock: Clock,
+    /// One second in event timestamp units.
+    pub second: i64,
 }
 
 thread_local! {
@@ -272,7 +278,24 @@ impl Recorder {
             wake_pending: std::sync::atomic::AtomicBool::new(false),
             writer: Mutex::new(None),
             per_lane_budget,
+            clock: Clock::Nanos,
+            second: Clock::Nanos.per_second(),
         })
+    }
+
+    /// Sets what producers stamp events with.
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+        self.second = clock.per_second();
+    }
+
+    /// A timestamp for an event, in this recorder's clock; `nanos` reads monotonic ns.
+    #[inline]
+    pub fn stamp(&self, nanos: impl FnOnce() -> i64) -> i64 {
+        match self.clock {
+            Clock::Ticks(_) => crate::clock::ticks() as i64,
+            Clock::Nanos => nanos(),
+        }
     }
 
     /// Current state.
@@ -385,10 +408,13 @@ mod tests {
     #[test]
     fn the_budget_admits_up_to_its_rate_per_second_window() {
         let b = Budget::default();
-        let admitted = (0..1000).filter(|i| b.admit(1_000 + i, 100)).count();
+        let second = 1_000_000_000;
+        let admitted = (0..1000)
+            .filter(|i| b.admit(1_000 + i, 100, second))
+            .count();
         assert_eq!(admitted, 100);
         assert_eq!(b.discarded.load(Ordering::Relaxed), 900);
-        assert!(b.admit(1_000 + 1_000_000_000, 100), "a new window starts");
+        assert!(b.admit(1_000 + second, 100, second), "a new window starts");
     }
 
     #[test]

@@ -120,3 +120,55 @@ fn a_write_error_stops_recording_and_says_why() {
     assert!(trace.events().count() > 10);
     assert!(trace.problems().iter().all(|p| !p.is_damage()));
 }
+
+/// A VM whose TSC runs at 3 GHz from 10^12 and whose monotonic clock moves a second per
+/// reading.
+struct TscVm(support::FakeVm);
+
+impl drain::Resolve for TscVm {
+    fn atom(&mut self, word: u64) -> Option<String> {
+        self.0.atom(word)
+    }
+    fn pid(&mut self, word: u64) -> Option<(u32, u32)> {
+        self.0.pid(word)
+    }
+    fn now(&self) -> i64 {
+        self.0.now()
+    }
+    fn clock_pair(&self) -> (u64, i64) {
+        let ns = self.now();
+        (tsc_at(ns), ns)
+    }
+}
+
+fn tsc_at(ns: i64) -> u64 {
+    1_000_000_000_000 + 3 * ns as u64
+}
+
+#[test]
+fn tsc_stamps_are_written_as_nanoseconds_and_never_step_back_in_a_lane() {
+    use scope_recorder::clock::{Clock, TickMap};
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = scope_recorder::recorder::Config::new(dir.path(), "w@host");
+    c.buffer_bytes = 64 << 10;
+    let mut rec = scope_recorder::recorder::Recorder::new(c).unwrap();
+    let map = TickMap::calibrate((tsc_at(0), 0), (tsc_at(1_000_000), 1_000_000)).unwrap();
+    rec.set_clock(Clock::Ticks(map));
+    assert_eq!(rec.second, 3_000_000_000, "the budget's second is in ticks");
+    let rec = std::sync::Arc::new(rec);
+    // Stamps in ticks; the third steps back (a seam between two drains' lines).
+    for ns in [2_000, 5_000_000, 4_999_990, 7_000_000] {
+        let e = RawEvent::new(Kind::Exit, tsc_at(ns) as i64, RawPid::Word(90 << 8));
+        assert!(push(&rec, 0, &e, None));
+    }
+    let vm = TscVm(support::FakeVm(1000.into()));
+    drain::start(rec.clone(), Box::new(vm), support::anchor).unwrap();
+    drain::stop(&rec);
+    let trace = Trace::open(&[dir.path()]).unwrap();
+    let ts: Vec<i64> = trace
+        .events()
+        .filter(|e| e.event.kind == Kind::Exit)
+        .map(|e| e.event.ts)
+        .collect();
+    assert_eq!(ts, [2_000, 5_000_000, 5_000_000, 7_000_000]);
+}

@@ -12,7 +12,7 @@ use scope_recorder::recorder::{Config, Recorder};
 
 /// Atom words are their index into a table; pid words encode `number << 8 | serial`; the
 /// clock reads 1000 at start and moves a second per reading.
-pub struct FakeVm(std::sync::atomic::AtomicI64);
+pub struct FakeVm(pub std::sync::atomic::AtomicI64);
 
 pub const ATOMS: &[&str] = &["", "Elixir.Shop.Orders", "place", "worker"];
 

@@ -15,6 +15,7 @@ use resource::{HasResourceType, Res, ResourceType};
 use rustler::sys;
 use rustler::{Atom, Encoder, Env, NifResult, OwnedEnv, Term};
 use scope_format::ClockAnchor;
+use scope_recorder::clock::{self, Clock, TickMap};
 use scope_recorder::drain::{self, Resolve};
 use scope_recorder::recorder::{Config, Recorder, State, StopReason};
 
@@ -115,6 +116,23 @@ pub(crate) fn now() -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec + MONO_DELTA.load(Ordering::Relaxed)
 }
 
+/// Measures the TSC's rate against [`now`] over a millisecond (start runs on a dirty
+/// scheduler), when the TSC can stamp events (`scope_recorder::clock`).
+fn calibrate_ticks() -> Option<TickMap> {
+    if !clock::ticks_usable() {
+        return None;
+    }
+    let reading = || clock::read_pair(now);
+    let first = reading();
+    let until = first.1 + 1_000_000;
+    let mut last = reading();
+    while last.1 < until {
+        std::hint::spin_loop();
+        last = reading();
+    }
+    TickMap::calibrate(first, last)
+}
+
 /// Monotonic ns and the matching system time (monotonic + the VM's time offset), for the
 /// segment headers the writer thread opens.
 fn anchor() -> ClockAnchor {
@@ -203,7 +221,12 @@ fn start<'a>(env: Env<'a>, opts: Term<'a>) -> NifResult<Term<'a>> {
         }
     }
     let rec = match Recorder::new(config) {
-        Ok(r) => Arc::new(r),
+        Ok(mut r) => {
+            if let Some(map) = calibrate_ticks() {
+                r.set_clock(Clock::Ticks(map));
+            }
+            Arc::new(r)
+        }
         Err(e) => return Ok((atoms::error(), e).encode(env)),
     };
     let resolver = Box::new(EnvResolver {

@@ -158,7 +158,7 @@ pub fn trace<'a>(
     if !h.rec.running() {
         return;
     }
-    let ts = crate::now();
+    let ts = h.rec.stamp(crate::now);
     let e_env = env.as_c_arg();
     let raw = |t: Term<'a>| Raw::new(e_env, t.as_c_arg());
     let Some(pid) = raw_pid(env, tracee) else {
@@ -191,8 +191,11 @@ pub fn trace<'a>(
         let Some((m, _)) = mfa(raw(term)) else { return };
         redacted = h.redact.contains(&m.0);
         e.mfa = Some(m);
-        if let Some(x) = extra() {
-            capture = Capture::Term(raw(x));
+        // The value is only looked up when it will be kept (a map lookup per event).
+        if h.rec.config.capture_bytes.is_some() && !redacted {
+            if let Some(x) = extra() {
+                capture = Capture::Term(raw(x));
+            }
         }
     } else if is(atoms::return_to()) {
         e.kind = Kind::ReturnTo;
@@ -278,7 +281,7 @@ pub fn trace<'a>(
     };
     let lane = h.rec.lane_index(is_normal_scheduler());
     if let Some(limit) = h.rec.per_lane_budget {
-        if !h.rec.lanes[lane].budget.admit(ts, limit) {
+        if !h.rec.lanes[lane].budget.admit(ts, limit, h.rec.second) {
             return;
         }
     }
@@ -388,7 +391,7 @@ pub fn record_from_code<'a>(
             p.assume_init(),
         ))
     };
-    let mut e = RawEvent::new(kind, crate::now(), RawPid::Word(pid));
+    let mut e = RawEvent::new(kind, h.rec.stamp(crate::now), RawPid::Word(pid));
     e.name_text = Some(name);
     e.correlation = correlation;
     e.nums = [parent as i64, duration as i64, 0, 0];
