@@ -7,8 +7,9 @@
 #
 # Workloads: N calls of a local function; the same with return_trace (call + return events);
 # a message ping-pong (send + receive events, both processes traced). Each measurement is
-# the median of 5 runs of the traced process's own time (what tracing costs the application;
-# dbg's process tracer may still be working through its mailbox afterwards).
+# the median of 7 runs of the traced process's own time (what tracing costs the application;
+# dbg's process tracer may still be working through its mailbox afterwards). Runs go
+# round-robin over the tracers, 7 rounds, and each figure is the median.
 
 defmodule Bench.Work do
   def f(x), do: x + 1
@@ -86,7 +87,12 @@ defmodule Bench do
     |> Enum.sum()
   end
 
-  def tmp, do: Path.join(System.tmp_dir!(), "scope_bench_#{System.pid()}_#{System.unique_integer([:positive])}")
+  def tmp,
+    do:
+      Path.join(
+        System.tmp_dir!(),
+        "scope_bench_#{System.pid()}_#{System.unique_integer([:positive])}"
+      )
 end
 
 n = String.to_integer(List.first(System.argv()) || "1000000")
@@ -118,11 +124,26 @@ tracers = [
 
      setup = fn pids ->
        {:ok, _} = ElixirScope.start(dir: dir, capture: :none)
-       :ok = ElixirScope.trace(pids, calls: if(:call in flags, do: [{Bench.Work, :f, 1}], else: []), returns: ret, messages: :send in flags, procs: false)
-       fn -> {:ok, stats} = ElixirScope.stop(); Process.put(:stats, stats) end
+
+       :ok =
+         ElixirScope.trace(pids,
+           calls: if(:call in flags, do: [{Bench.Work, :f, 1}], else: []),
+           returns: ret,
+           messages: :send in flags,
+           procs: false
+         )
+
+       fn ->
+         {:ok, stats} = ElixirScope.stop()
+         Process.put(:stats, stats)
+       end
      end
 
-     {setup, fn -> s = Process.get(:stats); {Bench.du(dir), s.dropped} end}
+     {setup,
+      fn ->
+        s = Process.get(:stats)
+        {Bench.du(dir), s.dropped}
+      end}
    end},
   {"ElixirScope, capture 256 B",
    fn flags, ret ->
@@ -130,11 +151,26 @@ tracers = [
 
      setup = fn pids ->
        {:ok, _} = ElixirScope.start(dir: dir)
-       :ok = ElixirScope.trace(pids, calls: if(:call in flags, do: [{Bench.Work, :f, 1}], else: []), returns: ret, messages: :send in flags, procs: false)
-       fn -> {:ok, stats} = ElixirScope.stop(); Process.put(:stats, stats) end
+
+       :ok =
+         ElixirScope.trace(pids,
+           calls: if(:call in flags, do: [{Bench.Work, :f, 1}], else: []),
+           returns: ret,
+           messages: :send in flags,
+           procs: false
+         )
+
+       fn ->
+         {:ok, stats} = ElixirScope.stop()
+         Process.put(:stats, stats)
+       end
      end
 
-     {setup, fn -> s = Process.get(:stats); {Bench.du(dir), s.dropped} end}
+     {setup,
+      fn ->
+        s = Process.get(:stats)
+        {Bench.du(dir), s.dropped}
+      end}
    end},
   {"dbg process tracer",
    fn flags, ret ->
@@ -155,19 +191,32 @@ tracers = [
        {:ok, _} = :dbg.tracer(:port, :dbg.trace_port(:file, String.to_charlist(file)))
        Bench.patterns(ret)
        for pid <- pids, do: {:ok, _} = :dbg.p(pid, flags)
-       fn -> :dbg.flush_trace_port(); :dbg.stop() end
+
+       fn ->
+         :dbg.flush_trace_port()
+         :dbg.stop()
+       end
      end
 
      {setup, fn -> {File.stat!(file).size, 0} end}
    end}
 ]
 
-IO.puts("OTP #{:erlang.system_info(:otp_release)}, #{:erlang.system_info(:schedulers)} schedulers, median of 5 runs")
+runs = 7
+
+IO.puts(
+  "OTP #{:erlang.system_info(:otp_release)}, #{:erlang.system_info(:schedulers)} schedulers, " <>
+    "median of #{runs} rounds (each round runs every tracer once)"
+)
 
 for {wname, work, ret, flags, events} <- workloads do
   IO.puts("\n## #{wname} (#{events} events when traced)\n")
-  IO.puts("| tracer | µs (median) | ns/event over untraced | × floor | bytes/event | dropped |")
-  IO.puts("|---|---|---|---|---|---|")
+
+  IO.puts(
+    "| tracer | µs (median) | ns/event over untraced | × floor | trace_port ÷ this | bytes/event | dropped |"
+  )
+
+  IO.puts("|---|---|---|---|---|---|---|")
 
   run = fn ->
     case work do
@@ -181,21 +230,26 @@ for {wname, work, ret, flags, events} <- workloads do
     end
   end
 
+  # Round-robin: each round runs every tracer once, so a drift in the machine's speed
+  # (a noisy neighbour on a VM) lands on all tracers alike instead of on one block of runs.
+  rounds =
+    for _ <- 1..runs do
+      for {tname, make} <- tracers do
+        {peer, fun} = run.()
+        {setup, measure} = make.(flags, ret)
+
+        setup2 = fn pid -> setup.(Enum.reject([pid, peer], &is_nil/1)) end
+
+        us = Bench.timed(setup2, fun)
+        {bytes, dropped} = measure.()
+        if peer, do: Process.exit(peer, :kill)
+        {tname, {us, bytes, dropped}}
+      end
+    end
+
   results =
-    for {tname, make} <- tracers do
-      samples =
-        for _ <- 1..5 do
-          {peer, fun} = run.()
-          {setup, measure} = make.(flags, ret)
-
-          setup2 = fn pid -> setup.(Enum.reject([pid, peer], &is_nil/1)) end
-
-          us = Bench.timed(setup2, fun)
-          {bytes, dropped} = measure.()
-          if peer, do: Process.exit(peer, :kill)
-          {us, bytes, dropped}
-        end
-
+    for {tname, _} <- tracers do
+      samples = for round <- rounds, {^tname, sample} <- round, do: sample
       us = Bench.median(Enum.map(samples, &elem(&1, 0)))
       bytes = Bench.median(Enum.map(samples, &elem(&1, 1)))
       dropped = Enum.max(Enum.map(samples, &elem(&1, 2)))
@@ -205,11 +259,22 @@ for {wname, work, ret, flags, events} <- workloads do
   {_, base, _, _} = Enum.find(results, &(elem(&1, 0) == "untraced"))
   {_, floor, _, _} = Enum.find(results, &(elem(&1, 0) == "NIF counting only (floor)"))
   floor_ns = max((floor - base) * 1000 / events, 1.0e-9)
+  {_, port, _, _} = Enum.find(results, &(elem(&1, 0) == "dbg:trace_port(file)"))
+  port_ns = (port - base) * 1000 / events
 
   for {tname, us, bytes, dropped} <- results do
     ns = (us - base) * 1000 / events
-    ratio = if tname == "untraced", do: "—", else: :erlang.float_to_binary(ns / floor_ns, decimals: 2)
+
+    ratio =
+      if tname == "untraced", do: "—", else: :erlang.float_to_binary(ns / floor_ns, decimals: 2)
+
+    below_port =
+      if tname == "untraced", do: "—", else: :erlang.float_to_binary(port_ns / ns, decimals: 2)
+
     bpe = if bytes > 0, do: :erlang.float_to_binary(bytes / events, decimals: 2), else: "—"
-    IO.puts("| #{tname} | #{us} | #{round(ns)} | #{ratio} | #{bpe} | #{dropped} |")
+
+    IO.puts(
+      "| #{tname} | #{us} | #{round(ns)} | #{ratio} | #{below_port} | #{bpe} | #{dropped} |"
+    )
   end
 end

@@ -158,16 +158,28 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
     let mut last = Instant::now();
     let mut last_flush = Instant::now();
     let mut last_events = 0u64;
+    let mut busy = false;
     loop {
-        wait(rec, flush.saturating_sub(last_flush.elapsed()));
+        let until_flush = flush.saturating_sub(last_flush.elapsed());
+        wait(
+            rec,
+            if busy {
+                until_flush.min(BUSY_POLL)
+            } else {
+                until_flush
+            },
+        );
         rec.wake_pending.store(false, Ordering::Relaxed);
         let stopping = !rec.running();
-        // Producers wake this thread often (to keep their rings' hot regions free), but
-        // chunks are cut only every `flush_ms`: small chunks would compress worse.
+        // Drained often while busy (to keep the rings' hot regions free), but chunks are
+        // cut only every `flush_ms`: small chunks would compress worse.
         let flush_due = stopping || last_flush.elapsed() >= flush;
         let mut result = drain_once(rec, &mut writer, r, &mut names, &mut seen_drops, &mut ticks);
+        if let Ok(moved) = result {
+            busy = moved >= BUSY_EVENTS;
+        }
         if flush_due {
-            result = result.and_then(|()| writer.flush().map_err(|e| e.to_string()));
+            result = result.and_then(|n| writer.flush().map(|()| n).map_err(|e| e.to_string()));
         }
         if let Err(e) = result {
             rec.request_stop(StopReason::Error(e));
@@ -221,7 +233,7 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
             };
             marker.value = Some(Value::text(&why));
             let closed = last_pass
-                .and_then(|()| writer.push(&marker).map_err(|e| e.to_string()))
+                .and_then(|_| writer.push(&marker).map_err(|e| e.to_string()))
                 .and_then(|()| writer.close().map_err(|e| e.to_string()));
             match closed {
                 Ok(stats) => {
@@ -251,6 +263,13 @@ fn wait(rec: &Recorder, flush: Duration) {
     *woken = false;
 }
 
+/// While a drain finds at least [`BUSY_EVENTS`], the next comes after [`BUSY_POLL`]
+/// instead of `flush_ms`: the writer keeps the rings near empty by itself, so producers
+/// rarely have to wake it (a futex call in the traced process, and the kernel tends to
+/// run the woken writer on the waker's CPU, next to the traced scheduler).
+const BUSY_POLL: Duration = Duration::from_millis(1);
+const BUSY_EVENTS: u64 = 1000;
+
 /// Converting TSC stamps: the map and each lane's last timestamp (kept non-decreasing).
 struct Ticks {
     map: TickMap,
@@ -265,12 +284,13 @@ fn drain_once(
     names: &mut Names,
     seen_drops: &mut [(u64, u64)],
     ticks: &mut Option<Ticks>,
-) -> Result<(), String> {
+) -> Result<u64, String> {
     // Read before the rings: every event drained now was stamped before this reading or
     // a moment after.
     if let Some(t) = ticks.as_mut() {
         t.map.update(r.clock_pair());
     }
+    let mut moved = 0;
     for (i, lane) in rec.lanes.iter().enumerate() {
         let stream = rec.stream_of(i);
         let mut failure = None;
@@ -296,6 +316,7 @@ fn drain_once(
             })
         };
         rec.stats.events.fetch_add(written, Ordering::Relaxed);
+        moved += written;
         if let Some(f) = failure {
             return Err(f);
         }
@@ -316,7 +337,7 @@ fn drain_once(
         }
         seen_drops[i] = (full, budget);
     }
-    Ok(())
+    Ok(moved)
 }
 
 fn resolve(

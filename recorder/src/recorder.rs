@@ -247,9 +247,14 @@ pub struct Recorder {
 }
 
 thread_local! {
-    /// This thread's lane slot (0 = not assigned yet), stable for the thread's life.
+    /// This thread's lane slot, stable for the thread's life: 0 = not asked yet,
+    /// [`NOT_NORMAL`] = not a normal scheduler thread. One thread-local for both answers: in
+    /// a NIF library each thread-local access is a call (`__tls_get_addr`).
     static SLOT: Cell<usize> = const { Cell::new(0) };
 }
+
+/// [`SLOT`] of a thread that is not a normal scheduler (it uses the shared lane).
+const NOT_NORMAL: usize = usize::MAX;
 
 /// Hands out lane slots to scheduler threads in the order they first record.
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(1);
@@ -364,21 +369,25 @@ impl Recorder {
         cv.notify_one();
     }
 
-    /// The lane for the calling thread: its own ring if it is a normal scheduler (`normal`)
-    /// and a slot is free, else the shared lane (whose producers must hold `shared_lock`).
-    /// Returns the lane index.
+    /// The lane for the calling thread: its own ring if it is a normal scheduler
+    /// (`normal_scheduler` is asked once per thread) and a slot is free, else the shared
+    /// lane (whose producers must hold `shared_lock`). Returns the lane index.
     #[inline]
-    pub fn lane_index(&self, normal_scheduler: bool) -> usize {
+    pub fn lane_index(&self, normal_scheduler: impl FnOnce() -> bool) -> usize {
         let shared = self.config.schedulers;
-        if !normal_scheduler {
-            return shared;
-        }
         let slot = SLOT.with(|s| {
             if s.get() == 0 {
-                s.set(NEXT_SLOT.fetch_add(1, Ordering::Relaxed));
+                s.set(if normal_scheduler() {
+                    NEXT_SLOT.fetch_add(1, Ordering::Relaxed)
+                } else {
+                    NOT_NORMAL
+                });
             }
             s.get()
         });
+        if slot == NOT_NORMAL {
+            return shared;
+        }
         // Slots are per thread for the process's life; a slot beyond this recorder's rings
         // (more threads than schedulers were counted) shares the locked lane.
         if slot <= shared {

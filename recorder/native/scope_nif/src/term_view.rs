@@ -99,6 +99,16 @@ impl<'a> Raw<'a> {
         unsafe { sys::enif_is_atom(self.env, self.term) != 0 }
     }
 
+    /// A small integer's value (an arity): from the word alone when the tags are known, so
+    /// a list is told apart without a call into the VM.
+    pub fn small_int(self) -> Option<i64> {
+        let w = self.word();
+        if fast_tags() {
+            return tagged(w, SMALL_TAG).then_some(w as i64 >> 4);
+        }
+        TermView::int(self)
+    }
+
     /// A local pid's word, if this is a local pid.
     pub fn local_pid(self) -> Option<u64> {
         if fast_tags() {

@@ -20,21 +20,11 @@ fn handle<'a>(state: Term<'a>) -> Option<&'a Handle> {
     crate::HANDLE.get(state)
 }
 
-thread_local! {
-    /// This thread's `enif_thread_type()`, asked once (the VM answers through pthread TLS,
-    /// which showed up in profiles at three calls per event). -1 = not asked yet.
-    static THREAD_TYPE: std::cell::Cell<i32> = const { std::cell::Cell::new(-1) };
-}
-
+/// Whether the calling thread is a normal scheduler (asked once per thread, by
+/// `Recorder::lane_index`).
 fn is_normal_scheduler() -> bool {
-    let t = THREAD_TYPE.with(|c| {
-        if c.get() < 0 {
-            // SAFETY: callable from any thread.
-            c.set(unsafe { sys::enif_thread_type() });
-        }
-        c.get()
-    });
-    t == sys::ERL_NIF_THR_NORMAL_SCHEDULER
+    // SAFETY: callable from any thread.
+    unsafe { sys::enif_thread_type() == sys::ERL_NIF_THR_NORMAL_SCHEDULER }
 }
 
 /// The most a record can take with this recorder's capture setting.
@@ -72,7 +62,7 @@ pub fn enabled<'a>(_env: Env<'a>, tag: Term<'a>, state: Term<'a>, tracee: Term<'
     if below != u32::MAX && pid_hash(word(tracee.as_c_arg())) > below {
         return atoms::discard();
     }
-    let lane = &h.rec.lanes[h.rec.lane_index(is_normal_scheduler())];
+    let lane = &h.rec.lanes[h.rec.lane_index(is_normal_scheduler)];
     if !lane.ring.has_room(max_record(&h.rec)) {
         lane.ring.count_drop();
         return atoms::discard();
@@ -120,7 +110,6 @@ fn existing_atom(env: Env<'_>, name: &[u8]) -> Option<u64> {
 
 /// `{M, F, A}` with A an arity or an argument list: module, function, arity (and the args).
 fn mfa<'a>(r: Raw<'a>) -> Option<((u64, u64, u8), Option<Raw<'a>>)> {
-    use scope_recorder::render::TermView;
     let &[m, f, a] = r.tuple()? else {
         return None;
     };
@@ -128,7 +117,7 @@ fn mfa<'a>(r: Raw<'a>) -> Option<((u64, u64, u8), Option<Raw<'a>>)> {
     if !m.is_atom() || !f.is_atom() {
         return None;
     }
-    match a.int() {
+    match a.small_int() {
         Some(n) => Some(((m.word(), f.word(), n.clamp(0, 255) as u8), None)),
         None => Some(((m.word(), f.word(), a.list_len()?.min(255) as u8), Some(a))),
     }
@@ -279,7 +268,7 @@ pub fn trace<'a>(
     } else {
         h.rec.config.capture_bytes
     };
-    let lane = h.rec.lane_index(is_normal_scheduler());
+    let lane = h.rec.lane_index(is_normal_scheduler);
     if let Some(limit) = h.rec.per_lane_budget {
         if !h.rec.lanes[lane].budget.admit(ts, limit, h.rec.second) {
             return;
@@ -401,6 +390,6 @@ pub fn record_from_code<'a>(
     } else {
         Capture::Term(Raw::new(env.as_c_arg(), data.as_c_arg()))
     };
-    let lane = h.rec.lane_index(is_normal_scheduler());
+    let lane = h.rec.lane_index(is_normal_scheduler);
     push(&h.rec, lane, &e, capture, h.rec.config.capture_bytes);
 }
