@@ -97,6 +97,12 @@ fn writer_config(rec: &Recorder, anchor: fn() -> scope_format::ClockAnchor) -> W
     let mut w = WriterConfig::new(&c.dir, &c.node);
     w.otp_release.clone_from(&c.otp_release);
     w.settings = c.settings();
+    // What the events' timestamps were taken from (they are written as ns either way).
+    let clock = match rec.clock {
+        Clock::Ticks(_) => "tsc",
+        Clock::Nanos => "monotonic",
+    };
+    w.settings.push(("clock".into(), clock.into()));
     w.segment_bytes = c.segment_bytes;
     w.max_bytes = c.max_bytes;
     w.run_id = run_id();

@@ -49,6 +49,7 @@ fn records_are_resolved_into_events_with_names_pids_and_values() {
     );
     let h = trace.segments()[0].header.as_ref().unwrap();
     assert!(h.settings.contains(&("capture".into(), "bytes:256".into())));
+    assert!(h.settings.contains(&("clock".into(), "monotonic".into())));
 }
 
 #[test]
@@ -171,4 +172,6 @@ fn tsc_stamps_are_written_as_nanoseconds_and_never_step_back_in_a_lane() {
         .map(|e| e.event.ts)
         .collect();
     assert_eq!(ts, [2_000, 5_000_000, 5_000_000, 7_000_000]);
+    let h = trace.segments()[0].header.as_ref().unwrap();
+    assert!(h.settings.contains(&("clock".into(), "tsc".into())));
 }
