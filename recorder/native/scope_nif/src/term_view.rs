@@ -16,6 +16,88 @@ use scope_recorder::render::{Out, TermKind, TermView};
 /// which is several calls per event. Otherwise every check goes through the API.
 static IMMEDIATE_TAGS: AtomicBool = AtomicBool::new(false);
 
+/// Whether tuples and list cells are laid out as ERTS lays them out on 64-bit machines
+/// (`erl_term.h`): a list term is its cell's address plus `0b01`, the cell holding head then
+/// tail; a tuple term is its header's address plus `0b10`, the header `arity << 6` (low six
+/// bits 0), the elements after it; `[]` is the word `0x3B`. Checked once like
+/// [`IMMEDIATE_TAGS`]; then decoding `{M, F, Args}` and walking terms read the heap
+/// directly instead of calling `enif_get_tuple` / `enif_get_list_cell` each time.
+static BOXED_LAYOUT: AtomicBool = AtomicBool::new(false);
+
+const NIL: u64 = 0x3B;
+
+fn fast_boxed() -> bool {
+    BOXED_LAYOUT.load(Ordering::Relaxed)
+}
+
+/// A tuple's elements read from the heap (the layout must have been checked).
+///
+/// # Safety
+/// `w` is a live term's word and [`BOXED_LAYOUT`] holds.
+unsafe fn heap_tuple<'a>(w: u64) -> Option<&'a [ErlNifTerm]> {
+    if w & 0x3 != 0x2 {
+        return None;
+    }
+    let p = (w - 0x2) as *const u64;
+    // SAFETY: a boxed term points at its header word (the caller's contract).
+    let header = unsafe { *p };
+    if header & 0x3F != 0 {
+        return None;
+    }
+    // SAFETY: a tuple's elements follow its header.
+    Some(unsafe {
+        std::slice::from_raw_parts(p.add(1).cast::<ErlNifTerm>(), (header >> 6) as usize)
+    })
+}
+
+/// A list cell's head and tail read from the heap.
+///
+/// # Safety
+/// As [`heap_tuple`].
+unsafe fn heap_cons(w: u64) -> Option<(ErlNifTerm, ErlNifTerm)> {
+    if w & 0x3 != 0x1 {
+        return None;
+    }
+    let p = (w - 0x1) as *const ErlNifTerm;
+    // SAFETY: a list term points at its cell (the caller's contract).
+    Some(unsafe { (*p, *p.add(1)) })
+}
+
+/// Checks [`BOXED_LAYOUT`] against a tuple and a list the VM makes and the VM's own
+/// accessors, and turns the heap reads on if they agree.
+fn check_boxed(env: *mut ErlNifEnv, atom: ErlNifTerm, small: ErlNifTerm) {
+    // SAFETY: making and reading terms in a valid env; the heap reads run only on terms the
+    // VM just made, and their results are compared with the API's before anything else
+    // relies on them.
+    let ok = unsafe {
+        let nil = sys::enif_make_list_from_array(env, [atom].as_ptr(), 0);
+        let elems = [atom, small, nil];
+        let tuple = sys::enif_make_tuple_from_array(env, elems.as_ptr(), 3);
+        let list = sys::enif_make_list_from_array(env, elems.as_ptr(), 2);
+        let (mut arity, mut array) = (0, std::ptr::null());
+        let api_tuple = sys::enif_get_tuple(env, tuple, &mut arity, &mut array) != 0;
+        let (mut h, mut t) = (MaybeUninit::uninit(), MaybeUninit::uninit());
+        let api_cons = sys::enif_get_list_cell(env, list, h.as_mut_ptr(), t.as_mut_ptr()) != 0;
+        // Only read the heap where the tags say it is safe to.
+        let tuple_ok = api_tuple
+            && word(tuple) & 0x3 == 0x2
+            && heap_tuple(word(tuple)).is_some_and(|e| {
+                e.len() == arity as usize && e.as_ptr() == array && word(e[0]) == word(atom)
+            });
+        let list_ok = api_cons
+            && word(list) & 0x3 == 0x1
+            && heap_cons(word(list)).is_some_and(|(head, tail)| {
+                word(head) == word(h.assume_init()) && word(tail) == word(t.assume_init())
+            });
+        tuple_ok
+            && list_ok
+            && word(nil) == NIL
+            && heap_tuple(word(list)).is_none()
+            && heap_cons(word(tuple)).is_none()
+    };
+    BOXED_LAYOUT.store(ok, Ordering::Relaxed);
+}
+
 const ATOM_TAG: (u64, u64) = (0x3F, 0x0B);
 const PID_TAG: (u64, u64) = (0xF, 0x3);
 const SMALL_TAG: (u64, u64) = (0xF, 0xF);
@@ -47,6 +129,7 @@ pub fn check_tags(env: *mut ErlNifEnv, atom: ErlNifTerm, pid: ErlNifTerm) {
         && ![s, n, p].iter().any(|&w| tagged(w, ATOM_TAG))
         && ![a, s, n].iter().any(|&w| tagged(w, PID_TAG));
     IMMEDIATE_TAGS.store(ok, Ordering::Relaxed);
+    check_boxed(env, atom, small);
 }
 
 /// A term and its environment, valid for the NIF call (`'a`).
@@ -128,6 +211,10 @@ impl<'a> Raw<'a> {
     }
 
     pub fn tuple(self) -> Option<&'a [ErlNifTerm]> {
+        if fast_boxed() {
+            // SAFETY: a live term of this call; the layout was checked.
+            return unsafe { heap_tuple(self.word()) };
+        }
         let mut arity = 0;
         let mut array = std::ptr::null();
         // SAFETY: on success `array` points at `arity` terms on the heap, valid for the call.
@@ -141,6 +228,23 @@ impl<'a> Raw<'a> {
 
     pub fn elem(self, i: usize) -> Option<Raw<'a>> {
         self.tuple()?.get(i).map(|t| self.with(*t))
+    }
+
+    /// The length of a proper list of at most 255 elements (an argument list), walking the
+    /// heap when the layout is known; the VM's count otherwise.
+    pub fn arity_of(self) -> Option<usize> {
+        if fast_boxed() {
+            let mut w = self.word();
+            for n in 0..=255 {
+                if w == NIL {
+                    return Some(n);
+                }
+                // SAFETY: a live term of this call; the layout was checked.
+                w = word(unsafe { heap_cons(w) }?.1);
+            }
+            return None;
+        }
+        self.list_len().filter(|&n| n <= 255)
     }
 
     pub fn list_len(self) -> Option<usize> {
@@ -279,6 +383,18 @@ impl<'a> TermView<'a> for Raw<'a> {
                 return TermKind::Opaque;
             }
         }
+        if fast_boxed() {
+            let w = self.word();
+            if w == NIL {
+                return TermKind::Nil;
+            }
+            match w & 0x3 {
+                0x1 => return TermKind::Cons,
+                // SAFETY: a live term of this call; the layout was checked.
+                0x2 if unsafe { heap_tuple(w) }.is_some() => return TermKind::Tuple,
+                _ => {}
+            }
+        }
         match self.term_type() {
             ERL_NIF_TERM_TYPE_ATOM => TermKind::Atom,
             ERL_NIF_TERM_TYPE_INTEGER => {
@@ -379,6 +495,10 @@ impl<'a> TermView<'a> for Raw<'a> {
     }
 
     fn cons(self) -> Option<(Self, Self)> {
+        if fast_boxed() {
+            // SAFETY: a live term of this call; the layout was checked.
+            return unsafe { heap_cons(self.word()) }.map(|(h, t)| (self.with(h), self.with(t)));
+        }
         let mut h = MaybeUninit::uninit();
         let mut t = MaybeUninit::uninit();
         // SAFETY: fills both on success.

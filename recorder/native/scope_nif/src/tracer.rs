@@ -119,7 +119,7 @@ fn mfa<'a>(r: Raw<'a>) -> Option<((u64, u64, u8), Option<Raw<'a>>)> {
     }
     match a.small_int() {
         Some(n) => Some(((m.word(), f.word(), n.clamp(0, 255) as u8), None)),
-        None => Some(((m.word(), f.word(), a.list_len()?.min(255) as u8), Some(a))),
+        None => Some(((m.word(), f.word(), a.arity_of()? as u8), Some(a))),
     }
 }
 
