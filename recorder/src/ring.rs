@@ -14,10 +14,12 @@
 //! that stays in the CPU's cache. Walking the whole ring made every line the producer wrote
 //! a cache miss: ~45 ns per call event on a 2-vCPU EPYC (`recorder/bench/overhead.exs`).
 //! A burst that outruns the consumer still gets the whole ring: the producer only wraps early
-//! when the ring is nearly empty.
+//! when the ring is nearly empty. Right after an early wrap, though, it has only the start of
+//! the ring (at least ¾ of the hot region) until the consumer passes the wrap, so early wraps
+//! are allowed only while the consumer says it is keeping up ([`Ring::set_hot`]).
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Length word of a wrap marker: the rest of the ring up to its end is unused.
 const WRAP: u32 = u32::MAX;
@@ -32,6 +34,8 @@ pub struct Ring {
     mask: usize,
     /// The producer wraps early past this offset when the ring is nearly empty.
     hot: usize,
+    /// Whether early wraps are allowed (set by the consumer).
+    hot_on: AtomicBool,
     /// Written by the producer only. Its own cache line, as is `tail`: the two threads
     /// writing one line would move it between cores on every event.
     head: Padded<AtomicUsize>,
@@ -77,6 +81,7 @@ impl Ring {
             buf: (0..cap).map(|_| UnsafeCell::new(0)).collect(),
             mask: cap - 1,
             hot: if cap >= 4 * HOT_BYTES { HOT_BYTES } else { cap },
+            hot_on: AtomicBool::new(false),
             head: Padded(AtomicUsize::new(0)),
             tail: Padded(AtomicUsize::new(0)),
             dropped: AtomicU64::new(0),
@@ -91,6 +96,14 @@ impl Ring {
     /// Size of the region the producer stays in while the consumer keeps up.
     pub fn hot(&self) -> usize {
         self.hot
+    }
+
+    /// Consumer: allows or stops early wraps. The consumer allows them while it drains
+    /// promptly, so that the room left after an early wrap is enough until it passes it.
+    pub fn set_hot(&self, on: bool) {
+        if self.hot_on.load(Ordering::Relaxed) != on {
+            self.hot_on.store(on, Ordering::Relaxed);
+        }
     }
 
     /// Bytes in use (including the skipped end after an early wrap, until it is consumed).
@@ -139,7 +152,10 @@ impl Ring {
         let to_end = self.capacity() - offset;
         // Past the hot region with at most a quarter of it unconsumed, wrap early: the
         // lines at the start were written and read a moment ago and are still cached.
-        let early = offset >= self.hot && used <= self.hot / 4 && need <= offset - used;
+        let early = offset >= self.hot
+            && used <= self.hot / 4
+            && need <= offset - used
+            && self.hot_on.load(Ordering::Relaxed);
         let (start, wrap_pad) = if to_end >= need && !early {
             (head, 0)
         } else {
@@ -259,6 +275,7 @@ mod tests {
     #[test]
     fn a_large_ring_stays_in_its_hot_region_while_the_consumer_keeps_up() {
         let r = Ring::new(4 * HOT_BYTES);
+        r.set_hot(true);
         assert_eq!(r.hot(), HOT_BYTES);
         let rec = [9u8; 100];
         let (mut pushed, mut drained, mut furthest) = (0usize, 0usize, 0usize);
@@ -297,6 +314,7 @@ mod tests {
         // From the start: the burst runs past the hot region into the whole ring.
         assert!(fill(&r) >= whole - 2);
         let r = Ring::new(4 * HOT_BYTES);
+        r.set_hot(true);
         // Consumer keeping up until the producer is past the hot region: it wraps early,
         // and until the consumer passes the wrap, the burst has the start of the ring.
         while offset(&r) < HOT_BYTES {
@@ -319,6 +337,18 @@ mod tests {
         drain_all(&r);
         assert!(offset(&r) < HOT_BYTES);
         assert!(fill(&r) >= whole - 2);
+    }
+
+    #[test]
+    fn without_the_consumers_leave_the_producer_walks_the_whole_ring() {
+        let r = Ring::new(4 * HOT_BYTES);
+        let (mut furthest, rec) = (0, [5u8; 100]);
+        for _ in 0..40_000 {
+            assert!(push_bytes(&r, &rec));
+            furthest = furthest.max(offset(&r));
+            drain_all(&r);
+        }
+        assert!(furthest > 3 * HOT_BYTES, "reached {furthest}");
     }
 
     #[test]
