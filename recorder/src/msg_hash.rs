@@ -77,13 +77,19 @@ impl Hasher {
         (h >> 32) as u32
     }
 
-    /// Takes one subterm from the budget; false (and marks the cut) when it is spent.
+    /// Takes one subterm from the budget, also one too deep to look into (so a wide
+    /// container below the depth bound still ends the walk); false (and marks the cut) when
+    /// the budget is spent or the subterm is too deep.
     fn visit(&mut self, depth: usize) -> bool {
-        if self.budget == 0 || depth > MAX_DEPTH {
+        if self.budget == 0 {
             self.mix(Tag::Cut as u64);
             return false;
         }
         self.budget -= 1;
+        if depth > MAX_DEPTH {
+            self.mix(Tag::Cut as u64);
+            return false;
+        }
         true
     }
 
@@ -134,6 +140,13 @@ impl Hasher {
             }
             TermKind::Map => {
                 self.mix(Tag::Map as u64);
+                let size = t.map_size().unwrap_or(0);
+                self.mix(size as u64);
+                // Above 32 keys a map is a hash trie whose order follows each node's own
+                // hash of its keys (pids, refs): only the size is node-independent.
+                if size > 32 {
+                    return;
+                }
                 t.map_entries(&mut |k, v| {
                     self.term(k, depth + 1);
                     self.term(v, depth + 1);
@@ -233,5 +246,76 @@ mod tests {
             t = T::Tuple(vec![t]);
         }
         hash(&t); // returns without exhausting the stack
+    }
+
+    #[test]
+    fn a_wide_list_below_the_depth_bound_costs_the_bound_too() {
+        use std::cell::Cell;
+        // Counts the list cells the walk takes apart.
+        thread_local!(static CELLS: Cell<usize> = const { Cell::new(0) });
+        struct Counting<'a>(V<'a>);
+        impl Clone for Counting<'_> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl Copy for Counting<'_> {}
+        impl<'a> TermView<'a> for Counting<'a> {
+            fn kind(self) -> TermKind {
+                self.0.kind()
+            }
+            fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
+                self.0.with_atom(f)
+            }
+            fn int(self) -> Option<i64> {
+                self.0.int()
+            }
+            fn float(self) -> Option<f64> {
+                self.0.float()
+            }
+            fn binary(self) -> Option<&'a [u8]> {
+                self.0.binary()
+            }
+            fn cons(self) -> Option<(Self, Self)> {
+                CELLS.with(|c| c.set(c.get() + 1));
+                self.0.cons().map(|(h, t)| (Counting(h), Counting(t)))
+            }
+            fn tuple_len(self) -> Option<usize> {
+                self.0.tuple_len()
+            }
+            fn tuple_get(self, i: usize) -> Option<Self> {
+                self.0.tuple_get(i).map(Counting)
+            }
+            fn pid(self) -> Option<(u32, u32)> {
+                self.0.pid()
+            }
+            fn map_size(self) -> Option<usize> {
+                self.0.map_size()
+            }
+            fn map_entries(self, f: &mut dyn FnMut(Self, Self) -> bool) {
+                self.0.map_entries(&mut |k, v| f(Counting(k), Counting(v)))
+            }
+            fn struct_name(self) -> Option<Self> {
+                self.0.struct_name().map(Counting)
+            }
+            fn runtime(self, out: &mut crate::render::Out<'_>) {
+                self.0.runtime(out)
+            }
+        }
+        let mut t = list((0..100_000).map(T::Int).collect());
+        for _ in 0..MAX_DEPTH {
+            t = T::Tuple(vec![t]);
+        }
+        message_hash(Counting(V::Term(&t)));
+        let cells = CELLS.with(Cell::get);
+        assert!(cells <= MAX_NODES + 1, "{cells} list cells walked");
+    }
+
+    #[test]
+    fn large_maps_hash_by_size() {
+        let map = |n: i64, v: i64| T::Map((0..n).map(|k| (T::Int(k), T::Int(v))).collect());
+        assert_ne!(hash(&map(3, 1)), hash(&map(3, 2)));
+        assert_eq!(hash(&map(40, 1)), hash(&map(40, 2)));
+        assert_ne!(hash(&map(40, 1)), hash(&map(41, 1)));
     }
 }

@@ -12,7 +12,7 @@
 //! | 2          | pid forms: bit 0 pid is numbers (not a word), bit 1 peer likewise  |
 //! | 3          | arity                                                               |
 //! | 4 .. 8     | message hash, u32                                                   |
-//! | 8 .. 16    | ts, i64 monotonic ns                                                |
+//! | 8 .. 16    | ts, i64: monotonic ns or TSC ticks (`clock.rs`; the writer converts) |
 //! | 16 .. 32   | pid: a local pid word + 0, or node atom word (0 = local) + number u32 + serial u32 |
 //! | then       | mfa: module word, function word (16) if flag                        |
 //! | then       | peer: 16 bytes as pid, if flag                                      |

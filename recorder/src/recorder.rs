@@ -353,7 +353,11 @@ impl Recorder {
     #[inline]
     pub fn after_push(&self, lane: usize) {
         let ring = &self.lanes[lane].ring;
-        let at = (ring.hot() / 4).min(ring.capacity() / 2);
+        let at = if ring.hot() < ring.capacity() {
+            ring.hot() / 4
+        } else {
+            ring.capacity() / 2
+        };
         if ring.used() > at
             && !self.wake_pending.load(Ordering::Relaxed)
             && !self.wake_pending.swap(true, Ordering::AcqRel)

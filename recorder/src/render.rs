@@ -71,6 +71,8 @@ pub trait TermView<'a>: Copy {
     }
     /// A pid's `<0.N.S>` numbers (a remote pid's too); `None` for anything else.
     fn pid(self) -> Option<(u32, u32)>;
+    /// A map's number of keys.
+    fn map_size(self) -> Option<usize>;
     /// Calls `f` on map entries until it returns false.
     fn map_entries(self, f: &mut dyn FnMut(Self, Self) -> bool);
     /// The `__struct__` value of a map, when it is an atom.
@@ -602,6 +604,12 @@ pub(crate) mod test_term {
         fn tuple_get(self, i: usize) -> Option<Self> {
             match self {
                 V::Term(T::Tuple(v)) => v.get(i).map(V::Term),
+                _ => None,
+            }
+        }
+        fn map_size(self) -> Option<usize> {
+            match self {
+                V::Term(T::Map(m)) => Some(m.len()),
                 _ => None,
             }
         }

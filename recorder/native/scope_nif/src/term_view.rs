@@ -38,7 +38,8 @@ unsafe fn heap_tuple<'a>(w: u64) -> Option<&'a [ErlNifTerm]> {
     if w & 0x3 != 0x2 {
         return None;
     }
-    let p = (w - 0x2) as *const u64;
+    // The address without its tag bits: ERTS builds that mark literals put 0x4 in them too.
+    let p = (w & !0x7) as *const u64;
     // SAFETY: a boxed term points at its header word (the caller's contract).
     let header = unsafe { *p };
     if header & 0x3F != 0 {
@@ -58,7 +59,7 @@ unsafe fn heap_cons(w: u64) -> Option<(ErlNifTerm, ErlNifTerm)> {
     if w & 0x3 != 0x1 {
         return None;
     }
-    let p = (w - 0x1) as *const ErlNifTerm;
+    let p = (w & !0x7) as *const ErlNifTerm;
     // SAFETY: a list term points at its cell (the caller's contract).
     Some(unsafe { (*p, *p.add(1)) })
 }
@@ -531,6 +532,12 @@ impl<'a> TermView<'a> for Raw<'a> {
             return None;
         }
         self.pid_numbers_cached()
+    }
+
+    fn map_size(self) -> Option<usize> {
+        let mut n = 0;
+        // SAFETY: plain query.
+        (unsafe { sys::enif_get_map_size(self.env, self.term, &mut n) } != 0).then_some(n)
     }
 
     fn map_entries(self, f: &mut dyn FnMut(Self, Self) -> bool) {
