@@ -5,7 +5,8 @@
 //! event even with `capture: :none`, most of it producing text nobody kept. This walks the
 //! term instead: atoms by their text, pids by their `<0.N.S>` numbers (a pid's node-local
 //! form differs between sender and receiver node), numbers by value, binaries by length and
-//! first bytes. The walk visits at most [`MAX_NODES`] subterms, so a large message costs
+//! first bytes, maps of more than 32 keys by their size (their order follows each node's
+//! own hashing). The walk visits at most [`MAX_NODES`] subterms, so a large message costs
 //! no more than a small one; messages that differ only beyond the bound hash equal, and
 //! the analyzer pairs those by order.
 
