@@ -24,7 +24,17 @@ pub fn ebin() -> PathBuf {
 
 /// Runs an Elixir script from `tests/e2e/` with the recorder on the code path; returns its `key value` lines.
 pub fn run_elixir(script: &str, args: &[&Path]) -> HashMap<String, String> {
+    run_elixir_with(script, args, &[])
+}
+
+/// [`run_elixir`] with extra environment variables.
+pub fn run_elixir_with(
+    script: &str,
+    args: &[&Path],
+    env: &[(&str, &str)],
+) -> HashMap<String, String> {
     let out = Command::new("elixir")
+        .envs(env.iter().copied())
         .arg("-pa")
         .arg(ebin())
         .arg(

@@ -215,3 +215,52 @@ end
     assert_eq!(&*events[0].value.as_ref().unwrap().bytes, b"21");
     assert_eq!(&*events[1].value.as_ref().unwrap().bytes, b"42");
 }
+
+/// Which clock stamped the events, as the segment header says.
+fn clock_of(trace: &Trace) -> String {
+    let h = trace.segments()[0].header.as_ref().unwrap();
+    h.settings
+        .iter()
+        .find(|(k, _)| k == "clock")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn both_clocks_give_ordered_timestamps_within_the_run() {
+    let tsc_here =
+        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+            .is_ok_and(|s| s.trim() == "tsc")
+            && cfg!(target_arch = "x86_64");
+    for (forced, expected) in [
+        (false, if tsc_here { "tsc" } else { "monotonic" }),
+        (true, "monotonic"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let trace_dir = dir.path().join("trace");
+        let env: &[(&str, &str)] = if forced {
+            &[("ELIXIR_SCOPE_CLOCK", "monotonic")]
+        } else {
+            &[]
+        };
+        let started = std::time::Instant::now();
+        let facts = scope_e2e::run_elixir_with("known_workload.exs", &[&trace_dir], env);
+        let wall = started.elapsed().as_nanos() as i64;
+        assert_eq!(facts["dropped"], "0");
+        let trace = Trace::open(&[&trace_dir]).unwrap();
+        assert_eq!(clock_of(&trace), expected);
+        let mut last = std::collections::HashMap::new();
+        let (mut first, mut end) = (i64::MAX, i64::MIN);
+        for e in trace.events().map(|e| e.event) {
+            let prev = last.insert(e.stream, e.ts).unwrap_or(i64::MIN);
+            assert!(e.ts >= prev, "{expected}: stream {} went back", e.stream);
+            first = first.min(e.ts);
+            end = end.max(e.ts);
+        }
+        assert!(end > first);
+        assert!(
+            end - first < wall,
+            "{expected}: events span more than the run"
+        );
+    }
+}
