@@ -371,6 +371,34 @@ rustler::codegen_runtime::inventory::submit!(rustler::Nif {
     raw_func: trace_raw,
 });
 
+/// The environment and argument words of a raw NIF call.
+///
+/// # Safety
+/// `env`, `argc` and `argv` are what the VM passed to this call.
+unsafe fn call_args<'a>(
+    lifetime: &'a (),
+    env: *mut sys::ErlNifEnv,
+    argc: std::ffi::c_int,
+    argv: *const sys::ErlNifTerm,
+) -> (Env<'a>, &'a [sys::ErlNifTerm]) {
+    // SAFETY: the caller's contract: a live environment and `argc` terms for the call.
+    unsafe {
+        (
+            Env::new(lifetime, env),
+            std::slice::from_raw_parts(argv, argc as usize),
+        )
+    }
+}
+
+/// An argument word as a term of the call's environment.
+///
+/// # Safety
+/// `word` is one of the call's arguments from [`call_args`].
+unsafe fn term(env: Env<'_>, word: sys::ErlNifTerm) -> Term<'_> {
+    // SAFETY: the caller's contract.
+    unsafe { Term::new(env, word) }
+}
+
 /// `enabled(Tag, TracerState, Tracee)`; a panic (a bug) answers `remove`, detaching the
 /// tracer rather than unwinding into the VM.
 unsafe extern "C" fn enabled_raw(
@@ -379,18 +407,13 @@ unsafe extern "C" fn enabled_raw(
     argv: *const sys::ErlNifTerm,
 ) -> sys::ErlNifTerm {
     let lifetime = ();
-    // SAFETY: the VM passes a live environment and `argc` terms valid for this call.
-    let (env, args) = unsafe {
-        (
-            Env::new(&lifetime, env),
-            std::slice::from_raw_parts(argv, argc as usize),
-        )
-    };
+    // SAFETY: the VM's arguments for this call.
+    let (env, args) = unsafe { call_args(&lifetime, env, argc, argv) };
     let &[tag, state, tracee] = args else {
         return atoms::remove().as_c_arg();
     };
-    // SAFETY: terms of this call's environment.
-    let t = |x| unsafe { Term::new(env, x) };
+    // SAFETY: applied to this call's argument words only.
+    let t = |x| unsafe { term(env, x) };
     std::panic::catch_unwind(|| tracer::enabled(env, t(tag), t(state), t(tracee)))
         .unwrap_or_else(|_| atoms::remove())
         .as_c_arg()
@@ -404,18 +427,13 @@ unsafe extern "C" fn trace_raw(
     argv: *const sys::ErlNifTerm,
 ) -> sys::ErlNifTerm {
     let lifetime = ();
-    // SAFETY: as in `enabled_raw`.
-    let (env, args) = unsafe {
-        (
-            Env::new(&lifetime, env),
-            std::slice::from_raw_parts(argv, argc as usize),
-        )
-    };
-    if let &[tag, state, tracee, term, opts] = args {
-        // SAFETY: terms of this call's environment.
-        let t = |x| unsafe { Term::new(env, x) };
+    // SAFETY: the VM's arguments for this call.
+    let (env, args) = unsafe { call_args(&lifetime, env, argc, argv) };
+    if let &[tag, state, tracee, traced, opts] = args {
+        // SAFETY: applied to this call's argument words only.
+        let t = |x| unsafe { term(env, x) };
         let _ = std::panic::catch_unwind(|| {
-            tracer::trace(env, t(tag), t(state), t(tracee), t(term), t(opts))
+            tracer::trace(env, t(tag), t(state), t(tracee), t(traced), t(opts))
         });
     }
     atoms::ok().as_c_arg()
