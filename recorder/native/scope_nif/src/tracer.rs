@@ -5,7 +5,7 @@ use rustler::sys;
 use rustler::{Atom, Env, Term};
 use scope_format::Kind;
 use scope_recorder::msg_hash::message_hash;
-use scope_recorder::record::{RawEvent, RawPid};
+use scope_recorder::record::{encode_mfa, RawEvent, RawPid, MFA_RECORD};
 use scope_recorder::recorder::Recorder;
 use scope_recorder::render::{render, render_elements, Out};
 
@@ -161,6 +161,8 @@ pub fn trace<'a>(
     let mut capture = Capture::None;
     let mut hash_message = false;
     let mut redacted = false;
+    // Only a pid and an MFA (plus perhaps a value): calls and returns.
+    let mut mfa_only = false;
 
     if is(atoms::call()) {
         let Some((m, args)) = mfa(raw(term)) else {
@@ -168,6 +170,7 @@ pub fn trace<'a>(
         };
         redacted = h.redact.contains(&m.0);
         e.mfa = Some(m);
+        mfa_only = true;
         if let Some(a) = args {
             capture = Capture::Elements(a);
         }
@@ -180,6 +183,7 @@ pub fn trace<'a>(
         let Some((m, _)) = mfa(raw(term)) else { return };
         redacted = h.redact.contains(&m.0);
         e.mfa = Some(m);
+        mfa_only = true;
         // The value is only looked up when it will be kept (a map lookup per event).
         if h.rec.config.capture_bytes.is_some() && !redacted {
             if let Some(x) = extra() {
@@ -279,7 +283,29 @@ pub fn trace<'a>(
             e.msg_hash = Some(message_hash(t));
         }
     }
+    if mfa_only && (capture_bytes.is_none() || matches!(capture, Capture::None)) {
+        if let (RawPid::Word(w), Some(m)) = (e.pid, e.mfa) {
+            push_mfa(&h.rec, lane, e.kind, ts, w, m);
+            return;
+        }
+    }
     push(&h.rec, lane, &e, capture, capture_bytes);
+}
+
+/// [`push`] for a call or return without a value (`record::encode_mfa`).
+fn push_mfa(rec: &Recorder, lane_ix: usize, kind: Kind, ts: i64, pid: u64, mfa: (u64, u64, u8)) {
+    let write = |buf: &mut [u8]| encode_mfa(buf, kind, ts, pid, mfa);
+    let ring = &rec.lanes[lane_ix].ring;
+    // SAFETY: as in `push`.
+    unsafe {
+        if lane_ix == rec.config.schedulers {
+            let _g = rec.shared_lock.lock().unwrap_or_else(|p| p.into_inner());
+            ring.push(MFA_RECORD, write);
+        } else {
+            ring.push(MFA_RECORD, write);
+        }
+    }
+    rec.after_push(lane_ix);
 }
 
 /// Encodes `e` into lane `lane_ix` (the caller's), rendering the value in place.
