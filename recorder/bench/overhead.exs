@@ -80,6 +80,31 @@ defmodule Bench do
     :erlang.trace(:all, false, [:all])
   end
 
+  # ElixirScope started with `start_opts`, tracing what `flags` asks for: {setup, measure},
+  # measure giving {bytes on disk, dropped}.
+  def recorder(flags, ret, start_opts) do
+    dir = tmp()
+
+    setup = fn pids ->
+      {:ok, _} = ElixirScope.start([dir: dir] ++ start_opts)
+
+      :ok =
+        ElixirScope.trace(pids,
+          calls: if(:call in flags, do: [{Bench.Work, :f, 1}], else: []),
+          returns: ret,
+          messages: :send in flags,
+          procs: false
+        )
+
+      fn ->
+        {:ok, stats} = ElixirScope.stop()
+        Process.put(:stats, stats)
+      end
+    end
+
+    {setup, fn -> {du(dir), Process.get(:stats).dropped} end}
+  end
+
   def du(dir) do
     Path.wildcard(Path.join(dir, "**/*"))
     |> Enum.filter(&File.regular?/1)
@@ -118,60 +143,8 @@ tracers = [
 
      {setup, fn -> {0, 0} end}
    end},
-  {"ElixirScope, capture none",
-   fn flags, ret ->
-     dir = Bench.tmp()
-
-     setup = fn pids ->
-       {:ok, _} = ElixirScope.start(dir: dir, capture: :none)
-
-       :ok =
-         ElixirScope.trace(pids,
-           calls: if(:call in flags, do: [{Bench.Work, :f, 1}], else: []),
-           returns: ret,
-           messages: :send in flags,
-           procs: false
-         )
-
-       fn ->
-         {:ok, stats} = ElixirScope.stop()
-         Process.put(:stats, stats)
-       end
-     end
-
-     {setup,
-      fn ->
-        s = Process.get(:stats)
-        {Bench.du(dir), s.dropped}
-      end}
-   end},
-  {"ElixirScope, capture 256 B",
-   fn flags, ret ->
-     dir = Bench.tmp()
-
-     setup = fn pids ->
-       {:ok, _} = ElixirScope.start(dir: dir)
-
-       :ok =
-         ElixirScope.trace(pids,
-           calls: if(:call in flags, do: [{Bench.Work, :f, 1}], else: []),
-           returns: ret,
-           messages: :send in flags,
-           procs: false
-         )
-
-       fn ->
-         {:ok, stats} = ElixirScope.stop()
-         Process.put(:stats, stats)
-       end
-     end
-
-     {setup,
-      fn ->
-        s = Process.get(:stats)
-        {Bench.du(dir), s.dropped}
-      end}
-   end},
+  {"ElixirScope, capture none", &Bench.recorder(&1, &2, capture: :none)},
+  {"ElixirScope, capture 256 B", &Bench.recorder(&1, &2, [])},
   {"dbg process tracer",
    fn flags, ret ->
      setup = fn pids ->

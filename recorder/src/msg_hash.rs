@@ -36,23 +36,10 @@ struct Hasher {
 
 const K: u64 = 0x517c_c1b7_2722_0a95;
 
-/// Kind tags mixed before each subterm, so `{1}` and `[1]` differ.
-#[repr(u64)]
-enum Tag {
-    Atom = 1,
-    Int,
-    BigInt,
-    Float,
-    Binary,
-    Bitstring,
-    Nil,
-    Cons,
-    Tuple,
-    Map,
-    Pid,
-    Opaque,
-    Cut,
-}
+/// Mixed in place of a term's kind: a pid (an opaque term with numbers), and a subterm
+/// left out (budget or depth). Kinds mix as `1 + TermKind as u64`, below these.
+const PID: u64 = 100;
+const CUT: u64 = 101;
 
 impl Hasher {
     fn mix(&mut self, v: u64) {
@@ -83,12 +70,12 @@ impl Hasher {
     /// the budget is spent or the subterm is too deep.
     fn visit(&mut self, depth: usize) -> bool {
         if self.budget == 0 {
-            self.mix(Tag::Cut as u64);
+            self.mix(CUT);
             return false;
         }
         self.budget -= 1;
         if depth > MAX_DEPTH {
-            self.mix(Tag::Cut as u64);
+            self.mix(CUT);
             return false;
         }
         true
@@ -98,28 +85,24 @@ impl Hasher {
         if !self.visit(depth) {
             return;
         }
-        match t.kind() {
+        let kind = t.kind();
+        // The kind first, so `{1}` and `[1]` differ.
+        if kind != TermKind::Opaque {
+            self.mix(1 + kind as u64);
+        }
+        match kind {
             TermKind::Atom => {
-                self.mix(Tag::Atom as u64);
                 t.with_atom(|s| self.bytes(s.as_bytes()));
             }
-            TermKind::Int => {
-                self.mix(Tag::Int as u64);
-                self.mix(t.int().unwrap_or(0) as u64);
-            }
-            TermKind::Float => {
-                self.mix(Tag::Float as u64);
-                self.mix(t.float().unwrap_or(0.0).to_bits());
-            }
+            TermKind::Int => self.mix(t.int().unwrap_or(0) as u64),
+            TermKind::Float => self.mix(t.float().unwrap_or(0.0).to_bits()),
             TermKind::Binary => {
                 let b = t.binary().unwrap_or(&[]);
-                self.mix(Tag::Binary as u64);
                 self.mix(b.len() as u64);
                 self.bytes(&b[..b.len().min(MAX_BINARY)]);
             }
-            TermKind::Nil => self.mix(Tag::Nil as u64),
+            TermKind::Nil | TermKind::BigInt | TermKind::Bitstring => {}
             TermKind::Cons => {
-                self.mix(Tag::Cons as u64);
                 let mut cur = t;
                 while let Some((head, tail)) = cur.cons() {
                     self.term(head, depth + 1);
@@ -132,7 +115,6 @@ impl Hasher {
                 self.term(cur, depth + 1);
             }
             TermKind::Tuple => {
-                self.mix(Tag::Tuple as u64);
                 self.mix(t.tuple_len().unwrap_or(0) as u64);
                 t.tuple_each(|e| {
                     self.term(e, depth + 1);
@@ -140,7 +122,6 @@ impl Hasher {
                 });
             }
             TermKind::Map => {
-                self.mix(Tag::Map as u64);
                 let size = t.map_size().unwrap_or(0);
                 self.mix(size as u64);
                 // Above 32 keys a map is a hash trie whose order follows each node's own
@@ -156,13 +137,11 @@ impl Hasher {
             }
             TermKind::Opaque => match t.pid() {
                 Some((n, s)) => {
-                    self.mix(Tag::Pid as u64);
+                    self.mix(PID);
                     self.mix(u64::from(n) << 32 | u64::from(s));
                 }
-                None => self.mix(Tag::Opaque as u64),
+                None => self.mix(1 + TermKind::Opaque as u64),
             },
-            TermKind::BigInt => self.mix(Tag::BigInt as u64),
-            TermKind::Bitstring => self.mix(Tag::Bitstring as u64),
         }
     }
 }

@@ -294,18 +294,9 @@ pub fn trace<'a>(
 
 /// [`push`] for a call or return without a value (`record::encode_mfa`).
 fn push_mfa(rec: &Recorder, lane_ix: usize, kind: Kind, ts: i64, pid: u64, mfa: (u64, u64, u8)) {
-    let write = |buf: &mut [u8]| encode_mfa(buf, kind, ts, pid, mfa);
-    let ring = &rec.lanes[lane_ix].ring;
-    // SAFETY: as in `push`.
-    unsafe {
-        if lane_ix == rec.config.schedulers {
-            let _g = rec.shared_lock.lock().unwrap_or_else(|p| p.into_inner());
-            ring.push(MFA_RECORD, write);
-        } else {
-            ring.push(MFA_RECORD, write);
-        }
-    }
-    rec.after_push(lane_ix);
+    publish(rec, lane_ix, MFA_RECORD, |buf| {
+        encode_mfa(buf, kind, ts, pid, mfa)
+    });
 }
 
 /// Encodes `e` into lane `lane_ix` (the caller's), rendering the value in place.
@@ -316,7 +307,6 @@ fn push(
     capture: Capture<'_>,
     capture_bytes: Option<usize>,
 ) {
-    let lane = &rec.lanes[lane_ix];
     let render_bytes = capture_bytes.unwrap_or(0);
     let max_len = e.encoded_len() + render_bytes;
     let write = |buf: &mut [u8]| -> usize {
@@ -333,14 +323,20 @@ fn push(
             Some((out.len(), out.truncated()))
         })
     };
+    publish(rec, lane_ix, max_len, write);
+}
+
+/// Writes a record of at most `max_len` bytes into lane `lane_ix` (the caller's).
+fn publish(rec: &Recorder, lane_ix: usize, max_len: usize, fill: impl FnOnce(&mut [u8]) -> usize) {
+    let ring = &rec.lanes[lane_ix].ring;
     // SAFETY: a normal scheduler thread is its lane's only producer; the shared lane is
     // guarded by its lock.
     unsafe {
         if lane_ix == rec.config.schedulers {
             let _g = rec.shared_lock.lock().unwrap_or_else(|p| p.into_inner());
-            lane.ring.push(max_len, write);
+            ring.push(max_len, fill);
         } else {
-            lane.ring.push(max_len, write);
+            ring.push(max_len, fill);
         }
     }
     rec.after_push(lane_ix);
