@@ -15,6 +15,7 @@ use scope_format::{Event, Kind, Mfa, Pid, Sym, TraceWriter, Value, ValueEncoding
 use crate::clock::{self, Clock, TickMap};
 use crate::record::{RawEvent, RawPid};
 use crate::recorder::{Recorder, SharedRecorder, StopReason};
+use crate::ring::Batch;
 
 /// Turns raw term words into text and numbers (implemented by the NIF with a
 /// process-independent environment; atoms and local pids are immediates).
@@ -146,18 +147,21 @@ pub fn start(
 
 /// The writer loop.
 fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i64) {
-    let mut names = Names {
-        atoms: HashMap::default(),
-        pids: HashMap::default(),
-        texts: HashMap::default(),
-    };
-    let mut seen_drops = vec![(0u64, 0u64); rec.lanes.len()];
-    let mut ticks = match rec.clock {
-        Clock::Ticks(map) => Some(Ticks {
-            map,
-            last: vec![i64::MIN; rec.lanes.len()],
-        }),
-        Clock::Nanos => None,
+    let mut drainer = Drainer {
+        names: Names {
+            atoms: HashMap::default(),
+            pids: HashMap::default(),
+            texts: HashMap::default(),
+        },
+        seen_drops: vec![(0u64, 0u64); rec.lanes.len()],
+        ticks: match rec.clock {
+            Clock::Ticks(map) => Some(Ticks {
+                map,
+                last: vec![i64::MIN; rec.lanes.len()],
+            }),
+            Clock::Nanos => None,
+        },
+        batch: Batch::default(),
     };
     let flush = Duration::from_millis(rec.config.flush_ms);
     let started = Instant::now();
@@ -175,7 +179,7 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
         // cut only every `flush_ms`: small chunks would compress worse.
         let flush_due = stopping || last_flush.elapsed() >= flush;
         let pass = Instant::now();
-        let mut result = drain_once(rec, &mut writer, r, &mut names, &mut seen_drops, &mut ticks);
+        let mut result = drainer.drain_once(rec, &mut writer, r);
         if let Ok(bytes) = result {
             poll = poll_interval(bytes, last_drain.elapsed(), flush);
             last_drain = Instant::now();
@@ -215,8 +219,7 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
         }
         if stopping {
             // One more pass catches events written while the stop was being requested.
-            let last_pass =
-                drain_once(rec, &mut writer, r, &mut names, &mut seen_drops, &mut ticks);
+            let last_pass = drainer.drain_once(rec, &mut writer, r);
             let reason = rec
                 .stop_reason
                 .lock()
@@ -321,68 +324,82 @@ struct Ticks {
     last: Vec<i64>,
 }
 
-/// Moves everything in the rings into the writer; the bytes of records it moved.
-fn drain_once(
-    rec: &Recorder,
-    writer: &mut TraceWriter,
-    r: &mut dyn Resolve,
-    names: &mut Names,
-    seen_drops: &mut [(u64, u64)],
-    ticks: &mut Option<Ticks>,
-) -> Result<u64, String> {
-    // Read before the rings: every event drained now was stamped before this reading or
-    // a moment after.
-    if let Some(t) = ticks.as_mut() {
-        t.map.update(r.clock_pair());
-    }
-    let mut moved = 0;
-    for (i, lane) in rec.lanes.iter().enumerate() {
-        let stream = rec.stream_of(i);
-        let mut failure = None;
-        let mut written = 0u64;
-        // SAFETY: this thread is the only consumer of every ring.
-        unsafe {
-            lane.ring.drain(|bytes| {
-                moved += bytes.len() as u64;
-                if failure.is_some() {
-                    return;
-                }
+/// What the writer loop keeps from pass to pass.
+struct Drainer {
+    names: Names,
+    /// Per lane: ring-full and budget drops already written.
+    seen_drops: Vec<(u64, u64)>,
+    ticks: Option<Ticks>,
+    /// Records taken from a ring, before they are resolved and written.
+    batch: Batch,
+}
+
+impl Drainer {
+    /// Moves everything in the rings into the writer; the bytes of records it moved.
+    fn drain_once(
+        &mut self,
+        rec: &Recorder,
+        writer: &mut TraceWriter,
+        r: &mut dyn Resolve,
+    ) -> Result<u64, String> {
+        let Drainer {
+            names,
+            seen_drops,
+            ticks,
+            batch,
+        } = self;
+        // Read before the rings: every event drained now was stamped before this reading or
+        // a moment after.
+        if let Some(t) = ticks.as_mut() {
+            t.map.update(r.clock_pair());
+        }
+        let mut moved = 0;
+        for (i, lane) in rec.lanes.iter().enumerate() {
+            let stream = rec.stream_of(i);
+            let mut failure = None;
+            let mut written = 0u64;
+            batch.clear();
+            // SAFETY: this thread is the only consumer of every ring.
+            unsafe { lane.ring.take(batch) };
+            moved += batch.body_bytes();
+            for bytes in batch.records() {
                 let Some((mut raw, value)) = RawEvent::decode(bytes) else {
-                    return;
+                    continue;
                 };
                 if let Some(t) = ticks.as_mut() {
                     raw.ts = t.map.ns(raw.ts as u64).max(t.last[i]);
                     t.last[i] = raw.ts;
                 }
                 let e = resolve(raw, value, stream, names, r);
-                match writer.push(&e) {
-                    Ok(()) => written += 1,
-                    Err(err) => failure = Some(err.to_string()),
+                if let Err(err) = writer.push(&e) {
+                    failure = Some(err.to_string());
+                    break;
                 }
-            })
-        };
-        rec.stats.events.fetch_add(written, Ordering::Relaxed);
-        if let Some(f) = failure {
-            return Err(f);
-        }
-        let full = lane.ring.dropped();
-        let budget = lane.budget.discarded.load(Ordering::Relaxed);
-        let (seen_full, seen_budget) = seen_drops[i];
-        for (n, reason) in [(full - seen_full, 0), (budget - seen_budget, 1)] {
-            if n > 0 {
-                writer
-                    .note_dropped(stream, n, r.now(), reason)
-                    .map_err(|e| e.to_string())?;
-                if reason == 1 {
-                    rec.stats.dropped_budget.fetch_add(n, Ordering::Relaxed);
-                } else {
-                    rec.stats.dropped_full.fetch_add(n, Ordering::Relaxed);
+                written += 1;
+            }
+            rec.stats.events.fetch_add(written, Ordering::Relaxed);
+            if let Some(f) = failure {
+                return Err(f);
+            }
+            let full = lane.ring.dropped();
+            let budget = lane.budget.discarded.load(Ordering::Relaxed);
+            let (seen_full, seen_budget) = seen_drops[i];
+            for (n, reason) in [(full - seen_full, 0), (budget - seen_budget, 1)] {
+                if n > 0 {
+                    writer
+                        .note_dropped(stream, n, r.now(), reason)
+                        .map_err(|e| e.to_string())?;
+                    if reason == 1 {
+                        rec.stats.dropped_budget.fetch_add(n, Ordering::Relaxed);
+                    } else {
+                        rec.stats.dropped_full.fetch_add(n, Ordering::Relaxed);
+                    }
                 }
             }
+            seen_drops[i] = (full, budget);
         }
-        seen_drops[i] = (full, budget);
+        Ok(moved)
     }
-    Ok(moved)
 }
 
 fn resolve(

@@ -178,12 +178,15 @@ impl Ring {
         true
     }
 
-    /// Consumer: calls `f` on every record published so far, then releases them. Returns how
-    /// many records it saw.
+    /// Consumer: copies every record published so far into `batch` (after what it holds)
+    /// and releases their space at once, before the caller spends any time on them: the
+    /// writer compresses a chunk every few thousand records, and a ring that stayed full
+    /// meanwhile (right after an early wrap, the skipped end of the ring counts as used
+    /// until the consumer passes the wrap) would refuse records. Returns how many it took.
     ///
     /// # Safety
-    /// Only one thread may call `drain` on a ring at a time.
-    pub unsafe fn drain(&self, mut f: impl FnMut(&[u8])) -> usize {
+    /// Only one thread may call `take` on a ring at a time.
+    pub unsafe fn take(&self, batch: &mut Batch) -> usize {
         let head = self.head.load(Ordering::Acquire);
         let mut tail = self.tail.load(Ordering::Relaxed);
         let mut n = 0;
@@ -194,15 +197,50 @@ impl Ring {
                 tail += self.capacity() - (tail & self.mask);
                 continue;
             }
-            let len = len as usize;
-            // SAFETY: the record lies inside [tail, head) and does not wrap.
-            let body = unsafe { std::slice::from_raw_parts(self.ptr(tail + 4), len) };
-            f(body);
+            // SAFETY: the record (length word and body) lies inside [tail, head) and does
+            // not wrap.
+            let frame = unsafe { std::slice::from_raw_parts(self.ptr(tail), 4 + len as usize) };
+            batch.bytes.extend_from_slice(frame);
+            batch.body_bytes += len as u64;
             n += 1;
-            tail += footprint(len);
+            tail += footprint(len as usize);
         }
         self.tail.store(tail, Ordering::Release);
         n
+    }
+}
+
+/// Records taken out of rings ([`Ring::take`]), in order, each as its u32 length and bytes.
+/// Reused from pass to pass, so it grows to the largest pass and stays there (at most a
+/// ring's capacity).
+#[derive(Debug, Default)]
+pub struct Batch {
+    bytes: Vec<u8>,
+    body_bytes: u64,
+}
+
+impl Batch {
+    /// Empties the batch (keeping its memory).
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.body_bytes = 0;
+    }
+
+    /// Bytes of the records taken (without their length words).
+    pub fn body_bytes(&self) -> u64 {
+        self.body_bytes
+    }
+
+    /// The records, in the order they were published.
+    pub fn records(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut rest = &self.bytes[..];
+        std::iter::from_fn(move || {
+            let (len, after) = rest.split_first_chunk::<4>()?;
+            let len = (u32::from_le_bytes(*len) as usize).min(after.len());
+            let (body, next) = after.split_at(len);
+            rest = next;
+            Some(body)
+        })
     }
 }
 
@@ -226,9 +264,9 @@ mod tests {
     }
 
     fn drain_all(r: &Ring) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        unsafe { r.drain(|b| out.push(b.to_vec())) };
-        out
+        let mut batch = Batch::default();
+        unsafe { r.take(&mut batch) };
+        batch.records().map(<[u8]>::to_vec).collect()
     }
 
     #[test]
@@ -398,6 +436,29 @@ mod tests {
     }
 
     #[test]
+    fn taken_records_free_their_space_before_they_are_processed() {
+        let r = Ring::new(4096);
+        let rec = [5u8; 100];
+        let mut pushed = 0;
+        while push_bytes(&r, &rec) {
+            pushed += 1;
+        }
+        let mut batch = Batch::default();
+        assert_eq!(unsafe { r.take(&mut batch) }, pushed);
+        assert_eq!(r.used(), 0);
+        // The producer has the whole ring again while the batch is still unprocessed.
+        for _ in 0..pushed {
+            assert!(push_bytes(&r, &[6u8; 100]));
+        }
+        assert_eq!(batch.records().count(), pushed);
+        assert!(batch.records().all(|b| b == rec));
+        assert_eq!(batch.body_bytes(), 100 * pushed as u64);
+        batch.clear();
+        assert_eq!(batch.records().count(), 0);
+        assert_eq!(r.dropped(), 1);
+    }
+
+    #[test]
     fn a_fill_may_use_less_than_it_reserved() {
         let r = Ring::new(4096);
         assert!(unsafe {
@@ -436,16 +497,17 @@ mod tests {
             })
         };
         let mut next = 0u64;
+        let mut batch = Batch::default();
         while next < n {
-            unsafe {
-                r.drain(|b| {
-                    let i = u64::from_le_bytes(b[..8].try_into().unwrap());
-                    assert_eq!(i, next);
-                    assert_eq!(b.len(), 8 + (i % spread) as usize);
-                    assert!(b[8..].iter().all(|&x| x == i as u8));
-                    next += 1;
-                })
-            };
+            batch.clear();
+            unsafe { r.take(&mut batch) };
+            for b in batch.records() {
+                let i = u64::from_le_bytes(b[..8].try_into().unwrap());
+                assert_eq!(i, next);
+                assert_eq!(b.len(), 8 + (i % spread) as usize);
+                assert!(b[8..].iter().all(|&x| x == i as u8));
+                next += 1;
+            }
         }
         producer.join().unwrap()
     }
