@@ -28,6 +28,14 @@ pub fn message_hash<'a, T: TermView<'a> + 'a>(t: T) -> u32 {
     h.finish()
 }
 
+/// The hash of an atom's text that message hashes mix in for the atom: the text, not the
+/// atom's node-local index, so both nodes of a distributed send agree.
+pub fn atom_text_hash(text: &[u8]) -> u32 {
+    let mut h = Hasher { h: 0, budget: 0 };
+    h.bytes(text);
+    h.finish()
+}
+
 /// FxHash-style word mixing: a rotate, an xor and a multiply per word.
 struct Hasher {
     h: u64,
@@ -92,7 +100,9 @@ impl Hasher {
         }
         match kind {
             TermKind::Atom => {
-                t.with_atom(|s| self.bytes(s.as_bytes()));
+                if let Some(a) = t.atom_hash() {
+                    self.mix(u64::from(a));
+                }
             }
             TermKind::Int => self.mix(t.int().unwrap_or(0) as u64),
             TermKind::Float => self.mix(t.float().unwrap_or(0.0).to_bits()),

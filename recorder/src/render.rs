@@ -48,6 +48,11 @@ pub trait TermView<'a>: Copy {
     /// (zeroing it was a measurable share of rendering a message), and implementations can
     /// hand out cached text.
     fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R>;
+    /// [`crate::msg_hash::atom_text_hash`] of an atom's text. Implementations may cache it
+    /// by the atom's identity (the message hash takes one per atom in a message).
+    fn atom_hash(self) -> Option<u32> {
+        self.with_atom(|s| crate::msg_hash::atom_text_hash(s.as_bytes()))
+    }
     /// An integer.
     fn int(self) -> Option<i64>;
     /// A float.

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustler::sys::{self, ErlNifEnv, ErlNifTerm, ErlNifTermType};
 use scope_recorder::render::{Out, TermKind, TermView};
@@ -334,6 +334,12 @@ thread_local! {
         const { RefCell::new([AtomEntry::EMPTY; 256]) };
 }
 
+/// Message hashes' atom text hashes (`msg_hash::atom_text_hash`) by atom index, shared by
+/// all schedulers: one load per atom in a message instead of the text cache's thread-local
+/// lookup, copy and hashing of the text. Atom indexes stay below 2^26 (the atom table's
+/// hard limit), so an entry packs index + 1 and the 32-bit hash into one word.
+static ATOM_HASHES: [AtomicU64; 4096] = [const { AtomicU64::new(0) }; 4096];
+
 /// Latin-1 to UTF-8 (NIF 2.16 has no UTF-8 atom access); the UTF-8 length. `out` holds
 /// twice `latin1`'s length.
 fn latin1_to_utf8(latin1: &[u8], out: &mut [u8]) -> usize {
@@ -466,6 +472,26 @@ impl<'a> TermView<'a> for Raw<'a> {
         }
         // SAFETY: made by `latin1_to_utf8`.
         Some(f(unsafe { std::str::from_utf8_unchecked(&utf8[..len]) }))
+    }
+
+    fn atom_hash(self) -> Option<u32> {
+        let text_hash = |t: &str| scope_recorder::msg_hash::atom_text_hash(t.as_bytes());
+        let w = self.word();
+        if !fast_tags() || !tagged(w, ATOM_TAG) {
+            return self.with_atom(text_hash);
+        }
+        // The atom's index in the atom table; the entry keeps it (plus one, so 0 is empty)
+        // beside the hash, in one word, so a reader never pairs one atom's index with
+        // another's hash.
+        let key = (w >> 6) + 1;
+        let slot = &ATOM_HASHES[(key as usize) % ATOM_HASHES.len()];
+        let entry = slot.load(Ordering::Relaxed);
+        if entry >> 32 == key {
+            return Some(entry as u32);
+        }
+        let h = self.with_atom(text_hash)?;
+        slot.store(key << 32 | u64::from(h), Ordering::Relaxed);
+        Some(h)
     }
 
     fn int(self) -> Option<i64> {
