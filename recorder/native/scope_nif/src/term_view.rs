@@ -26,6 +26,7 @@ static BOXED_LAYOUT: AtomicBool = AtomicBool::new(false);
 
 const NIL: u64 = 0x3B;
 
+#[inline(always)]
 fn fast_boxed() -> bool {
     BOXED_LAYOUT.load(Ordering::Relaxed)
 }
@@ -34,6 +35,7 @@ fn fast_boxed() -> bool {
 ///
 /// # Safety
 /// `w` is a live term's word and [`BOXED_LAYOUT`] holds.
+#[inline(always)]
 unsafe fn heap_tuple<'a>(w: u64) -> Option<&'a [ErlNifTerm]> {
     if w & 0x3 != 0x2 {
         return None;
@@ -103,10 +105,12 @@ const ATOM_TAG: (u64, u64) = (0x3F, 0x0B);
 const PID_TAG: (u64, u64) = (0xF, 0x3);
 const SMALL_TAG: (u64, u64) = (0xF, 0xF);
 
+#[inline(always)]
 fn tagged(w: u64, (mask, tag): (u64, u64)) -> bool {
     w & mask == tag
 }
 
+#[inline(always)]
 fn fast_tags() -> bool {
     IMMEDIATE_TAGS.load(Ordering::Relaxed)
 }
@@ -142,6 +146,7 @@ pub struct Raw<'a> {
 }
 
 /// The raw word of a term (atoms and local pids: a stable key).
+#[inline(always)]
 pub fn word(t: ErlNifTerm) -> u64 {
     // SAFETY: ErlNifTerm is a transparent machine word.
     unsafe { std::mem::transmute::<ErlNifTerm, usize>(t) as u64 }
@@ -154,6 +159,7 @@ pub fn from_word(w: u64) -> ErlNifTerm {
 }
 
 impl<'a> Raw<'a> {
+    #[inline(always)]
     pub fn new(env: *mut ErlNifEnv, term: ErlNifTerm) -> Raw<'a> {
         Raw {
             env,
@@ -166,6 +172,7 @@ impl<'a> Raw<'a> {
         Raw::new(self.env, term)
     }
 
+    #[inline(always)]
     pub fn word(self) -> u64 {
         word(self.term)
     }
@@ -175,6 +182,7 @@ impl<'a> Raw<'a> {
         unsafe { sys::enif_term_type(self.env, self.term) }
     }
 
+    #[inline(always)]
     pub fn is_atom(self) -> bool {
         if fast_tags() {
             return tagged(self.word(), ATOM_TAG);
@@ -185,6 +193,7 @@ impl<'a> Raw<'a> {
 
     /// A small integer's value (an arity): from the word alone when the tags are known, so
     /// a list is told apart without a call into the VM.
+    #[inline(always)]
     pub fn small_int(self) -> Option<i64> {
         let w = self.word();
         if fast_tags() {
@@ -194,6 +203,7 @@ impl<'a> Raw<'a> {
     }
 
     /// A local pid's word, if this is a local pid.
+    #[inline(always)]
     pub fn local_pid(self) -> Option<u64> {
         if fast_tags() {
             let w = self.word();
@@ -211,6 +221,7 @@ impl<'a> Raw<'a> {
         }
     }
 
+    #[inline(always)]
     pub fn tuple(self) -> Option<&'a [ErlNifTerm]> {
         if fast_boxed() {
             // SAFETY: a live term of this call; the layout was checked.
@@ -233,6 +244,7 @@ impl<'a> Raw<'a> {
 
     /// The length of a proper list of at most 255 elements (an argument list), walking the
     /// heap when the layout is known; the VM's count otherwise.
+    #[inline]
     pub fn arity_of(self) -> Option<usize> {
         if fast_boxed() {
             let mut w = self.word();

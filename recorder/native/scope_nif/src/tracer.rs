@@ -71,11 +71,23 @@ pub fn enabled<'a>(_env: Env<'a>, tag: Term<'a>, state: Term<'a>, tracee: Term<'
 }
 
 /// The pid in a term: a local pid's word, or a remote pid's numbers.
+///
+/// Inlined, as are [`mfa`] and the term reads under them: returned through memory, their
+/// results were read back as 16-byte loads of two 8-byte stores, which the CPU cannot
+/// forward from its store buffer (~5 ns each, several per event, in `perf annotate`).
+#[inline(always)]
 fn raw_pid(env: Env<'_>, t: Term<'_>) -> Option<RawPid> {
     let r = Raw::new(env.as_c_arg(), t.as_c_arg());
-    if let Some(w) = r.local_pid() {
-        return Some(RawPid::Word(w));
+    match r.local_pid() {
+        Some(w) => Some(RawPid::Word(w)),
+        None => remote_pid(env, r),
     }
+}
+
+/// [`raw_pid`] for anything but a local pid.
+#[cold]
+#[inline(never)]
+fn remote_pid(env: Env<'_>, r: Raw<'_>) -> Option<RawPid> {
     if !matches!(r.term_type(), sys::ErlNifTermType::ERL_NIF_TERM_TYPE_PID) {
         return None;
     }
@@ -109,6 +121,7 @@ fn existing_atom(env: Env<'_>, name: &[u8]) -> Option<u64> {
 }
 
 /// `{M, F, A}` with A an arity or an argument list: module, function, arity (and the args).
+#[inline(always)]
 fn mfa<'a>(r: Raw<'a>) -> Option<((u64, u64, u8), Option<Raw<'a>>)> {
     let &[m, f, a] = r.tuple()? else {
         return None;
@@ -157,40 +170,26 @@ pub fn trace<'a>(
     let tag = tag.as_c_arg();
     let is = |a: Atom| tag == a.as_c_arg();
 
+    // Calls and returns, most events by far, have a path of their own.
+    let mfa_kind = if is(atoms::call()) {
+        Some(Kind::Call)
+    } else if is(atoms::return_from()) {
+        Some(Kind::ReturnFrom)
+    } else if is(atoms::exception_from()) {
+        Some(Kind::ExceptionFrom)
+    } else {
+        None
+    };
+    if let Some(kind) = mfa_kind {
+        trace_mfa(h, kind, ts, pid, raw(term), || extra().map(raw));
+        return;
+    }
+
     let mut e = RawEvent::new(Kind::Call, ts, pid);
     let mut capture = Capture::None;
     let mut hash_message = false;
-    let mut redacted = false;
-    // Only a pid and an MFA (plus perhaps a value): calls and returns.
-    let mut mfa_only = false;
 
-    if is(atoms::call()) {
-        let Some((m, args)) = mfa(raw(term)) else {
-            return;
-        };
-        redacted = h.redact.contains(&m.0);
-        e.mfa = Some(m);
-        mfa_only = true;
-        if let Some(a) = args {
-            capture = Capture::Elements(a);
-        }
-    } else if is(atoms::return_from()) || is(atoms::exception_from()) {
-        e.kind = if is(atoms::return_from()) {
-            Kind::ReturnFrom
-        } else {
-            Kind::ExceptionFrom
-        };
-        let Some((m, _)) = mfa(raw(term)) else { return };
-        redacted = h.redact.contains(&m.0);
-        e.mfa = Some(m);
-        mfa_only = true;
-        // The value is only looked up when it will be kept (a map lookup per event).
-        if h.rec.config.capture_bytes.is_some() && !redacted {
-            if let Some(x) = extra() {
-                capture = Capture::Term(raw(x));
-            }
-        }
-    } else if is(atoms::return_to()) {
+    if is(atoms::return_to()) {
         e.kind = Kind::ReturnTo;
         e.mfa = mfa(raw(term)).map(|(m, _)| m);
     } else if is(atoms::send()) || is(atoms::send_to_non_existing_process()) {
@@ -267,29 +266,67 @@ pub fn trace<'a>(
         return; // tags we do not record (ports, seq_trace…)
     }
 
-    let capture_bytes = if redacted {
-        None
-    } else {
-        h.rec.config.capture_bytes
+    let Some(lane) = admit(h, ts) else {
+        return;
     };
-    let lane = h.rec.lane_index(is_normal_scheduler);
-    if let Some(limit) = h.rec.per_lane_budget {
-        if !h.rec.lanes[lane].budget.admit(ts, limit, h.rec.second) {
-            return;
-        }
-    }
     if hash_message {
         if let Capture::Term(t) = capture {
             e.msg_hash = Some(message_hash(t));
         }
     }
-    if mfa_only && (capture_bytes.is_none() || matches!(capture, Capture::None)) {
-        if let (RawPid::Word(w), Some(m)) = (e.pid, e.mfa) {
-            push_mfa(&h.rec, lane, e.kind, ts, w, m);
-            return;
+    push(&h.rec, lane, &e, capture, h.rec.config.capture_bytes);
+}
+
+/// The caller's lane, unless the events/s budget refuses the event.
+#[inline(always)]
+fn admit(h: &Handle, ts: i64) -> Option<usize> {
+    let lane = h.rec.lane_index(is_normal_scheduler);
+    if let Some(limit) = h.rec.per_lane_budget {
+        if !h.rec.lanes[lane].budget.admit(ts, limit, h.rec.second) {
+            return None;
         }
     }
-    push(&h.rec, lane, &e, capture, capture_bytes);
+    Some(lane)
+}
+
+/// A call, return_from or exception_from. Without a value to capture, the record is written
+/// straight from the words (`record::encode_mfa`), with no [`RawEvent`] in between: copying
+/// its fields cost more than encoding them.
+#[inline(always)]
+fn trace_mfa<'a>(
+    h: &Handle,
+    kind: Kind,
+    ts: i64,
+    pid: RawPid,
+    term: Raw<'a>,
+    value: impl FnOnce() -> Option<Raw<'a>>,
+) {
+    let Some((m, args)) = mfa(term) else {
+        return;
+    };
+    let capture_bytes = h
+        .rec
+        .config
+        .capture_bytes
+        .filter(|_| !h.redact.contains(&m.0));
+    let Some(lane) = admit(h, ts) else {
+        return;
+    };
+    // A return's value is only looked up when it will be kept (a map lookup per event).
+    let capture = match (capture_bytes, kind, args) {
+        (None, ..) => Capture::None,
+        (Some(_), Kind::Call, Some(a)) => Capture::Elements(a),
+        (Some(_), Kind::Call, None) => Capture::None,
+        (Some(_), ..) => value().map_or(Capture::None, Capture::Term),
+    };
+    match (&capture, pid) {
+        (Capture::None, RawPid::Word(w)) => push_mfa(&h.rec, lane, kind, ts, w, m),
+        _ => {
+            let mut e = RawEvent::new(kind, ts, pid);
+            e.mfa = Some(m);
+            push(&h.rec, lane, &e, capture, capture_bytes);
+        }
+    }
 }
 
 /// [`push`] for a call or return without a value (`record::encode_mfa`).
