@@ -249,6 +249,43 @@ pub fn encode_mfa(
     MFA_RECORD
 }
 
+/// Most bytes of a record written by [`encode_message`] (core, peer and name).
+pub const MESSAGE_RECORD_MAX: usize = 56;
+
+/// Writes the record of a send or receive by a local pid (a word) without a value: the same
+/// bytes [`RawEvent::encode`] writes for it, as [`encode_mfa`] does for calls. `peer` is the
+/// receiver of a send, `name` the registered name it was sent to. Returns the length.
+pub fn encode_message(
+    out: &mut [u8],
+    kind: Kind,
+    ts: i64,
+    pid: u64,
+    (peer, name): (Option<RawPid>, Option<u64>),
+    hash: u32,
+) -> usize {
+    let out = &mut out[..MESSAGE_RECORD_MAX];
+    let (mut flags, mut forms) = (8u8, 0u8);
+    out[4..8].copy_from_slice(&hash.to_le_bytes());
+    out[8..16].copy_from_slice(&ts.to_le_bytes());
+    out[16..24].copy_from_slice(&pid.to_le_bytes());
+    out[24..32].fill(0);
+    let mut at = 32;
+    if let Some(p) = peer {
+        flags |= 2;
+        if put_pid(&mut out[at..at + 16], p) {
+            forms |= 2;
+        }
+        at += 16;
+    }
+    if let Some(n) = name {
+        flags |= 4;
+        out[at..at + 8].copy_from_slice(&n.to_le_bytes());
+        at += 8;
+    }
+    out[..4].copy_from_slice(&[kind.code(), flags, forms, 0]);
+    at
+}
+
 /// Writes a pid's 16 bytes; true when it is in number form.
 fn put_pid(out: &mut [u8], p: RawPid) -> bool {
     match p {
@@ -329,6 +366,40 @@ mod tests {
             let m = encode_mfa(&mut fast, kind, e.ts, 0x1234_5673, (0xAB_0B, 0xCD_0B, 7));
             assert_eq!((n, m), (MFA_RECORD, MFA_RECORD));
             assert_eq!(slow[..n], fast[..m]);
+        }
+    }
+
+    #[test]
+    fn the_message_shortcut_writes_what_encode_writes() {
+        let remote = RawPid::Numbers {
+            node: 0x77_0B,
+            number: 9,
+            serial: 2,
+        };
+        let peers = [None, Some(RawPid::Word(0x4563)), Some(remote)];
+        for kind in [Kind::Send, Kind::SendToNonExistingProcess, Kind::Receive] {
+            for peer in peers {
+                for name in [None, Some(0x99_0B)] {
+                    let mut e = RawEvent::new(kind, 987_654_321, RawPid::Word(0x1234_5673));
+                    e.peer = peer;
+                    e.name = name;
+                    e.msg_hash = Some(0xDEAD_BEEF);
+                    let mut slow = [0xEEu8; 64];
+                    let n = e.encode(&mut slow, |_| None);
+                    let mut fast = [0x11u8; 64];
+                    let m = encode_message(
+                        &mut fast,
+                        kind,
+                        e.ts,
+                        0x1234_5673,
+                        (peer, name),
+                        0xDEAD_BEEF,
+                    );
+                    assert_eq!(n, m, "{kind:?} {peer:?} {name:?}");
+                    assert!(m <= MESSAGE_RECORD_MAX);
+                    assert_eq!(slow[..n], fast[..m], "{kind:?} {peer:?} {name:?}");
+                }
+            }
         }
     }
 

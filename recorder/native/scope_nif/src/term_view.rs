@@ -370,50 +370,11 @@ fn latin1_to_utf8(latin1: &[u8], out: &mut [u8]) -> usize {
 }
 
 impl Raw<'_> {
-    /// `<0.N.S>` numbers of a pid, from the cache for local pids.
-    fn pid_numbers_cached(self) -> Option<(u32, u32)> {
-        let Some(w) = self.local_pid() else {
-            return self.with_external(pid_numbers).flatten();
-        };
-        let slot = ((w >> 4) & 255) as usize;
-        if let Some((n, s)) =
-            PID_CACHE.with_borrow(|c| (c[slot].0 == w).then_some((c[slot].1, c[slot].2)))
-        {
-            return Some((n, s));
-        }
-        let (n, s) = self.with_external(pid_numbers).flatten()?;
-        PID_CACHE.with_borrow_mut(|c| c[slot] = (w, n, s));
-        Some((n, s))
-    }
-}
-
-impl<'a> TermView<'a> for Raw<'a> {
-    fn kind(self) -> TermKind {
+    /// [`TermView::kind`] through the API: the kinds the word does not tell.
+    #[cold]
+    #[inline(never)]
+    fn kind_from_vm(self) -> TermKind {
         use ErlNifTermType::*;
-        if fast_tags() {
-            let w = self.word();
-            if tagged(w, ATOM_TAG) {
-                return TermKind::Atom;
-            }
-            if tagged(w, SMALL_TAG) {
-                return TermKind::Int;
-            }
-            if tagged(w, PID_TAG) {
-                return TermKind::Opaque;
-            }
-        }
-        if fast_boxed() {
-            let w = self.word();
-            if w == NIL {
-                return TermKind::Nil;
-            }
-            match w & 0x3 {
-                0x1 => return TermKind::Cons,
-                // SAFETY: a live term of this call; the layout was checked.
-                0x2 if unsafe { heap_tuple(w) }.is_some() => return TermKind::Tuple,
-                _ => {}
-            }
-        }
         match self.term_type() {
             ERL_NIF_TERM_TYPE_ATOM => TermKind::Atom,
             ERL_NIF_TERM_TYPE_INTEGER => {
@@ -448,6 +409,56 @@ impl<'a> TermView<'a> for Raw<'a> {
             _ => TermKind::Opaque,
         }
     }
+
+    /// `<0.N.S>` numbers of a pid, from the cache for local pids.
+    fn pid_numbers_cached(self) -> Option<(u32, u32)> {
+        let Some(w) = self.local_pid() else {
+            return self.with_external(pid_numbers).flatten();
+        };
+        let slot = ((w >> 4) & 255) as usize;
+        if let Some((n, s)) =
+            PID_CACHE.with_borrow(|c| (c[slot].0 == w).then_some((c[slot].1, c[slot].2)))
+        {
+            return Some((n, s));
+        }
+        let (n, s) = self.with_external(pid_numbers).flatten()?;
+        PID_CACHE.with_borrow_mut(|c| c[slot] = (w, n, s));
+        Some((n, s))
+    }
+}
+
+impl<'a> TermView<'a> for Raw<'a> {
+    // The walks (message hash, rendering) call these once per subterm: inlined, the common
+    // kinds are told from the word without a call.
+    #[inline(always)]
+    fn kind(self) -> TermKind {
+        if fast_tags() {
+            let w = self.word();
+            if tagged(w, ATOM_TAG) {
+                return TermKind::Atom;
+            }
+            if tagged(w, SMALL_TAG) {
+                return TermKind::Int;
+            }
+            if tagged(w, PID_TAG) {
+                return TermKind::Opaque;
+            }
+        }
+        if fast_boxed() {
+            let w = self.word();
+            if w == NIL {
+                return TermKind::Nil;
+            }
+            match w & 0x3 {
+                0x1 => return TermKind::Cons,
+                // SAFETY: a live term of this call; the layout was checked.
+                0x2 if unsafe { heap_tuple(w) }.is_some() => return TermKind::Tuple,
+                _ => {}
+            }
+        }
+        self.kind_from_vm()
+    }
+
 
     fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
         let w = self.word();
@@ -486,6 +497,7 @@ impl<'a> TermView<'a> for Raw<'a> {
         Some(f(unsafe { std::str::from_utf8_unchecked(&utf8[..len]) }))
     }
 
+    #[inline]
     fn atom_hash(self) -> Option<u32> {
         let text_hash = |t: &str| scope_recorder::msg_hash::atom_text_hash(t.as_bytes());
         let w = self.word();
@@ -506,6 +518,7 @@ impl<'a> TermView<'a> for Raw<'a> {
         Some(h)
     }
 
+    #[inline]
     fn int(self) -> Option<i64> {
         if fast_tags() && tagged(self.word(), SMALL_TAG) {
             return Some(self.word() as i64 >> 4);
@@ -533,6 +546,7 @@ impl<'a> TermView<'a> for Raw<'a> {
         }
     }
 
+    #[inline]
     fn cons(self) -> Option<(Self, Self)> {
         if fast_boxed() {
             // SAFETY: a live term of this call; the layout was checked.
@@ -547,6 +561,7 @@ impl<'a> TermView<'a> for Raw<'a> {
         }
     }
 
+    #[inline]
     fn tuple_len(self) -> Option<usize> {
         self.tuple().map(<[_]>::len)
     }
@@ -555,6 +570,7 @@ impl<'a> TermView<'a> for Raw<'a> {
         self.elem(i)
     }
 
+    #[inline]
     fn tuple_each(self, mut f: impl FnMut(Self) -> bool) {
         for &e in self.tuple().unwrap_or(&[]) {
             if !f(self.with(e)) {
@@ -563,6 +579,7 @@ impl<'a> TermView<'a> for Raw<'a> {
         }
     }
 
+    #[inline]
     fn pid(self) -> Option<(u32, u32)> {
         if self.local_pid().is_none()
             && !matches!(self.term_type(), ErlNifTermType::ERL_NIF_TERM_TYPE_PID)

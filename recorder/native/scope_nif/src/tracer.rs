@@ -5,7 +5,9 @@ use rustler::sys;
 use rustler::{Atom, Env, Term};
 use scope_format::Kind;
 use scope_recorder::msg_hash::message_hash;
-use scope_recorder::record::{encode_mfa, RawEvent, RawPid, MFA_RECORD};
+use scope_recorder::record::{
+    encode_message, encode_mfa, RawEvent, RawPid, MESSAGE_RECORD_MAX, MFA_RECORD,
+};
 use scope_recorder::recorder::Recorder;
 use scope_recorder::render::{render, render_elements, Out};
 
@@ -187,30 +189,21 @@ pub fn trace<'a>(
 
     let mut e = RawEvent::new(Kind::Call, ts, pid);
     let mut capture = Capture::None;
-    let mut hash_message = false;
 
     if is(atoms::return_to()) {
         e.kind = Kind::ReturnTo;
         e.mfa = mfa(raw(term)).map(|(m, _)| m);
     } else if is(atoms::send()) || is(atoms::send_to_non_existing_process()) {
-        e.kind = if is(atoms::send()) {
+        let kind = if is(atoms::send()) {
             Kind::Send
         } else {
             Kind::SendToNonExistingProcess
         };
-        if let Some(to) = extra() {
-            match raw_pid(env, to) {
-                Some(p) => e.peer = Some(p),
-                None if raw(to).is_atom() => e.name = Some(word(to.as_c_arg())),
-                None => {}
-            }
-        }
-        capture = Capture::Term(raw(term));
-        hash_message = true;
+        trace_message(h, env, kind, ts, pid, raw(term), extra());
+        return;
     } else if is(atoms::receive()) {
-        e.kind = Kind::Receive;
-        capture = Capture::Term(raw(term));
-        hash_message = true;
+        trace_message(h, env, Kind::Receive, ts, pid, raw(term), None);
+        return;
     } else if is(atoms::spawn()) || is(atoms::spawned()) {
         e.kind = if is(atoms::spawn()) {
             Kind::Spawn
@@ -269,11 +262,6 @@ pub fn trace<'a>(
     let Some(lane) = admit(h, ts) else {
         return;
     };
-    if hash_message {
-        if let Capture::Term(t) = capture {
-            e.msg_hash = Some(message_hash(t));
-        }
-    }
     push(&h.rec, lane, &e, capture, h.rec.config.capture_bytes);
 }
 
@@ -287,6 +275,47 @@ fn admit(h: &Handle, ts: i64) -> Option<usize> {
         }
     }
     Some(lane)
+}
+
+/// A send (`to`: its receiver, a pid or a registered name) or a receive: the message is
+/// hashed, to pair the two; without a value to capture, the record is written straight from
+/// the words (`record::encode_message`).
+#[inline(always)]
+fn trace_message<'a>(
+    h: &Handle,
+    env: Env<'a>,
+    kind: Kind,
+    ts: i64,
+    pid: RawPid,
+    msg: Raw<'a>,
+    to: Option<Term<'a>>,
+) {
+    let Some(lane) = admit(h, ts) else {
+        return;
+    };
+    let hash = message_hash(msg);
+    let (peer, name) = match to {
+        None => (None, None),
+        Some(t) => match raw_pid(env, t) {
+            Some(p) => (Some(p), None),
+            None if Raw::new(env.as_c_arg(), t.as_c_arg()).is_atom() => {
+                (None, Some(word(t.as_c_arg())))
+            }
+            None => (None, None),
+        },
+    };
+    match (h.rec.config.capture_bytes, pid) {
+        (None, RawPid::Word(w)) => publish(&h.rec, lane, MESSAGE_RECORD_MAX, |buf| {
+            encode_message(buf, kind, ts, w, (peer, name), hash)
+        }),
+        (capture_bytes, _) => {
+            let mut e = RawEvent::new(kind, ts, pid);
+            e.peer = peer;
+            e.name = name;
+            e.msg_hash = Some(hash);
+            push(&h.rec, lane, &e, Capture::Term(msg), capture_bytes);
+        }
+    }
 }
 
 /// A call, return_from or exception_from. Without a value to capture, the record is written
