@@ -162,6 +162,7 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
             Clock::Nanos => None,
         },
         batch: Batch::default(),
+        hot: HotSizer::new(rec.lanes.len()),
     };
     let flush = Duration::from_millis(rec.config.flush_ms);
     let started = Instant::now();
@@ -169,7 +170,6 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
     let mut last_flush = Instant::now();
     let mut last_events = 0u64;
     let mut poll = flush;
-    let mut prompt = Prompt::default();
     let mut last_drain = Instant::now();
     loop {
         wait(rec, flush.saturating_sub(last_flush.elapsed()).min(poll));
@@ -178,7 +178,6 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
         // Drained often while busy (to keep the rings' hot regions free), but chunks are
         // cut only every `flush_ms`: small chunks would compress worse.
         let flush_due = stopping || last_flush.elapsed() >= flush;
-        let pass = Instant::now();
         let mut result = drainer.drain_once(rec, &mut writer, r);
         if let Ok(bytes) = result {
             poll = poll_interval(bytes, last_drain.elapsed(), flush);
@@ -187,7 +186,6 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
         if flush_due {
             result = result.and_then(|n| writer.flush().map(|()| n).map_err(|e| e.to_string()));
         }
-        prompt.record(pass.elapsed(), rec);
         if let Err(e) = result {
             rec.request_stop(StopReason::Error(e));
             rec.finish(true);
@@ -288,33 +286,48 @@ fn poll_interval(bytes: u64, elapsed: Duration, flush: Duration) -> Duration {
     Duration::from_secs_f64(POLL_BYTES / rate).clamp(MIN_POLL, flush.max(MIN_POLL))
 }
 
-/// A pass (drain and flush) longer than this stops the rings' early wraps: after one, a
-/// producer has ¾ of its hot region (3 ms of calls at 250 MB/s, 12 ms at 1M events/s)
-/// until the writer passes the wrap. The first passes of a recording take ~4 ms (cold
-/// caches, first allocations), so early wraps start only after [`PROMPT_STREAK`] quick ones.
-const PROMPT_PASS: Duration = Duration::from_millis(2);
-const PROMPT_STREAK: u32 = 8;
+/// Each ring's hot region is at least [`BASE_HOT`] and at least this many times the most its
+/// producer wrote between two passes of the writer lately: after an early wrap the producer
+/// has ¾ of the region until the next pass, and a pass can come several times later than
+/// usual (the OS runs the writer when it can: a pass due in 1 ms came after 4 ms in one run
+/// at 170 MB/s into one ring, the usual pass there taking ~160 KB).
+const HOT_MARGIN: usize = 4;
+/// The usual hot region: small enough to stay in a core's L2 cache (1 MiB here), large enough
+/// for ~5 ms of 1M call events/s.
+const BASE_HOT: usize = 1 << 20;
+/// Early wraps wait for this many passes: a recording's first passes are slow (cold caches,
+/// first allocations).
+const WARMUP_PASSES: u32 = 8;
 
-/// Whether the writer has been draining promptly (see [`PROMPT_PASS`]).
-#[derive(Default)]
-struct Prompt {
-    streak: u32,
+/// Sizes the rings' hot regions from their traffic ([`HOT_MARGIN`], [`BASE_HOT`]); a ring whose traffic
+/// needs more than its largest region is walked whole (slower, never short of room).
+struct HotSizer {
+    /// Per lane: a decaying maximum of the ring bytes taken in one pass.
+    peaks: Vec<usize>,
+    passes: u32,
 }
 
-impl Prompt {
-    fn record(&mut self, pass: Duration, rec: &Recorder) {
-        let was = self.streak >= PROMPT_STREAK;
-        self.streak = if pass <= PROMPT_PASS {
-            self.streak.saturating_add(1)
-        } else {
-            0
-        };
-        let now = self.streak >= PROMPT_STREAK;
-        if now != was {
-            for lane in &rec.lanes {
-                lane.ring.set_hot(now);
-            }
+impl HotSizer {
+    fn new(lanes: usize) -> HotSizer {
+        HotSizer {
+            peaks: vec![0; lanes],
+            passes: 0,
         }
+    }
+
+    /// Called once per pass, before the lanes are taken.
+    fn pass(&mut self) {
+        self.passes = self.passes.saturating_add(1);
+    }
+
+    /// Lane `lane`'s producer wrote `bytes` since the last pass.
+    fn record(&mut self, lane: usize, bytes: usize, ring: &crate::ring::Ring) {
+        let peak = &mut self.peaks[lane];
+        // Halves in ~44 passes without a larger one: a late pass is remembered for a while.
+        *peak = bytes.max(*peak - *peak / 64);
+        let need = peak.saturating_mul(HOT_MARGIN);
+        let fits = self.passes > WARMUP_PASSES && need <= ring.max_hot();
+        ring.set_hot(if fits { need.max(BASE_HOT) } else { 0 });
     }
 }
 
@@ -332,6 +345,7 @@ struct Drainer {
     ticks: Option<Ticks>,
     /// Records taken from a ring, before they are resolved and written.
     batch: Batch,
+    hot: HotSizer,
 }
 
 impl Drainer {
@@ -347,7 +361,9 @@ impl Drainer {
             seen_drops,
             ticks,
             batch,
+            hot,
         } = self;
+        hot.pass();
         // Read before the rings: every event drained now was stamped before this reading or
         // a moment after.
         if let Some(t) = ticks.as_mut() {
@@ -361,7 +377,8 @@ impl Drainer {
             batch.clear();
             // SAFETY: this thread is the only consumer of every ring.
             unsafe { lane.ring.take(batch) };
-            moved += batch.body_bytes();
+            moved += batch.ring_bytes() as u64;
+            hot.record(i, batch.ring_bytes(), &lane.ring);
             for bytes in batch.records() {
                 let Some((mut raw, value)) = RawEvent::decode(bytes) else {
                     continue;
@@ -480,6 +497,39 @@ pub fn stop(rec: &Recorder) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hot_regions_follow_the_traffic_between_passes() {
+        let ring = crate::ring::Ring::new(8 << 20);
+        let mut sizer = HotSizer::new(1);
+        let mut pass = |sizer: &mut HotSizer, bytes| {
+            sizer.pass();
+            sizer.record(0, bytes, &ring);
+            ring.hot()
+        };
+        // The first passes never allow early wraps.
+        for _ in 0..WARMUP_PASSES {
+            assert_eq!(pass(&mut sizer, 100 << 10), 0);
+        }
+        // Steady traffic: the usual region.
+        assert_eq!(pass(&mut sizer, 100 << 10), BASE_HOT);
+        // Heavier traffic: four times a pass's bytes.
+        assert_eq!(pass(&mut sizer, 400 << 10), 1600 << 10);
+        // A late pass that took 600 KiB: 2.4 MiB would not fit a quarter of the ring.
+        assert_eq!(pass(&mut sizer, 600 << 10), 0);
+        // It is remembered for a while, then early wraps come back, sized for the traffic.
+        let mut back = 0;
+        while pass(&mut sizer, 100 << 10) == 0 {
+            back += 1;
+            assert!(back < 200, "never back");
+        }
+        assert!(back >= 5, "back after {back} passes");
+        assert!(ring.hot() <= 2 << 20);
+        for _ in 0..1000 {
+            pass(&mut sizer, 100 << 10);
+        }
+        assert_eq!(ring.hot(), BASE_HOT);
+    }
 
     #[test]
     fn the_writer_polls_faster_the_faster_records_come() {

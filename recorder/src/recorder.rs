@@ -353,12 +353,7 @@ impl Recorder {
     #[inline]
     pub fn after_push(&self, lane: usize) {
         let ring = &self.lanes[lane].ring;
-        let at = if ring.hot() < ring.capacity() {
-            ring.hot() / 4
-        } else {
-            ring.capacity() / 2
-        };
-        if ring.used() > at
+        if ring.used() > ring.wake_at()
             && !self.wake_pending.load(Ordering::Relaxed)
             && !self.wake_pending.swap(true, Ordering::AcqRel)
         {

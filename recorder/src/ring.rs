@@ -15,27 +15,27 @@
 //! a cache miss: ~45 ns per call event on a 2-vCPU EPYC (`recorder/bench/overhead.exs`).
 //! A burst that outruns the consumer still gets the whole ring: the producer only wraps early
 //! when the ring is nearly empty. Right after an early wrap, though, it has only the start of
-//! the ring (at least ¾ of the hot region) until the consumer passes the wrap, so early wraps
-//! are allowed only while the consumer says it is keeping up ([`Ring::set_hot`]).
+//! the ring (at least ¾ of the hot region) until the consumer passes the wrap, so the
+//! consumer sizes the hot region from the traffic it sees, or switches early wraps off
+//! ([`Ring::set_hot`]).
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Length word of a wrap marker: the rest of the ring up to its end is unused.
 const WRAP: u32 = u32::MAX;
 
-/// The hot region's size in rings of at least four times this (smaller rings have none).
-const HOT_BYTES: usize = 1 << 20;
+/// The smallest hot region; rings of less than four times this have none.
+pub const MIN_HOT: usize = 256 << 10;
 
 /// The ring. `head` and `tail` count bytes ever written and consumed (never wrapped), so
 /// `head - tail` is the bytes in use.
 pub struct Ring {
     buf: Box<[UnsafeCell<u8>]>,
     mask: usize,
-    /// The producer wraps early past this offset when the ring is nearly empty.
-    hot: usize,
-    /// Whether early wraps are allowed (set by the consumer).
-    hot_on: AtomicBool,
+    /// The producer wraps early past this offset when the ring is nearly empty; 0: never
+    /// (set by the consumer).
+    hot: AtomicUsize,
     /// Written by the producer only. Its own cache line, as is `tail`: the two threads
     /// writing one line would move it between cores on every event.
     head: Padded<AtomicUsize>,
@@ -80,8 +80,7 @@ impl Ring {
         Ring {
             buf: (0..cap).map(|_| UnsafeCell::new(0)).collect(),
             mask: cap - 1,
-            hot: if cap >= 4 * HOT_BYTES { HOT_BYTES } else { cap },
-            hot_on: AtomicBool::new(false),
+            hot: AtomicUsize::new(0),
             head: Padded(AtomicUsize::new(0)),
             tail: Padded(AtomicUsize::new(0)),
             dropped: AtomicU64::new(0),
@@ -93,16 +92,44 @@ impl Ring {
         self.mask + 1
     }
 
-    /// Size of the region the producer stays in while the consumer keeps up.
+    /// Size of the region the producer stays in while the consumer keeps up (0: none).
     pub fn hot(&self) -> usize {
-        self.hot
+        self.hot.load(Ordering::Relaxed)
     }
 
-    /// Consumer: allows or stops early wraps. The consumer allows them while it drains
-    /// promptly, so that the room left after an early wrap is enough until it passes it.
-    pub fn set_hot(&self, on: bool) {
-        if self.hot_on.load(Ordering::Relaxed) != on {
-            self.hot_on.store(on, Ordering::Relaxed);
+    /// The largest hot region this ring can have: a quarter of it (0 for rings under
+    /// four times [`MIN_HOT`]).
+    pub fn max_hot(&self) -> usize {
+        if self.capacity() >= 4 * MIN_HOT {
+            self.capacity() / 4
+        } else {
+            0
+        }
+    }
+
+    /// Consumer: sets the hot region to `bytes` (clamped to [`MIN_HOT`]..=[`Self::max_hot`],
+    /// rounded up to 64 KiB), or switches early wraps off with 0. After an early wrap the
+    /// producer has at least ¾ of it until the consumer passes the wrap: the consumer sizes
+    /// it for what the producer may write before its next pass.
+    pub fn set_hot(&self, bytes: usize) {
+        let max = self.max_hot();
+        let hot = if bytes == 0 || max == 0 {
+            0
+        } else {
+            bytes.next_multiple_of(64 << 10).clamp(MIN_HOT, max)
+        };
+        if self.hot.load(Ordering::Relaxed) != hot {
+            self.hot.store(hot, Ordering::Relaxed);
+        }
+    }
+
+    /// How full the ring may get before the producer wakes the consumer: a quarter of the
+    /// hot region (or of [`MIN_HOT`] while there is none), half of a small ring.
+    pub fn wake_at(&self) -> usize {
+        match (self.hot(), self.max_hot()) {
+            (_, 0) => self.capacity() / 2,
+            (0, _) => MIN_HOT / 4,
+            (hot, _) => hot / 4,
         }
     }
 
@@ -152,10 +179,8 @@ impl Ring {
         let to_end = self.capacity() - offset;
         // Past the hot region with at most a quarter of it unconsumed, wrap early: the
         // lines at the start were written and read a moment ago and are still cached.
-        let early = offset >= self.hot
-            && used <= self.hot / 4
-            && need <= offset - used
-            && self.hot_on.load(Ordering::Relaxed);
+        let hot = self.hot.load(Ordering::Relaxed);
+        let early = hot != 0 && offset >= hot && used <= hot / 4 && need <= offset - used;
         let (start, wrap_pad) = if to_end >= need && !early {
             (head, 0)
         } else {
@@ -201,7 +226,7 @@ impl Ring {
             // not wrap.
             let frame = unsafe { std::slice::from_raw_parts(self.ptr(tail), 4 + len as usize) };
             batch.bytes.extend_from_slice(frame);
-            batch.body_bytes += len as u64;
+            batch.ring_bytes += footprint(len as usize);
             n += 1;
             tail += footprint(len as usize);
         }
@@ -216,19 +241,19 @@ impl Ring {
 #[derive(Debug, Default)]
 pub struct Batch {
     bytes: Vec<u8>,
-    body_bytes: u64,
+    ring_bytes: usize,
 }
 
 impl Batch {
     /// Empties the batch (keeping its memory).
     pub fn clear(&mut self) {
         self.bytes.clear();
-        self.body_bytes = 0;
+        self.ring_bytes = 0;
     }
 
-    /// Bytes of the records taken (without their length words).
-    pub fn body_bytes(&self) -> u64 {
-        self.body_bytes
+    /// Ring bytes the records taken had used (length words and padding included).
+    pub fn ring_bytes(&self) -> usize {
+        self.ring_bytes
     }
 
     /// The records, in the order they were published.
@@ -253,6 +278,8 @@ fn footprint(len: usize) -> usize {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    const HOT_BYTES: usize = 1 << 20;
 
     fn push_bytes(r: &Ring, bytes: &[u8]) -> bool {
         unsafe {
@@ -313,7 +340,7 @@ mod tests {
     #[test]
     fn a_large_ring_stays_in_its_hot_region_while_the_consumer_keeps_up() {
         let r = Ring::new(4 * HOT_BYTES);
-        r.set_hot(true);
+        r.set_hot(HOT_BYTES);
         assert_eq!(r.hot(), HOT_BYTES);
         let rec = [9u8; 100];
         let (mut pushed, mut drained, mut furthest) = (0usize, 0usize, 0usize);
@@ -352,7 +379,7 @@ mod tests {
         // From the start: the burst runs past the hot region into the whole ring.
         assert!(fill(&r) >= whole - 2);
         let r = Ring::new(4 * HOT_BYTES);
-        r.set_hot(true);
+        r.set_hot(HOT_BYTES);
         // Consumer keeping up until the producer is past the hot region: it wraps early,
         // and until the consumer passes the wrap, the burst has the start of the ring.
         while offset(&r) < HOT_BYTES {
@@ -392,7 +419,7 @@ mod tests {
     #[test]
     fn an_early_wrap_with_a_quarter_of_the_hot_region_unconsumed_leaves_three_quarters() {
         let r = Ring::new(4 * HOT_BYTES);
-        r.set_hot(true);
+        r.set_hot(HOT_BYTES);
         let rec = [4u8; 1000];
         // Drained until a quarter of the hot region before its end, then left unconsumed.
         while offset(&r) < HOT_BYTES * 3 / 4 {
@@ -417,15 +444,31 @@ mod tests {
     #[test]
     fn a_consumer_on_another_thread_sees_every_record_across_early_wraps() {
         let r = Arc::new(Ring::new(4 * HOT_BYTES));
-        r.set_hot(true);
+        r.set_hot(HOT_BYTES);
         // ~64 MB through a 4 MiB ring; whether it stayed in the hot region depends on how
         // the two threads were scheduled, so only the data is checked.
         two_threads(r, 400_000, 300);
     }
 
     #[test]
-    fn small_rings_have_no_hot_region() {
-        assert_eq!(Ring::new(1 << 20).hot(), 1 << 20);
+    fn the_hot_region_is_clamped_and_small_rings_have_none() {
+        let r = Ring::new(8 << 20);
+        assert_eq!(
+            (r.hot(), r.wake_at()),
+            (0, MIN_HOT / 4),
+            "off until the consumer says"
+        );
+        r.set_hot(1);
+        assert_eq!(r.hot(), MIN_HOT);
+        r.set_hot(300 << 10);
+        assert_eq!(r.hot(), 320 << 10);
+        r.set_hot(100 << 20);
+        assert_eq!((r.hot(), r.wake_at()), (2 << 20, 512 << 10));
+        r.set_hot(0);
+        assert_eq!(r.hot(), 0);
+        let small = Ring::new(2 * MIN_HOT);
+        small.set_hot(MIN_HOT);
+        assert_eq!((small.hot(), small.wake_at()), (0, small.capacity() / 2));
     }
 
     #[test]
@@ -452,7 +495,7 @@ mod tests {
         }
         assert_eq!(batch.records().count(), pushed);
         assert!(batch.records().all(|b| b == rec));
-        assert_eq!(batch.body_bytes(), 100 * pushed as u64);
+        assert_eq!(batch.ring_bytes(), 104 * pushed);
         batch.clear();
         assert_eq!(batch.records().count(), 0);
         assert_eq!(r.dropped(), 1);
