@@ -104,6 +104,9 @@ fn writer_config(rec: &Recorder, anchor: fn() -> scope_format::ClockAnchor) -> W
         Clock::Nanos => "monotonic",
     };
     w.settings.push(("clock".into(), clock.into()));
+    // Sends and receives pair by this hash, across nodes too: only hashes of one version agree.
+    w.settings
+        .push(("msg_hash".into(), crate::msg_hash::VERSION.into()));
     w.segment_bytes = c.segment_bytes;
     w.max_bytes = c.max_bytes;
     w.run_id = run_id();

@@ -3,7 +3,7 @@
 //!
 //! Hashing the message's rendering (as the recorder first did) cost ~130 ns per message
 //! event even with `capture: :none`, most of it producing text nobody kept. This walks the
-//! term instead: atoms by their text, pids by their `<0.N.S>` numbers (a pid's node-local
+//! term instead: atoms by a hash of their text, pids by their `<0.N.S>` numbers (a pid's node-local
 //! form differs between sender and receiver node), numbers by value, binaries by length and
 //! first bytes, maps of more than 32 keys by their size (their order follows each node's
 //! own hashing). The walk visits at most [`MAX_NODES`] subterms, so a large message costs
@@ -11,6 +11,12 @@
 //! the analyzer pairs those by order.
 
 use crate::render::{TermKind, TermView};
+
+/// Which hash this is, written into segment headers (`msg_hash=` setting): a send and its
+/// receive recorded on two nodes pair only when both nodes wrote the same version.
+/// `structural-2`: atoms mixed as [`atom_text_hash`]; `structural-1` (recorders of
+/// 2026-11-27 before it) mixed the atom text's bytes; before that, rendered text was hashed.
+pub const VERSION: &str = "structural-2";
 
 /// Most subterms visited.
 pub const MAX_NODES: usize = 48;

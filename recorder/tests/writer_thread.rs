@@ -50,6 +50,9 @@ fn records_are_resolved_into_events_with_names_pids_and_values() {
     let h = trace.segments()[0].header.as_ref().unwrap();
     assert!(h.settings.contains(&("capture".into(), "bytes:256".into())));
     assert!(h.settings.contains(&("clock".into(), "monotonic".into())));
+    assert!(h
+        .settings
+        .contains(&("msg_hash".into(), "structural-2".into())));
 }
 
 #[test]
