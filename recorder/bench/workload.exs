@@ -1,0 +1,99 @@
+# One workload under one tracer, for profiling (`bench/hot_path.sh` runs it under `perf`):
+#
+#   elixir -pa _build/test/lib/elixir_scope/ebin bench/workload.exs calls|returns|pingpong floor|recorder N
+#
+# calls: N calls of a local function (N events); returns: the same with return_trace (2N);
+# pingpong: N/4 ping-pongs between two traced processes (N events). "floor" is the NIF
+# tracer that only counts; "recorder" is ElixirScope with `capture: :none`. Prints the traced
+# process's µs and, for the recorder, the events recorded and dropped.
+
+defmodule Workload do
+  def f(x), do: x + 1
+
+  def calls(0), do: :ok
+
+  def calls(n) do
+    f(n)
+    calls(n - 1)
+  end
+
+  def pingpong(_peer, 0), do: :ok
+
+  def pingpong(peer, n) do
+    send(peer, {:ping, self(), n})
+
+    receive do
+      {:pong, ^n} -> pingpong(peer, n - 1)
+    end
+  end
+
+  def ponger do
+    receive do
+      {:ping, from, n} ->
+        send(from, {:pong, n})
+        ponger()
+    end
+  end
+end
+
+[workload, tracer, n] = System.argv()
+n = String.to_integer(n)
+returns = workload == "returns"
+
+{fun, peers} =
+  case workload do
+    "pingpong" ->
+      peer = spawn(&Workload.ponger/0)
+      {fn -> Workload.pingpong(peer, div(n, 4)) end, [peer]}
+
+    _ ->
+      {fn -> Workload.calls(n) end, []}
+  end
+
+parent = self()
+
+pid =
+  spawn(fn ->
+    receive do
+      :go ->
+        t0 = System.monotonic_time(:microsecond)
+        fun.()
+        send(parent, {:done, System.monotonic_time(:microsecond) - t0})
+    end
+  end)
+
+pids = [pid | peers]
+calls? = workload != "pingpong"
+flags = if calls?, do: [:call], else: [:send, :receive]
+dir = Path.join(System.tmp_dir!(), "scope_workload_#{System.pid()}")
+
+case tracer do
+  "floor" ->
+    c = ElixirScope.Native.counter_new()
+    ms = if returns, do: [{:_, [], [{:return_trace}]}], else: true
+    if calls?, do: :erlang.trace_pattern({Workload, :f, 1}, ms, [:local])
+    for p <- pids, do: :erlang.trace(p, true, [{:tracer, ElixirScope.Native, c} | flags])
+
+  "recorder" ->
+    {:ok, _} = ElixirScope.start(dir: dir, capture: :none)
+
+    :ok =
+      ElixirScope.trace(pids,
+        calls: if(calls?, do: [{Workload, :f, 1}], else: []),
+        returns: returns,
+        messages: not calls?,
+        procs: false
+      )
+end
+
+send(pid, :go)
+
+receive do
+  {:done, us} -> IO.puts("#{workload} under #{tracer}: #{us} µs")
+end
+
+if tracer == "recorder" do
+  {:ok, stats} = ElixirScope.stop()
+  IO.puts("recorded #{stats.events} events, dropped #{stats.dropped}")
+  File.rm_rf!(dir)
+end
