@@ -505,7 +505,7 @@ mod tests {
     fn hot_regions_follow_the_traffic_between_passes() {
         let ring = crate::ring::Ring::new(8 << 20);
         let mut sizer = HotSizer::new(1);
-        let mut pass = |sizer: &mut HotSizer, bytes| {
+        let pass = |sizer: &mut HotSizer, bytes| {
             sizer.pass();
             sizer.record(0, bytes, &ring);
             ring.hot()
