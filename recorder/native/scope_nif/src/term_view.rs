@@ -459,7 +459,6 @@ impl<'a> TermView<'a> for Raw<'a> {
         self.kind_from_vm()
     }
 
-
     fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
         let w = self.word();
         let slot = ((w >> 6) & 255) as usize;
