@@ -289,46 +289,58 @@ fn poll_interval(bytes: u64, elapsed: Duration, flush: Duration) -> Duration {
     Duration::from_secs_f64(POLL_BYTES / rate).clamp(MIN_POLL, flush.max(MIN_POLL))
 }
 
-/// Each ring's hot region is at least [`BASE_HOT`] and at least this many times the most its
-/// producer wrote between two passes of the writer lately: after an early wrap the producer
-/// has ¾ of the region until the next pass, and a pass can come several times later than
-/// usual (the OS runs the writer when it can: a pass due in 1 ms came after 4 ms in one run
-/// at 170 MB/s into one ring, the usual pass there taking ~160 KB).
+/// After an early wrap a producer has ¾ of its ring's hot region until the writer's next
+/// pass, and a pass can come several times later than usual: the OS runs the writer when it
+/// can (passes due every 1 ms came 4–6 ms late in bench runs at ~170 MB/s into one ring).
+/// So the region leaves room for this long at the lane's recent peak rate…
+const HEADROOM: Duration = Duration::from_millis(8);
+/// …and for this many times the most the lane wrote between two passes lately.
 const HOT_MARGIN: usize = 4;
-/// The usual hot region: small enough to stay in a core's L2 cache (1 MiB here), large enough
-/// for ~5 ms of 1M call events/s.
+/// The smallest region the writer sets: small enough to stay in a core's L2 cache (1 MiB
+/// here), room for 16 ms of 1M call events/s.
 const BASE_HOT: usize = 1 << 20;
 /// Early wraps wait for this many passes: a recording's first passes are slow (cold caches,
 /// first allocations).
 const WARMUP_PASSES: u32 = 8;
 
-/// Sizes the rings' hot regions from their traffic ([`HOT_MARGIN`], [`BASE_HOT`]); a ring whose traffic
-/// needs more than its largest region is walked whole (slower, never short of room).
+/// Sizes the rings' hot regions from their traffic ([`HEADROOM`], [`HOT_MARGIN`],
+/// [`BASE_HOT`]). A ring whose traffic needs more than its largest region (a quarter of it)
+/// is walked whole: slower, but never short of room.
 struct HotSizer {
-    /// Per lane: a decaying maximum of the ring bytes taken in one pass.
-    peaks: Vec<usize>,
+    /// Per lane: decaying maxima of the ring bytes taken in one pass and of bytes/s.
+    peaks: Vec<(usize, f64)>,
     passes: u32,
+    last_pass: Instant,
 }
 
 impl HotSizer {
     fn new(lanes: usize) -> HotSizer {
         HotSizer {
-            peaks: vec![0; lanes],
+            peaks: vec![(0, 0.0); lanes],
             passes: 0,
+            last_pass: Instant::now(),
         }
     }
 
-    /// Called once per pass, before the lanes are taken.
-    fn pass(&mut self) {
+    /// Called once per pass, before the lanes are taken: the time since the last one.
+    fn pass(&mut self) -> Duration {
         self.passes = self.passes.saturating_add(1);
+        let now = Instant::now();
+        std::mem::replace(&mut self.last_pass, now).elapsed()
     }
 
-    /// Lane `lane`'s producer wrote `bytes` since the last pass.
-    fn record(&mut self, lane: usize, bytes: usize, ring: &crate::ring::Ring) {
-        let peak = &mut self.peaks[lane];
-        // Halves in ~44 passes without a larger one: a late pass is remembered for a while.
+    /// Lane `lane`'s producer wrote `bytes` in the `elapsed` since the last pass.
+    fn record(&mut self, lane: usize, bytes: usize, elapsed: Duration, ring: &crate::ring::Ring) {
+        let (peak, rate) = &mut self.peaks[lane];
+        // Both halve in ~44 passes without a larger one: a late pass or a burst is
+        // remembered for a while.
         *peak = bytes.max(*peak - *peak / 64);
-        let need = peak.saturating_mul(HOT_MARGIN);
+        let now_rate = bytes as f64 / elapsed.as_secs_f64().max(1e-4);
+        *rate = now_rate.max(*rate * (1.0 - 1.0 / 64.0));
+        let room = peak
+            .saturating_mul(HOT_MARGIN)
+            .max((*rate * HEADROOM.as_secs_f64()) as usize);
+        let need = room.saturating_mul(4) / 3;
         let fits = self.passes > WARMUP_PASSES && need <= ring.max_hot();
         ring.set_hot(if fits { need.max(BASE_HOT) } else { 0 });
     }
@@ -366,7 +378,7 @@ impl Drainer {
             batch,
             hot,
         } = self;
-        hot.pass();
+        let since = hot.pass();
         // Read before the rings: every event drained now was stamped before this reading or
         // a moment after.
         if let Some(t) = ticks.as_mut() {
@@ -381,7 +393,7 @@ impl Drainer {
             // SAFETY: this thread is the only consumer of every ring.
             unsafe { lane.ring.take(batch) };
             moved += batch.ring_bytes() as u64;
-            hot.record(i, batch.ring_bytes(), &lane.ring);
+            hot.record(i, batch.ring_bytes(), since, &lane.ring);
             for bytes in batch.records() {
                 let Some((mut raw, value)) = RawEvent::decode(bytes) else {
                     continue;
@@ -505,33 +517,37 @@ mod tests {
     fn hot_regions_follow_the_traffic_between_passes() {
         let ring = crate::ring::Ring::new(8 << 20);
         let mut sizer = HotSizer::new(1);
-        let pass = |sizer: &mut HotSizer, bytes| {
+        let ms = Duration::from_millis;
+        let mut pass = |sizer: &mut HotSizer, kib: usize, elapsed| {
             sizer.pass();
-            sizer.record(0, bytes, &ring);
-            ring.hot()
+            sizer.record(0, kib << 10, elapsed, &ring);
+            ring.hot() >> 10
         };
         // The first passes never allow early wraps.
         for _ in 0..WARMUP_PASSES {
-            assert_eq!(pass(&mut sizer, 100 << 10), 0);
+            assert_eq!(pass(&mut sizer, 50, ms(1)), 0);
         }
-        // Steady traffic: the usual region.
-        assert_eq!(pass(&mut sizer, 100 << 10), BASE_HOT);
-        // Heavier traffic: four times a pass's bytes.
-        assert_eq!(pass(&mut sizer, 400 << 10), 1600 << 10);
-        // A late pass that took 600 KiB: 2.4 MiB would not fit a quarter of the ring.
-        assert_eq!(pass(&mut sizer, 600 << 10), 0);
-        // It is remembered for a while, then early wraps come back, sized for the traffic.
+        // 50 MB/s (1M call events/s): the usual region.
+        assert_eq!(pass(&mut sizer, 50, ms(1)), 1024);
+        // 150 MB/s: 8 ms of it is 1.2 MB, in a region of 1.6 MB.
+        assert_eq!(pass(&mut sizer, 150, ms(1)), 1600);
+        // 300 MB/s would need more than a quarter of the ring: early wraps stop.
+        assert_eq!(pass(&mut sizer, 300, ms(1)), 0);
+        // The peak is remembered for a while, then early wraps come back, sized for the
+        // traffic.
         let mut back = 0;
-        while pass(&mut sizer, 100 << 10) == 0 {
+        while pass(&mut sizer, 50, ms(1)) == 0 {
             back += 1;
             assert!(back < 200, "never back");
         }
         assert!(back >= 5, "back after {back} passes");
-        assert!(ring.hot() <= 2 << 20);
         for _ in 0..1000 {
-            pass(&mut sizer, 100 << 10);
+            pass(&mut sizer, 50, ms(1));
         }
         assert_eq!(ring.hot(), BASE_HOT);
+        // A pass that came late with 600 KiB at the usual rate: four times that would not
+        // fit either.
+        assert_eq!(pass(&mut sizer, 600, ms(12)), 0);
     }
 
     #[test]
