@@ -1,6 +1,7 @@
 # Tracing overhead, all in one run: untraced, a NIF tracer that only counts (the BEAM's floor
-# for erl_tracer), ElixirScope (values captured, and not), dbg's process tracer, and
-# dbg:trace_port(file). Prints ns/event over untraced, bytes/event on disk, and ratios.
+# for erl_tracer; also with the `arity` flag ElixirScope sets without value capture),
+# ElixirScope (values captured, and not), dbg's process tracer, and dbg:trace_port(file).
+# Prints ns/event over untraced, bytes/event on disk, and ratios.
 #
 #   cd recorder && MIX_ENV=test mix compile && \
 #     elixir -pa _build/test/lib/elixir_scope/ebin bench/overhead.exs [calls]
@@ -147,6 +148,24 @@ tracers = [
      setup = fn pids ->
        Bench.patterns(ret)
        for pid <- pids, do: :erlang.trace(pid, true, [{:tracer, ElixirScope.Native, c} | flags])
+       fn -> Bench.clear() end
+     end
+
+     {setup, fn -> {0, 0} end}
+   end},
+  # The floor with the flags ElixirScope uses without value capture: `arity` makes the VM
+  # pass {M, F, Arity} instead of building the argument list (messages are unaffected).
+  {"NIF counting only, arity flag",
+   fn flags, ret ->
+     c = ElixirScope.Native.counter_new()
+     extra = if :call in flags, do: [:arity], else: []
+
+     setup = fn pids ->
+       Bench.patterns(ret)
+
+       for pid <- pids,
+           do: :erlang.trace(pid, true, [{:tracer, ElixirScope.Native, c} | flags ++ extra])
+
        fn -> Bench.clear() end
      end
 

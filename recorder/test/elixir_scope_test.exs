@@ -142,6 +142,41 @@ defmodule ElixirScopeTest do
            )
   end
 
+  test "without value capture the VM passes arities, not argument lists", %{
+    dir: dir,
+    trace: trace
+  } do
+    {:ok, _} = ElixirScope.start(dir: trace, capture: :none)
+    parent = self()
+
+    pid =
+      spawn(fn ->
+        receive do
+          :go -> send(parent, {:done, Workload.add(1, 2)})
+        end
+      end)
+
+    :ok = ElixirScope.trace(pid, calls: [Workload], procs: false, messages: false)
+    {:flags, flags} = :erlang.trace_info(pid, :flags)
+    assert :arity in flags
+    send(pid, :go)
+    assert_receive {:done, 3}
+    {:ok, _} = ElixirScope.stop()
+    [call] = TraceFiles.events(dir, :call)
+    assert call.mfa == "ElixirScope.Workload.add/2"
+    assert call.value == :undefined
+
+    # With values captured, the arguments are needed.
+    {:ok, _} = ElixirScope.start(dir: Path.join(trace, "values"))
+    pid = spawn(fn -> receive(do: (:go -> :ok)) end)
+    :ok = ElixirScope.trace(pid, calls: [Workload], procs: false, messages: false)
+    {:flags, flags} = :erlang.trace_info(pid, :flags)
+    assert :call in flags
+    refute :arity in flags
+    send(pid, :go)
+    {:ok, _} = ElixirScope.stop()
+  end
+
   test "redacted modules have no arguments or results captured", %{dir: dir, trace: trace} do
     {:ok, _} = ElixirScope.start(dir: trace, redact: [Workload])
 

@@ -326,7 +326,21 @@ defmodule ElixirScope.Recorder do
       {:ok, ref} ->
         :persistent_term.put(@key, ref)
         Process.send_after(self(), :check, @check_ms)
-        {:ok, %{ref: ref, flags: [], targets: [], patterns: [], returns: true, sampled: nil}}
+        # Without value capture, calls are traced with `:arity`: the VM then passes
+        # {M, F, Arity} instead of building a list of the arguments (~8 ns per call event
+        # with one argument, more with more).
+        arity = if config.capture == nil, do: [:arity], else: []
+
+        {:ok,
+         %{
+           ref: ref,
+           flags: [],
+           targets: [],
+           patterns: [],
+           returns: true,
+           sampled: nil,
+           arity: arity
+         }}
 
       {:error, reason} ->
         {:stop, {:shutdown, reason}}
@@ -336,6 +350,7 @@ defmodule ElixirScope.Recorder do
   @impl true
   def handle_call({:trace, spec}, _from, s) do
     Native.set_sample(s.ref, spec.sample)
+    spec = if :call in spec.flags, do: %{spec | flags: spec.flags ++ s.arity}, else: spec
     tracer = {:tracer, Native, s.ref}
     # Processes spawned by a traced pid are traced too (`:all`/`:new` cover them already).
     inherit = fn t -> if is_pid(t), do: [:set_on_spawn], else: [] end
@@ -394,7 +409,7 @@ defmodule ElixirScope.Recorder do
 
     # The targets need the call flag even when the plan traces nothing in full.
     try do
-      for t <- targets, do: :erlang.trace(t, true, [tracer, :call | inherit.(t)])
+      for t <- targets, do: :erlang.trace(t, true, [tracer, :call | inherit.(t) ++ s.arity])
     rescue
       ArgumentError -> :ok
     end
@@ -405,7 +420,7 @@ defmodule ElixirScope.Recorder do
     s = %{
       s
       | sampled: {patterns, fraction, match_spec(returns)},
-        flags: Enum.uniq(s.flags ++ [:call]),
+        flags: Enum.uniq(s.flags ++ [:call | s.arity]),
         targets: s.targets ++ targets
     }
 
