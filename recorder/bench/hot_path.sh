@@ -6,7 +6,7 @@
 #
 #   cd recorder && MIX_ENV=test mix compile && bench/hot_path.sh [calls|returns|pingpong] [N]
 #
-# Per-function figures are stable to ~1 ns between runs even when wall-clock ratios on a
+# Per-function figures repeat to within a few ns between runs even when wall-clock ratios on a
 # noisy VM are not. Needs `perf` (Debian: linux-perf) and +S1 keeps the workload on one
 # scheduler so its samples are all in one thread.
 set -eu
