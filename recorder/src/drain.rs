@@ -518,7 +518,7 @@ mod tests {
         let ring = crate::ring::Ring::new(8 << 20);
         let mut sizer = HotSizer::new(1);
         let ms = Duration::from_millis;
-        let mut pass = |sizer: &mut HotSizer, kib: usize, elapsed| {
+        let pass = |sizer: &mut HotSizer, kib: usize, elapsed| {
             sizer.pass();
             sizer.record(0, kib << 10, elapsed, &ring);
             ring.hot() >> 10
