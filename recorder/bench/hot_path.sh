@@ -6,6 +6,8 @@
 #
 #   cd recorder && MIX_ENV=test mix compile && bench/hot_path.sh [calls|returns|pingpong] [N]
 #
+# TRACERS_EXTRA=recorder256 adds the recorder with values captured (256 bytes).
+#
 # Per-function figures repeat to within a few ns between runs even when wall-clock ratios on a
 # noisy VM are not. Needs `perf` (Debian: linux-perf) and +S1 keeps the workload on one
 # scheduler so its samples are all in one thread.
@@ -17,7 +19,7 @@ ebin=_build/test/lib/elixir_scope/ebin
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
 command -v perf >/dev/null || { echo "perf not found (Debian: apt-get install linux-perf)" >&2; exit 2; }
-for tracer in floor recorder; do
+for tracer in floor recorder ${TRACERS_EXTRA:-}; do
   perf record -q -F $freq -o "$data/$tracer.data" -- \
     elixir --erl "+S1" -pa $ebin bench/workload.exs "$workload" $tracer "$n" 2>/dev/null
   events=$n

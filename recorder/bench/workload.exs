@@ -1,10 +1,12 @@
 # One workload under one tracer, for profiling (`bench/hot_path.sh` runs it under `perf`):
 #
-#   elixir -pa _build/test/lib/elixir_scope/ebin bench/workload.exs calls|returns|pingpong floor|recorder N
+#   elixir -pa _build/test/lib/elixir_scope/ebin bench/workload.exs \
+#     calls|returns|pingpong floor|recorder|recorder256 N
 #
 # calls: N calls of a local function (N events); returns: the same with return_trace (2N);
 # pingpong: N/4 ping-pongs between two traced processes (N events). "floor" is the NIF
-# tracer that only counts; "recorder" is ElixirScope with `capture: :none`. Prints the traced
+# tracer that only counts; "recorder" is ElixirScope with `capture: :none`, "recorder256"
+# with values captured up to 256 bytes (the default). Prints the traced
 # process's µs and, for the recorder, the events recorded and dropped.
 
 defmodule Workload do
@@ -74,8 +76,9 @@ case tracer do
     if calls?, do: :erlang.trace_pattern({Workload, :f, 1}, ms, [:local])
     for p <- pids, do: :erlang.trace(p, true, [{:tracer, ElixirScope.Native, c} | flags])
 
-  "recorder" ->
-    {:ok, _} = ElixirScope.start(dir: dir, capture: :none)
+  recorder when recorder in ["recorder", "recorder256"] ->
+    capture = if recorder == "recorder", do: :none, else: {:bytes, 256}
+    {:ok, _} = ElixirScope.start(dir: dir, capture: capture)
 
     :ok =
       ElixirScope.trace(pids,
@@ -92,7 +95,7 @@ receive do
   {:done, us} -> IO.puts("#{workload} under #{tracer}: #{us} µs")
 end
 
-if tracer == "recorder" do
+if tracer != "floor" do
   {:ok, stats} = ElixirScope.stop()
   IO.puts("recorded #{stats.events} events, dropped #{stats.dropped}")
   File.rm_rf!(dir)
