@@ -166,17 +166,30 @@ impl<'b> Out<'b> {
         self.push_u64(v.unsigned_abs());
     }
 
-    /// Appends `u` in decimal.
+    /// Appends `u` in decimal, two digits per division (integers are the commonest
+    /// argument; a digit at a time was ~6 ns of a 7-digit one, measured by
+    /// `bench/hot_path.sh`).
     pub fn push_u64(&mut self, mut u: u64) {
+        const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+            2021222324252627282930313233343536373839\
+            4041424344454647484950515253545556575859\
+            6061626364656667686970717273747576777879\
+            8081828384858687888990919293949596979899";
         let mut tmp = [0u8; 20];
         let mut i = tmp.len();
-        loop {
+        while u >= 100 {
+            let pair = (u % 100) as usize * 2;
+            u /= 100;
+            i -= 2;
+            tmp[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        }
+        if u >= 10 {
+            let pair = u as usize * 2;
+            i -= 2;
+            tmp[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        } else {
             i -= 1;
-            tmp[i] = b'0' + (u % 10) as u8;
-            u /= 10;
-            if u == 0 {
-                break;
-            }
+            tmp[i] = b'0' + u as u8;
         }
         self.push(&tmp[i..]);
     }
@@ -778,6 +791,29 @@ mod tests {
         assert!(s.contains('…'));
         assert_eq!(s.matches('{').count(), MAX_DEPTH + 1);
         std::mem::forget(t); // dropping 10k nested boxes recursively is the test harness's problem
+    }
+
+    #[test]
+    fn integers_print_as_decimal() {
+        let mut cases: Vec<i64> =
+            vec![0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, i64::MAX, i64::MIN];
+        let mut p = 1i64;
+        while let Some(next) = p.checked_mul(10) {
+            cases.extend([p - 1, p, p + 1, -p, next / 7]);
+            p = next;
+        }
+        for v in cases {
+            let mut buf = [0u8; 32];
+            let mut out = Out::new(&mut buf, 32);
+            out.push_int(v);
+            let n = out.len();
+            assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), v.to_string());
+        }
+        let mut buf = [0u8; 32];
+        let mut out = Out::new(&mut buf, 32);
+        out.push_u64(u64::MAX);
+        let n = out.len();
+        assert_eq!(&buf[..n], u64::MAX.to_string().as_bytes());
     }
 
     #[test]
