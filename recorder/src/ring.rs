@@ -124,11 +124,11 @@ impl Ring {
     }
 
     /// How full the ring may get before the producer wakes the consumer: a quarter of the
-    /// hot region (or of [`MIN_HOT`] while there is none), half of a small ring.
+    /// hot region (an eighth of its largest while there is none), half of a small ring.
     pub fn wake_at(&self) -> usize {
         match (self.hot(), self.max_hot()) {
             (_, 0) => self.capacity() / 2,
-            (0, _) => MIN_HOT / 4,
+            (0, max) => max / 8,
             (hot, _) => hot / 4,
         }
     }
@@ -156,8 +156,11 @@ impl Ring {
         self.capacity() - self.used() >= 2 * footprint(len)
     }
 
+    /// A pointer into the buffer, derived from the whole slice (records are read and
+    /// written through it across many cells).
     fn ptr(&self, at: usize) -> *mut u8 {
-        self.buf[at & self.mask].get()
+        // SAFETY: `at & mask` is inside the buffer.
+        unsafe { UnsafeCell::raw_get(self.buf.as_ptr()).add(at & self.mask) }
     }
 
     /// Producer: writes one record of at most `max_len` bytes, filled by `fill`, which returns
@@ -261,7 +264,8 @@ impl Batch {
         let mut rest = &self.bytes[..];
         std::iter::from_fn(move || {
             let (len, after) = rest.split_first_chunk::<4>()?;
-            let len = (u32::from_le_bytes(*len) as usize).min(after.len());
+            // The ring's length words are native-endian (`take` copies them as they are).
+            let len = (u32::from_ne_bytes(*len) as usize).min(after.len());
             let (body, next) = after.split_at(len);
             rest = next;
             Some(body)
@@ -455,7 +459,7 @@ mod tests {
         let r = Ring::new(8 << 20);
         assert_eq!(
             (r.hot(), r.wake_at()),
-            (0, MIN_HOT / 4),
+            (0, 256 << 10),
             "off until the consumer says"
         );
         r.set_hot(1);
