@@ -309,27 +309,32 @@ const WARMUP_PASSES: u32 = 8;
 struct HotSizer {
     /// Per lane: decaying maxima of the ring bytes taken in one pass and of bytes/s.
     peaks: Vec<(usize, f64)>,
+    /// Per lane: when it was last taken (lanes are taken one after the other).
+    taken: Vec<Instant>,
     passes: u32,
-    last_pass: Instant,
 }
 
 impl HotSizer {
     fn new(lanes: usize) -> HotSizer {
         HotSizer {
             peaks: vec![(0, 0.0); lanes],
+            taken: vec![Instant::now(); lanes],
             passes: 0,
-            last_pass: Instant::now(),
         }
     }
 
-    /// Called once per pass, before the lanes are taken: the time since the last one.
-    fn pass(&mut self) -> Duration {
+    /// Called once per pass, before the lanes are taken.
+    fn pass(&mut self) {
         self.passes = self.passes.saturating_add(1);
-        let now = Instant::now();
-        std::mem::replace(&mut self.last_pass, now).elapsed()
     }
 
-    /// Lane `lane`'s producer wrote `bytes` in the `elapsed` since the last pass.
+    /// Lane `lane` was just taken: the time since it was taken before.
+    fn taken(&mut self, lane: usize) -> Duration {
+        let now = Instant::now();
+        now.saturating_duration_since(std::mem::replace(&mut self.taken[lane], now))
+    }
+
+    /// Lane `lane`'s producer wrote `bytes` in the `elapsed` since it was last taken.
     fn record(&mut self, lane: usize, bytes: usize, elapsed: Duration, ring: &crate::ring::Ring) {
         let (peak, rate) = &mut self.peaks[lane];
         // Both halve in ~44 passes without a larger one: a late pass or a burst is
@@ -378,7 +383,7 @@ impl Drainer {
             batch,
             hot,
         } = self;
-        let since = hot.pass();
+        hot.pass();
         // Read before the rings: every event drained now was stamped before this reading or
         // a moment after.
         if let Some(t) = ticks.as_mut() {
@@ -393,6 +398,7 @@ impl Drainer {
             // SAFETY: this thread is the only consumer of every ring.
             unsafe { lane.ring.take(batch) };
             moved += batch.ring_bytes() as u64;
+            let since = hot.taken(i);
             hot.record(i, batch.ring_bytes(), since, &lane.ring);
             for bytes in batch.records() {
                 let Some((mut raw, value)) = RawEvent::decode(bytes) else {
