@@ -177,6 +177,48 @@ defmodule ElixirScopeTest do
     {:ok, _} = ElixirScope.stop()
   end
 
+  test "a process left with the arity flag by an earlier recording gets its arguments captured",
+       %{dir: dir, trace: trace} do
+    parent = self()
+
+    worker = fn ->
+      receive do
+        :go -> send(parent, {:done, Workload.add(1, 2)})
+      end
+    end
+
+    {:ok, _} = ElixirScope.start(dir: Path.join(dir, "first"), capture: :none)
+
+    pid =
+      spawn(fn ->
+        receive do
+          :spawn -> send(parent, {:child, spawn(worker)})
+        end
+
+        Process.sleep(:infinity)
+      end)
+
+    :ok = ElixirScope.trace(pid, calls: [Workload], procs: false, messages: false)
+    send(pid, :spawn)
+    assert_receive {:child, child}
+    {:ok, _} = ElixirScope.stop()
+    # The child inherited the flags (set_on_spawn), `:arity` among them; stopping clears
+    # only the traced pid's. The VM drops a gone tracer's flags when the next one is set
+    # (OTP 25), so the second recording, which captures values, gets the arguments.
+
+    {:ok, _} = ElixirScope.start(dir: trace)
+    :ok = ElixirScope.trace(child, calls: [Workload], procs: false, messages: false)
+    {:flags, flags} = :erlang.trace_info(child, :flags)
+    refute :arity in flags
+    send(child, :go)
+    assert_receive {:done, 3}
+    {:ok, _} = ElixirScope.stop()
+    [call] = TraceFiles.events(dir, :call)
+    assert call.mfa == "ElixirScope.Workload.add/2"
+    assert call.value == "1, 2"
+    Process.exit(pid, :kill)
+  end
+
   test "redacted modules have no arguments or results captured", %{dir: dir, trace: trace} do
     {:ok, _} = ElixirScope.start(dir: trace, redact: [Workload])
 

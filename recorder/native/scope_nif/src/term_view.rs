@@ -348,8 +348,8 @@ thread_local! {
 
 /// Message hashes' atom text hashes (`msg_hash::atom_text_hash`) by atom index, shared by
 /// all schedulers: one load per atom in a message instead of the text cache's thread-local
-/// lookup, copy and hashing of the text. Atom indexes stay below 2^26 (the atom table's
-/// hard limit), so an entry packs index + 1 and the 32-bit hash into one word.
+/// lookup, copy and hashing of the text. Atom indexes stay below 2^31 (the atom table's
+/// limit is far lower), so an entry packs index + 1 and the 32-bit hash into one word.
 static ATOM_HASHES: [AtomicU64; 4096] = [const { AtomicU64::new(0) }; 4096];
 
 /// Latin-1 to UTF-8 (NIF 2.16 has no UTF-8 atom access); the UTF-8 length. `out` holds
