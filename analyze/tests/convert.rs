@@ -109,7 +109,10 @@ fn every_event_becomes_one_row_with_its_values() {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, expected.len());
     assert_eq!(meta["scope.schema_version"], "1");
-    assert_eq!(meta["scope.format_version"], "1");
+    assert_eq!(
+        meta["scope.format_version"],
+        scope_format::FORMAT_VERSION.to_string()
+    );
     assert_eq!(meta["scope.dropped_events"], "7");
     assert_eq!(meta["scope.events"], expected.len().to_string());
     let sources: Vec<String> = serde_json::from_str(&meta["scope.source_segments"]).unwrap();

@@ -193,7 +193,7 @@ fn verify_exits_two_on_files_that_are_not_traces_or_too_new() {
     let o = scope(&["verify", &bad("too-new-version.scope")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stdout(&o).contains("written by a newer scope (format v2)"),
+        stdout(&o).contains("written by a newer scope (format v3)"),
         "{}",
         stdout(&o)
     );

@@ -286,10 +286,20 @@ impl EventColumns {
         ] {
             varint_column(out, col.iter().map(|&x| u64::from(x)));
         }
+        // Each hash XOR the previous hash in the chunk: a receive recorded soon after its
+        // send (one scheduler running both processes) stores zeros, which compress, where
+        // two copies of a random word do not (ping-pong: 4.8 -> 2.8 bytes per event).
+        // Events without a hash store 0 and leave the chain alone.
         let at = begin_column(out);
-        self.msg_hash
-            .iter()
-            .for_each(|h| out.extend_from_slice(&h.to_le_bytes()));
+        let mut prev = 0u32;
+        for (&h, &f) in self.msg_hash.iter().zip(&self.flags) {
+            let stored = if f & flag::HASH != 0 {
+                std::mem::replace(&mut prev, h) ^ h
+            } else {
+                0
+            };
+            out.extend_from_slice(&stored.to_le_bytes());
+        }
         end_column(out, at);
         varint_column(out, self.correlation.iter().copied());
         for n in &self.nums {
@@ -301,8 +311,14 @@ impl EventColumns {
         bytes_column(out, &self.value_bytes);
     }
 
-    /// Decodes `count` events from a raw payload whose ts deltas start from `ts_begin`.
-    pub fn decode(raw: &[u8], count: u32, ts_begin: i64) -> Result<EventColumns, String> {
+    /// Decodes `count` events from a raw payload whose ts deltas start from `ts_begin`,
+    /// written in format `version` (it changes how message hashes are stored).
+    pub fn decode(
+        raw: &[u8],
+        count: u32,
+        ts_begin: i64,
+        version: u16,
+    ) -> Result<EventColumns, String> {
         let n = count as usize;
         // Every event takes at least one byte in each of several columns: a count the payload
         // cannot hold is refused before anything is allocated for it.
@@ -363,10 +379,25 @@ impl EventColumns {
         if cols[13].len() != n * 4 {
             return Err("column 13 (msg_hash) has the wrong length".into());
         }
-        out.msg_hash = cols[13]
+        let stored = cols[13]
             .chunks_exact(4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect();
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+        out.msg_hash = if version >= 2 {
+            let mut prev = 0u32;
+            stored
+                .zip(&out.flags)
+                .map(|(x, &f)| {
+                    if f & flag::HASH != 0 {
+                        prev ^= x;
+                        prev
+                    } else {
+                        x
+                    }
+                })
+                .collect()
+        } else {
+            stored.collect()
+        };
         out.correlation = decode_column(cols[14], n, u64::from, Some)
             .ok_or("column 14 (correlation) does not hold one value per event")?;
         for (k, col) in out.nums.iter_mut().enumerate() {
@@ -487,4 +518,48 @@ fn fixed_bytes(col: &[u8], n: usize, i: usize) -> Result<Vec<u8>, String> {
 fn u32s(col: &[u8], n: usize, i: usize) -> Result<Vec<u32>, String> {
     decode_column(col, n, u32::from, |v| u32::try_from(v).ok())
         .ok_or_else(|| format!("column {i} does not hold one u32 per event"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dictionary::Interner;
+    use crate::{Kind, Pid};
+
+    /// Column 13 of an encoded payload.
+    fn hash_column(raw: &[u8]) -> Vec<u32> {
+        let mut at = 0;
+        for _ in 0..13 {
+            let len = u32::from_le_bytes(raw[at..at + 4].try_into().unwrap()) as usize;
+            at += 4 + len;
+        }
+        let len = u32::from_le_bytes(raw[at..at + 4].try_into().unwrap()) as usize;
+        raw[at + 4..at + 4 + len]
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn message_hashes_are_stored_against_the_previous_hash_from_version_2() {
+        let mut cols = EventColumns::default();
+        let mut syms = Interner::default();
+        let hashes = [Some(0xDEAD_BEEF), None, Some(0xDEAD_BEEF), Some(7), Some(7)];
+        for (i, h) in hashes.iter().enumerate() {
+            let mut e = Event::new(i as i64, 1, Kind::Send, Pid::local(80, 0));
+            e.msg_hash = *h;
+            cols.push(&e, &mut syms).unwrap();
+        }
+        let mut raw = Vec::new();
+        cols.encode(0, &mut raw);
+        // A send's receive right after it stores zeros; an event without a hash stores 0
+        // and does not break the chain.
+        assert_eq!(hash_column(&raw), [0xDEAD_BEEF, 0, 0, 0xDEAD_BEEF ^ 7, 0]);
+        let back = EventColumns::decode(&raw, 5, 0, 2).unwrap();
+        let got: Vec<_> = (0..5).map(|i| back.msg_hash[i]).collect();
+        assert_eq!(got, [0xDEAD_BEEF, 0, 0xDEAD_BEEF, 7, 7]);
+        // Format 1 stored the hashes themselves: its reader takes the column as it is.
+        let as_v1 = EventColumns::decode(&raw, 5, 0, 1).unwrap();
+        assert_eq!(as_v1.msg_hash, hash_column(&raw));
+    }
 }

@@ -142,8 +142,8 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 pub(crate) enum Identify {
     /// Not our magic.
     NotATrace,
-    /// Our magic, this version.
-    Current,
+    /// Our magic, a version this crate reads (this one or an older one).
+    Readable(u16),
     /// Our magic, a version from the future.
     TooNew(u16),
     /// Our magic, a version that never existed.
@@ -155,7 +155,9 @@ pub(crate) fn identify(file: &[u8]) -> Identify {
         return Identify::NotATrace;
     }
     match u16::from_le_bytes([file[8], file[9]]) {
-        crate::FORMAT_VERSION => Identify::Current,
+        v if (crate::OLDEST_READABLE_VERSION..=crate::FORMAT_VERSION).contains(&v) => {
+            Identify::Readable(v)
+        }
         v if v > crate::FORMAT_VERSION => Identify::TooNew(v),
         v => Identify::Unknown(v),
     }
@@ -214,7 +216,7 @@ pub(crate) fn parse(file: &[u8]) -> Result<ParsedHeader, ProblemKind> {
     let flags = u32::from_le_bytes(file[FLAGS_AT..FLAGS_AT + 4].try_into().expect("4 bytes"));
     Ok(ParsedHeader {
         header: SegmentHeader {
-            version: crate::FORMAT_VERSION,
+            version: u16::from_le_bytes([file[8], file[9]]),
             segment_seq: u64_at(file, 32),
             node,
             otp_release,

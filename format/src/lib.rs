@@ -1,4 +1,4 @@
-//! `scope-format`: the ElixirScope trace format, version 1.
+//! `scope-format`: the ElixirScope trace format, version 2 (reads version 1 too).
 //!
 //! A trace is a directory of segment files, one directory per node
 //! (`dir/<node>/seg-000001.scope`). A segment is a header, then chunks (each a zstd frame of
@@ -39,8 +39,14 @@ pub use trace::{Events, Trace, TraceEvent};
 pub use writer::{dir_name_for, system_anchor, TraceWriter, WriterConfig, WriterStats};
 
 /// The format version this crate writes. Files with a larger version are refused with
-/// [`Error::TooNew`].
-pub const FORMAT_VERSION: u16 = 1;
+/// [`Error::TooNew`]; older ones down to [`OLDEST_READABLE_VERSION`] are read.
+///
+/// Version 2 stores each message hash XOR the previous event's (a receive right after its
+/// send then stores zeros, which compress); version 1 stored the hashes themselves.
+pub const FORMAT_VERSION: u16 = 2;
+
+/// The oldest format version this crate reads.
+pub const OLDEST_READABLE_VERSION: u16 = 1;
 
 /// File name of segment `seq`: `seg-000001.scope`.
 pub fn segment_name(seq: u64) -> String {

@@ -35,6 +35,8 @@ pub struct Segment {
     pub path: PathBuf,
     /// The header, `None` when it was damaged.
     pub header: Option<SegmentHeader>,
+    /// The format version it was written in (the header's version word).
+    pub version: u16,
     /// File size in bytes.
     pub file_len: u64,
     /// The committed length the writer last stored.
@@ -58,8 +60,8 @@ impl Segment {
 
     /// Scans a segment's bytes (`path` names it in reports).
     pub fn scan(path: &Path, file: &[u8]) -> Result<Segment> {
-        match header::identify(file) {
-            Identify::Current => {}
+        let version = match header::identify(file) {
+            Identify::Readable(version) => version,
             Identify::NotATrace => {
                 return Err(Error::NotATrace {
                     path: path.to_path_buf(),
@@ -77,10 +79,11 @@ impl Segment {
                     version,
                 })
             }
-        }
+        };
         let mut seg = Segment {
             path: path.to_path_buf(),
             header: None,
+            version,
             file_len: file.len() as u64,
             committed: file.len() as u64,
             closed: false,
@@ -356,7 +359,7 @@ impl Segment {
             return Err(damaged("the file changed since it was scanned".into()));
         }
         chunk::check_and_decompress(decoder, h, &buf[HEADER_LEN..], scratch).map_err(damaged)?;
-        EventColumns::decode(scratch, h.count, h.ts_begin).map_err(damaged)
+        EventColumns::decode(scratch, h.count, h.ts_begin, self.version).map_err(damaged)
     }
 }
 

@@ -64,7 +64,7 @@ fn recipes() -> Vec<(&'static str, Vec<u8>)> {
         ("wrong-magic.scope", flip(s.clone(), 0)),
         ("too-new-version.scope", {
             let mut b = s.clone();
-            b[8] = 2;
+            b[8] = 3;
             b
         }),
         ("version-zero.scope", {
@@ -253,7 +253,7 @@ fn expectations() -> Vec<(&'static str, Expect)> {
                 2745,
             ),
         ),
-        ("too-new-version.scope", Error("tests/bad_data/too-new-version.scope: written by a newer scope (format v2); this scope reads format v1 and older")),
+        ("too-new-version.scope", Error("tests/bad_data/too-new-version.scope: written by a newer scope (format v3); this scope reads format v2 and older")),
         (
             "trailer-missing.scope",
             Problems(
