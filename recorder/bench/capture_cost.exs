@@ -3,16 +3,7 @@
 #   cd recorder && MIX_ENV=test mix compile && \
 #     elixir -pa _build/test/lib/elixir_scope/ebin bench/capture_cost.exs [calls]
 
-defmodule Cap do
-  def f(x), do: x
-
-  def calls(_x, 0), do: :ok
-
-  def calls(x, n) do
-    f(x)
-    calls(x, n - 1)
-  end
-end
+Code.require_file("work.exs", __DIR__)
 
 n = String.to_integer(List.first(System.argv()) || "200000")
 nested = Enum.reduce(1..10_000, :leaf, fn i, acc -> {i, acc} end)
@@ -30,26 +21,27 @@ median = fn l -> l |> Enum.sort() |> Enum.at(div(length(l), 2)) end
 time = fn term, capture ->
   samples =
     for _ <- 1..5 do
-      dir = Path.join(System.tmp_dir!(), "scope_cap_#{System.pid()}_#{System.unique_integer([:positive])}")
-      parent = self()
+      dir =
+        Path.join(
+          System.tmp_dir!(),
+          "scope_cap_#{System.pid()}_#{System.unique_integer([:positive])}"
+        )
 
-      pid =
-        spawn(fn ->
-          receive do
-            :go ->
-              t0 = System.monotonic_time(:microsecond)
-              Cap.calls(term, n)
-              send(parent, {:done, System.monotonic_time(:microsecond) - t0})
-          end
-        end)
+      pid = Bench.Work.runner(fn -> Bench.Work.calls_same(term, n) end)
 
       if capture != :untraced do
         {:ok, _} = ElixirScope.start(dir: dir, capture: capture)
-        :ok = ElixirScope.trace(pid, calls: [{Cap, :f, 1}], returns: true, messages: false, procs: false)
+
+        :ok =
+          ElixirScope.trace(pid,
+            calls: [{Bench.Work, :same, 1}],
+            returns: true,
+            messages: false,
+            procs: false
+          )
       end
 
-      send(pid, :go)
-      us = receive(do: ({:done, us} -> us))
+      us = Bench.Work.run(pid)
       if capture != :untraced, do: {:ok, _} = ElixirScope.stop()
       File.rm_rf!(dir)
       us
@@ -58,7 +50,7 @@ time = fn term, capture ->
   median.(samples)
 end
 
-IO.puts("#{n} calls of Cap.f/1 with return values (2 events each), median of 5 runs\n")
+IO.puts("#{n} calls of Bench.Work.same/1 with return values (2 events each), median of 5 runs\n")
 IO.puts("| argument | untraced µs | capture :none, ns/event | capture 256 B, ns/event |")
 IO.puts("|---|---|---|---|")
 

@@ -12,34 +12,7 @@
 # dbg's process tracer may still be working through its mailbox afterwards). Runs go
 # round-robin over the tracers, 7 rounds, and each figure is the median.
 
-defmodule Bench.Work do
-  def f(x), do: x + 1
-
-  def calls(0), do: :ok
-
-  def calls(n) do
-    f(n)
-    calls(n - 1)
-  end
-
-  def pingpong(_peer, 0), do: :ok
-
-  def pingpong(peer, n) do
-    send(peer, {:ping, self(), n})
-
-    receive do
-      {:pong, ^n} -> pingpong(peer, n - 1)
-    end
-  end
-
-  def ponger do
-    receive do
-      {:ping, from, n} ->
-        send(from, {:pong, n})
-        ponger()
-    end
-  end
-end
+Code.require_file("work.exs", __DIR__)
 
 defmodule Bench do
   def median(list), do: list |> Enum.sort() |> Enum.at(div(length(list), 2))
@@ -47,26 +20,9 @@ defmodule Bench do
   # Runs `fun` in a fresh process traced by `setup` (which returns a teardown fun); returns
   # the traced process's elapsed µs.
   def timed(setup, fun) do
-    parent = self()
-
-    pid =
-      spawn(fn ->
-        receive do
-          :go ->
-            t0 = System.monotonic_time(:microsecond)
-            fun.()
-            send(parent, {:done, System.monotonic_time(:microsecond) - t0})
-        end
-      end)
-
+    pid = Bench.Work.runner(fun)
     teardown = setup.(pid)
-    send(pid, :go)
-
-    us =
-      receive do
-        {:done, us} -> us
-      end
-
+    us = Bench.Work.run(pid)
     teardown.()
     # Outside the timed part: write back what the tracer left dirty (trace_port's ~90 MB
     # files), so that the kernel's writeback does not land on the next tracer's run.

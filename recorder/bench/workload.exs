@@ -9,34 +9,7 @@
 # with values captured up to 256 bytes (the default). Prints the traced
 # process's µs and, for the recorder, the events recorded and dropped.
 
-defmodule Workload do
-  def f(x), do: x + 1
-
-  def calls(0), do: :ok
-
-  def calls(n) do
-    f(n)
-    calls(n - 1)
-  end
-
-  def pingpong(_peer, 0), do: :ok
-
-  def pingpong(peer, n) do
-    send(peer, {:ping, self(), n})
-
-    receive do
-      {:pong, ^n} -> pingpong(peer, n - 1)
-    end
-  end
-
-  def ponger do
-    receive do
-      {:ping, from, n} ->
-        send(from, {:pong, n})
-        ponger()
-    end
-  end
-end
+Code.require_file("work.exs", __DIR__)
 
 [workload, tracer, n] = System.argv()
 n = String.to_integer(n)
@@ -45,25 +18,14 @@ returns = workload == "returns"
 {fun, peers} =
   case workload do
     "pingpong" ->
-      peer = spawn(&Workload.ponger/0)
-      {fn -> Workload.pingpong(peer, div(n, 4)) end, [peer]}
+      peer = spawn(&Bench.Work.ponger/0)
+      {fn -> Bench.Work.pingpong(peer, div(n, 4)) end, [peer]}
 
     _ ->
-      {fn -> Workload.calls(n) end, []}
+      {fn -> Bench.Work.calls(n) end, []}
   end
 
-parent = self()
-
-pid =
-  spawn(fn ->
-    receive do
-      :go ->
-        t0 = System.monotonic_time(:microsecond)
-        fun.()
-        send(parent, {:done, System.monotonic_time(:microsecond) - t0})
-    end
-  end)
-
+pid = Bench.Work.runner(fun)
 pids = [pid | peers]
 calls? = workload != "pingpong"
 flags = if calls?, do: [:call], else: [:send, :receive]
@@ -73,7 +35,7 @@ case tracer do
   "floor" ->
     c = ElixirScope.Native.counter_new()
     ms = if returns, do: [{:_, [], [{:return_trace}]}], else: true
-    if calls?, do: :erlang.trace_pattern({Workload, :f, 1}, ms, [:local])
+    if calls?, do: :erlang.trace_pattern({Bench.Work, :f, 1}, ms, [:local])
     for p <- pids, do: :erlang.trace(p, true, [{:tracer, ElixirScope.Native, c} | flags])
 
   recorder when recorder in ["recorder", "recorder256"] ->
@@ -82,18 +44,15 @@ case tracer do
 
     :ok =
       ElixirScope.trace(pids,
-        calls: if(calls?, do: [{Workload, :f, 1}], else: []),
+        calls: if(calls?, do: [{Bench.Work, :f, 1}], else: []),
         returns: returns,
         messages: not calls?,
         procs: false
       )
 end
 
-send(pid, :go)
-
-receive do
-  {:done, us} -> IO.puts("#{workload} under #{tracer}: #{us} µs")
-end
+us = Bench.Work.run(pid)
+IO.puts("#{workload} under #{tracer}: #{us} µs")
 
 if tracer != "floor" do
   {:ok, stats} = ElixirScope.stop()

@@ -1,0 +1,69 @@
+# The benchmarks' workloads and their timing, shared by overhead.exs, workload.exs and
+# capture_cost.exs (each loads this file with Code.require_file/2).
+
+defmodule Bench.Work do
+  @moduledoc false
+
+  def f(x), do: x + 1
+
+  # Returns its argument (capture_cost.exs: the return value is the term under test).
+  def same(x), do: x
+
+  def calls(0), do: :ok
+
+  def calls(n) do
+    f(n)
+    calls(n - 1)
+  end
+
+  def calls_same(_x, 0), do: :ok
+
+  def calls_same(x, n) do
+    same(x)
+    calls_same(x, n - 1)
+  end
+
+  def pingpong(_peer, 0), do: :ok
+
+  def pingpong(peer, n) do
+    send(peer, {:ping, self(), n})
+
+    receive do
+      {:pong, ^n} -> pingpong(peer, n - 1)
+    end
+  end
+
+  def ponger do
+    receive do
+      {:ping, from, n} ->
+        send(from, {:pong, n})
+        ponger()
+    end
+  end
+
+  @doc """
+  A process that runs `fun` when sent `:go` and then sends the caller `{:done, µs}`: the
+  traced process's own time.
+  """
+  def runner(fun) do
+    parent = self()
+
+    spawn(fn ->
+      receive do
+        :go ->
+          t0 = System.monotonic_time(:microsecond)
+          fun.()
+          send(parent, {:done, System.monotonic_time(:microsecond) - t0})
+      end
+    end)
+  end
+
+  @doc "Starts a `runner/1` process and waits for its µs."
+  def run(pid) do
+    send(pid, :go)
+
+    receive do
+      {:done, us} -> us
+    end
+  end
+end
