@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use crate::clock::Clock;
-use crate::ring::Ring;
+use crate::ring::{Padded, Ring};
 
 /// Recorder settings (validated by [`Config::validate`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,7 +227,10 @@ pub struct Recorder {
     pub lanes: Vec<Lane>,
     /// Serializes producers on the shared lane (dirty schedulers, other threads).
     pub shared_lock: Mutex<()>,
-    state: ReadMostly<AtomicU8>,
+    /// Alone on its cache lines: read by every traced call, written once, and kept off the
+    /// lines of the counters the writer updates on every pass (sharing one, the traced
+    /// scheduler missed it after each pass).
+    state: Padded<AtomicU8>,
     /// Counters.
     pub stats: Stats,
     /// Set once when recording stops.
@@ -244,20 +247,6 @@ pub struct Recorder {
     pub clock: Clock,
     /// One second in event timestamp units.
     pub second: i64,
-}
-
-/// A field alone on its cache lines: read by every traced call, written once, and kept off
-/// the lines of the counters the writer thread updates on every pass (sharing one, the
-/// traced scheduler missed it after each pass).
-#[derive(Debug)]
-#[repr(align(128))]
-struct ReadMostly<T>(T);
-
-impl<T> std::ops::Deref for ReadMostly<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
 }
 
 thread_local! {
@@ -290,7 +279,7 @@ impl Recorder {
             config,
             lanes,
             shared_lock: Mutex::new(()),
-            state: ReadMostly(AtomicU8::new(State::Running as u8)),
+            state: Padded(AtomicU8::new(State::Running as u8)),
             stats: Stats::default(),
             stop_reason: Mutex::new(None),
             wake: (Mutex::new(false), Condvar::new()),

@@ -47,7 +47,7 @@ pub struct Ring {
 /// A value alone on its cache line (128 bytes: adjacent-line prefetch pairs 64-byte lines).
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Padded<T>(T);
+pub(crate) struct Padded<T>(pub(crate) T);
 
 impl<T> std::ops::Deref for Padded<T> {
     type Target = T;
