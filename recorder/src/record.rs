@@ -239,11 +239,7 @@ pub fn encode_mfa(
     (module, function, arity): (u64, u64, u8),
 ) -> usize {
     let out = &mut out[..MFA_RECORD];
-    out[..4].copy_from_slice(&[kind.code(), 1, 0, arity]);
-    out[4..8].fill(0);
-    out[8..16].copy_from_slice(&ts.to_le_bytes());
-    out[16..24].copy_from_slice(&pid.to_le_bytes());
-    out[24..32].fill(0);
+    put_core(out, [kind.code(), 1, 0, arity], 0, ts, pid);
     out[32..40].copy_from_slice(&module.to_le_bytes());
     out[40..48].copy_from_slice(&function.to_le_bytes());
     MFA_RECORD
@@ -265,10 +261,6 @@ pub fn encode_message(
 ) -> usize {
     let out = &mut out[..MESSAGE_RECORD_MAX];
     let (mut flags, mut forms) = (8u8, 0u8);
-    out[4..8].copy_from_slice(&hash.to_le_bytes());
-    out[8..16].copy_from_slice(&ts.to_le_bytes());
-    out[16..24].copy_from_slice(&pid.to_le_bytes());
-    out[24..32].fill(0);
     let mut at = 32;
     if let Some(p) = peer {
         flags |= 2;
@@ -282,8 +274,19 @@ pub fn encode_message(
         out[at..at + 8].copy_from_slice(&n.to_le_bytes());
         at += 8;
     }
-    out[..4].copy_from_slice(&[kind.code(), flags, forms, 0]);
+    put_core(out, [kind.code(), flags, forms, 0], hash, ts, pid);
     at
+}
+
+/// The first 32 bytes of a record whose pid is a local pid's word: kind, flags, pid forms
+/// and arity, then the message hash, the timestamp and the pid.
+#[inline(always)]
+fn put_core(out: &mut [u8], head: [u8; 4], hash: u32, ts: i64, pid: u64) {
+    out[..4].copy_from_slice(&head);
+    out[4..8].copy_from_slice(&hash.to_le_bytes());
+    out[8..16].copy_from_slice(&ts.to_le_bytes());
+    out[16..24].copy_from_slice(&pid.to_le_bytes());
+    out[24..32].fill(0);
 }
 
 /// Writes a pid's 16 bytes; true when it is in number form.
