@@ -79,7 +79,12 @@ pub fn enabled<'a>(_env: Env<'a>, tag: Term<'a>, state: Term<'a>, tracee: Term<'
 /// forward from its store buffer (~5 ns each, several per event, in `perf annotate`).
 #[inline(always)]
 fn raw_pid(env: Env<'_>, t: Term<'_>) -> Option<RawPid> {
-    let r = Raw::new(env.as_c_arg(), t.as_c_arg());
+    pid_of(env, Raw::new(env.as_c_arg(), t.as_c_arg()))
+}
+
+/// [`raw_pid`] of a [`Raw`] term.
+#[inline(always)]
+fn pid_of(env: Env<'_>, r: Raw<'_>) -> Option<RawPid> {
     match r.local_pid() {
         Some(w) => Some(RawPid::Word(w)),
         None => remote_pid(env, r),
@@ -326,13 +331,10 @@ fn trace_message<'a>(
 
 /// Whom a send went to: a pid, or a registered name (an atom).
 fn peer_or_name(env: Env<'_>, to: Raw<'_>) -> (Option<RawPid>, Option<u64>) {
-    match to.local_pid() {
-        Some(w) => (Some(RawPid::Word(w)), None),
-        None => match remote_pid(env, to) {
-            Some(p) => (Some(p), None),
-            None if to.is_atom() => (None, Some(to.word())),
-            None => (None, None),
-        },
+    match pid_of(env, to) {
+        Some(p) => (Some(p), None),
+        None if to.is_atom() => (None, Some(to.word())),
+        None => (None, None),
     }
 }
 
