@@ -30,14 +30,23 @@ defmodule Bench do
     us
   end
 
-  def patterns(returns) do
-    ms = if returns, do: [{:_, [], [{:return_trace}]}], else: true
-    :erlang.trace_pattern({Bench.Work, :f, 1}, ms, [:local])
-  end
-
   def clear do
     :erlang.trace_pattern({Bench.Work, :f, 1}, false, [:local])
     :erlang.trace(:all, false, [:all])
+  end
+
+  # The NIF tracer that only counts, tracing what `flags` asks for (plus `call_extra` when
+  # that includes calls): {setup, measure}.
+  def floor(flags, ret, call_extra) do
+    flags = if :call in flags, do: flags ++ call_extra, else: flags
+
+    setup = fn pids ->
+      Bench.Work.pattern(ret)
+      Bench.Work.count(pids, flags)
+      fn -> clear() end
+    end
+
+    {setup, fn -> {0, 0} end}
   end
 
   # ElixirScope started with `start_opts`, tracing what `flags` asks for: {setup, measure},
@@ -97,43 +106,17 @@ workloads = [
 
 tracers = [
   {"untraced", fn _flags, _ret -> {fn _pids -> fn -> :ok end end, fn -> {0, 0} end} end},
-  {"NIF counting only (floor)",
-   fn flags, ret ->
-     c = ElixirScope.Native.counter_new()
-
-     setup = fn pids ->
-       Bench.patterns(ret)
-       for pid <- pids, do: :erlang.trace(pid, true, [{:tracer, ElixirScope.Native, c} | flags])
-       fn -> Bench.clear() end
-     end
-
-     {setup, fn -> {0, 0} end}
-   end},
+  {"NIF counting only (floor)", &Bench.floor(&1, &2, [])},
   # The floor with the flags ElixirScope uses without value capture: `arity` makes the VM
   # pass {M, F, Arity} instead of building the argument list (messages are unaffected).
-  {"NIF counting only, arity flag",
-   fn flags, ret ->
-     c = ElixirScope.Native.counter_new()
-     extra = if :call in flags, do: [:arity], else: []
-
-     setup = fn pids ->
-       Bench.patterns(ret)
-
-       for pid <- pids,
-           do: :erlang.trace(pid, true, [{:tracer, ElixirScope.Native, c} | flags ++ extra])
-
-       fn -> Bench.clear() end
-     end
-
-     {setup, fn -> {0, 0} end}
-   end},
+  {"NIF counting only, arity flag", &Bench.floor(&1, &2, [:arity])},
   {"ElixirScope, capture none", &Bench.recorder(&1, &2, capture: :none)},
   {"ElixirScope, capture 256 B", &Bench.recorder(&1, &2, [])},
   {"dbg process tracer",
    fn flags, ret ->
      setup = fn pids ->
        {:ok, _} = :dbg.tracer(:process, {fn _msg, k -> k + 1 end, 0})
-       Bench.patterns(ret)
+       Bench.Work.pattern(ret)
        for pid <- pids, do: {:ok, _} = :dbg.p(pid, flags)
        fn -> :dbg.stop() end
      end
@@ -146,7 +129,7 @@ tracers = [
 
      setup = fn pids ->
        {:ok, _} = :dbg.tracer(:port, :dbg.trace_port(:file, String.to_charlist(file)))
-       Bench.patterns(ret)
+       Bench.Work.pattern(ret)
        for pid <- pids, do: {:ok, _} = :dbg.p(pid, flags)
 
        fn ->

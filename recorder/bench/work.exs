@@ -41,6 +41,18 @@ defmodule Bench.Work do
     end
   end
 
+  @doc "Traces calls of `f/1` (and their returns when `returns`) wherever call tracing is on."
+  def pattern(returns) do
+    ms = if returns, do: [{:_, [], [{:return_trace}]}], else: true
+    :erlang.trace_pattern({Bench.Work, :f, 1}, ms, [:local])
+  end
+
+  @doc "Traces `pids` for `flags` with the NIF tracer that only counts (the floor)."
+  def count(pids, flags) do
+    c = ElixirScope.Native.counter_new()
+    for pid <- pids, do: :erlang.trace(pid, true, [{:tracer, ElixirScope.Native, c} | flags])
+  end
+
   @doc """
   A process that runs `fun` when sent `:go` and then sends the caller `{:done, µs}`: the
   traced process's own time.

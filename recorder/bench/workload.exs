@@ -33,10 +33,8 @@ dir = Path.join(System.tmp_dir!(), "scope_workload_#{System.pid()}")
 
 case tracer do
   "floor" ->
-    c = ElixirScope.Native.counter_new()
-    ms = if returns, do: [{:_, [], [{:return_trace}]}], else: true
-    if calls?, do: :erlang.trace_pattern({Bench.Work, :f, 1}, ms, [:local])
-    for p <- pids, do: :erlang.trace(p, true, [{:tracer, ElixirScope.Native, c} | flags])
+    if calls?, do: Bench.Work.pattern(returns)
+    Bench.Work.count(pids, flags)
 
   recorder when recorder in ["recorder", "recorder256"] ->
     capture = if recorder == "recorder", do: :none, else: {:bytes, 256}
