@@ -146,21 +146,13 @@ defmodule ElixirScopeTest do
     dir: dir,
     trace: trace
   } do
+    opts = [calls: [Workload], procs: false, messages: false]
+    # The traced process's own flags, once tracing is set up.
+    flags = fn -> elem(:erlang.trace_info(self(), :flags), 1) end
+
     {:ok, _} = ElixirScope.start(dir: trace, capture: :none)
-    parent = self()
-
-    pid =
-      spawn(fn ->
-        receive do
-          :go -> send(parent, {:done, Workload.add(1, 2)})
-        end
-      end)
-
-    :ok = ElixirScope.trace(pid, calls: [Workload], procs: false, messages: false)
-    {:flags, flags} = :erlang.trace_info(pid, :flags)
-    assert :arity in flags
-    send(pid, :go)
-    assert_receive {:done, 3}
+    {_pid, {flags_none, 3}} = run(opts, fn -> {flags.(), Workload.add(1, 2)} end)
+    assert :arity in flags_none
     {:ok, _} = ElixirScope.stop()
     [call] = TraceFiles.events(dir, :call)
     assert call.mfa == "ElixirScope.Workload.add/2"
@@ -168,12 +160,9 @@ defmodule ElixirScopeTest do
 
     # With values captured, the arguments are needed.
     {:ok, _} = ElixirScope.start(dir: Path.join(trace, "values"))
-    pid = spawn(fn -> receive(do: (:go -> :ok)) end)
-    :ok = ElixirScope.trace(pid, calls: [Workload], procs: false, messages: false)
-    {:flags, flags} = :erlang.trace_info(pid, :flags)
-    assert :call in flags
-    refute :arity in flags
-    send(pid, :go)
+    {_pid, flags_values} = run(opts, flags)
+    assert :call in flags_values
+    refute :arity in flags_values
     {:ok, _} = ElixirScope.stop()
   end
 
