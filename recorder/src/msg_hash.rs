@@ -14,9 +14,11 @@ use crate::render::{TermKind, TermView};
 
 /// Which hash this is, written into segment headers (`msg_hash=` setting): a send and its
 /// receive recorded on two nodes pair only when both nodes wrote the same version.
-/// `structural-2`: atoms mixed as [`atom_text_hash`]; `structural-1` (recorders of
-/// 2026-11-27 before it) mixed the atom text's bytes; before that, rendered text was hashed.
-pub const VERSION: &str = "structural-2";
+/// `structural-3`: each word offset by its kind and multiplied apart from the running hash
+/// ([`Hasher`]); `structural-2` mixed kinds and values one after the other, atoms as
+/// [`atom_text_hash`]; `structural-1` (recorders of 2026-11-27 before it) mixed the atom
+/// text's bytes; before that, rendered text was hashed.
+pub const VERSION: &str = "structural-3";
 
 /// Most subterms visited.
 pub const MAX_NODES: usize = 48;
@@ -42,7 +44,12 @@ pub fn atom_text_hash(text: &[u8]) -> u32 {
     h.finish()
 }
 
-/// FxHash-style word mixing: a rotate, an xor and a multiply per word.
+/// Word mixing with the multiplies off the chain: each word is offset by what it is (its
+/// kind) and multiplied on its own, and only a rotate and an xor join it to the running
+/// hash. The walk of a small message (`{:ping, pid, n}`: four words) is then bound by two
+/// cycles per word instead of a multiply's latency per word, and a word's kind costs no
+/// word of its own (`structural-2` mixed the kind and the value one after the other,
+/// multiplying each time: ~12 ns per message event, `bench/hot_path.sh`).
 struct Hasher {
     h: u64,
     budget: usize,
@@ -50,27 +57,54 @@ struct Hasher {
 
 const K: u64 = 0x517c_c1b7_2722_0a95;
 
-/// Mixed in place of a term's kind: a pid (an opaque term with numbers), and a subterm
-/// left out (budget or depth). Kinds mix as `1 + TermKind as u64`, below these.
-const PID: u64 = 100;
-const CUT: u64 = 101;
+/// What a mixed word is, offset into it before its multiply so that equal words of two
+/// kinds (`{1}` and `[1]`, the atom `:"1"` and the integer 1) mix differently.
+#[derive(Clone, Copy)]
+#[repr(u64)]
+enum Word {
+    Atom = 0x9e37_79b9_7f4a_7c15,
+    Int = 0xbf58_476d_1ce4_e5b9,
+    BigInt = 0x94d0_49bb_1331_11eb,
+    Float = 0x2545_f491_4f6c_dd1d,
+    Binary = 0xd6e8_feb8_6659_fd93,
+    Bitstring = 0xa076_1d64_78bd_642f,
+    Nil = 0xe703_7ed1_a0b4_28db,
+    Cons = 0x8ebc_6af0_9c88_c6e3,
+    Tuple = 0x5899_65cc_7537_4cc3,
+    Map = 0x1d8e_4e27_c47d_124f,
+    Opaque = 0xc2b2_ae3d_27d4_eb4f,
+    Pid = 0x1656_67b1_9e37_79f9,
+    /// A subterm left out (budget or depth).
+    Cut = 0x27d4_eb2f_1656_67c5,
+    /// Eight bytes of a binary or an atom's text.
+    Bytes = 0x85eb_ca77_c2b2_ae63,
+}
 
 impl Hasher {
-    fn mix(&mut self, v: u64) {
-        self.h = (self.h.rotate_left(5) ^ v).wrapping_mul(K);
+    #[inline(always)]
+    fn mix(&mut self, what: Word, v: u64) {
+        self.h = self.h.rotate_left(5) ^ v.wrapping_add(what as u64).wrapping_mul(K);
     }
 
+    /// A byte string: its length, then its bytes eight at a time.
     fn bytes(&mut self, b: &[u8]) {
-        self.mix(b.len() as u64);
+        self.mix(Word::Binary, b.len() as u64);
+        self.chunks(b);
+    }
+
+    fn chunks(&mut self, b: &[u8]) {
         let mut chunks = b.chunks_exact(8);
         for c in &mut chunks {
-            self.mix(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+            self.mix(
+                Word::Bytes,
+                u64::from_le_bytes(c.try_into().unwrap_or_default()),
+            );
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
             let mut last = [0u8; 8];
             last[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(last));
+            self.mix(Word::Bytes, u64::from_le_bytes(last));
         }
     }
 
@@ -82,43 +116,54 @@ impl Hasher {
     /// Takes one subterm from the budget, also one too deep to look into (so a wide
     /// container below the depth bound still ends the walk); false (and marks the cut) when
     /// the budget is spent or the subterm is too deep.
+    #[inline(always)]
     fn visit(&mut self, depth: usize) -> bool {
         if self.budget == 0 {
-            self.mix(CUT);
+            self.mix(Word::Cut, 0);
             return false;
         }
         self.budget -= 1;
         if depth > MAX_DEPTH {
-            self.mix(CUT);
+            self.mix(Word::Cut, 0);
             return false;
         }
         true
     }
 
+    /// A subterm: leaves are mixed here, inlined into the container's loop; only
+    /// containers recurse (a call per leaf, with the hash through memory, was most of the
+    /// walk's cost).
+    #[inline(always)]
     fn term<'a, T: TermView<'a> + 'a>(&mut self, t: T, depth: usize) {
         if !self.visit(depth) {
             return;
         }
-        let kind = t.kind();
-        // The kind first, so `{1}` and `[1]` differ.
-        if kind != TermKind::Opaque {
-            self.mix(1 + kind as u64);
+        match t.kind() {
+            TermKind::Atom => self.mix(Word::Atom, u64::from(t.atom_hash().unwrap_or(0))),
+            TermKind::Int => self.mix(Word::Int, t.int().unwrap_or(0) as u64),
+            TermKind::Opaque => match t.pid() {
+                Some((n, s)) => self.mix(Word::Pid, u64::from(n) << 32 | u64::from(s)),
+                None => self.mix(Word::Opaque, 0),
+            },
+            TermKind::Nil => self.mix(Word::Nil, 0),
+            kind => self.container(t, kind, depth),
         }
+    }
+
+    /// Every other kind of subterm, after [`Self::visit`].
+    #[inline(never)]
+    fn container<'a, T: TermView<'a> + 'a>(&mut self, t: T, kind: TermKind, depth: usize) {
         match kind {
-            TermKind::Atom => {
-                if let Some(a) = t.atom_hash() {
-                    self.mix(u64::from(a));
-                }
-            }
-            TermKind::Int => self.mix(t.int().unwrap_or(0) as u64),
-            TermKind::Float => self.mix(t.float().unwrap_or(0.0).to_bits()),
+            TermKind::Float => self.mix(Word::Float, t.float().unwrap_or(0.0).to_bits()),
             TermKind::Binary => {
                 let b = t.binary().unwrap_or(&[]);
-                self.mix(b.len() as u64);
-                self.bytes(&b[..b.len().min(MAX_BINARY)]);
+                self.mix(Word::Binary, b.len() as u64);
+                self.chunks(&b[..b.len().min(MAX_BINARY)]);
             }
-            TermKind::Nil | TermKind::BigInt | TermKind::Bitstring => {}
+            TermKind::BigInt => self.mix(Word::BigInt, 0),
+            TermKind::Bitstring => self.mix(Word::Bitstring, 0),
             TermKind::Cons => {
+                self.mix(Word::Cons, 0);
                 let mut cur = t;
                 while let Some((head, tail)) = cur.cons() {
                     self.term(head, depth + 1);
@@ -131,7 +176,7 @@ impl Hasher {
                 self.term(cur, depth + 1);
             }
             TermKind::Tuple => {
-                self.mix(t.tuple_len().unwrap_or(0) as u64);
+                self.mix(Word::Tuple, t.tuple_len().unwrap_or(0) as u64);
                 t.tuple_each(|e| {
                     self.term(e, depth + 1);
                     self.budget > 0
@@ -139,7 +184,7 @@ impl Hasher {
             }
             TermKind::Map => {
                 let size = t.map_size().unwrap_or(0);
-                self.mix(size as u64);
+                self.mix(Word::Map, size as u64);
                 // Above 32 keys a map is a hash trie whose order follows each node's own
                 // hash of its keys (pids, refs): only the size is node-independent.
                 if size > 32 {
@@ -151,13 +196,8 @@ impl Hasher {
                     self.budget > 0
                 });
             }
-            TermKind::Opaque => match t.pid() {
-                Some((n, s)) => {
-                    self.mix(PID);
-                    self.mix(u64::from(n) << 32 | u64::from(s));
-                }
-                None => self.mix(1 + TermKind::Opaque as u64),
-            },
+            // Leaves, mixed by `term`.
+            TermKind::Atom | TermKind::Int | TermKind::Opaque | TermKind::Nil => {}
         }
     }
 }
