@@ -55,4 +55,39 @@ defmodule ElixirScope.TagsTest do
     assert Enum.all?(returns_to, &is_binary(&1.mfa))
     assert TraceFiles.events(dir, :return_from) == []
   end
+
+  test "trace/5 records the tags the per-category callbacks take, as they do", %{dir: dir} do
+    # The VM calls trace_call/5, trace_send/5 and trace_receive/5 for their tags; trace/5
+    # must still record them alike (a VM that calls it for every tag).
+    state = :persistent_term.get({ElixirScope, :recorder})
+    native = ElixirScope.Native
+    me = self()
+    peer = spawn(fn -> :ok end)
+    mfa = {Workload, :add, 2}
+
+    for {callback, tag, term, opts} <- [
+          {:trace_call, :call, mfa, %{}},
+          {:trace_call, :return_from, mfa, %{extra: 3}},
+          {:trace_send, :send, {:hello, 1}, %{extra: peer}},
+          {:trace_receive, :receive, {:hello, 1}, %{}}
+        ] do
+      :ok = apply(native, callback, [tag, state, me, term, opts])
+      :ok = native.trace(tag, state, me, term, opts)
+    end
+
+    {:ok, _} = ElixirScope.stop()
+    {_, events} = TraceFiles.read(dir)
+    mine = Enum.filter(events, &(&1.pid == pid_text(me)))
+
+    for kind <- [:call, :return_from, :send, :receive] do
+      assert [a, b] = Enum.filter(mine, &(&1.kind == kind)), "two #{kind} events"
+      assert Map.drop(a, [:seq, :ts, :wall_ns]) == Map.drop(b, [:seq, :ts, :wall_ns])
+    end
+
+    [send | _] = Enum.filter(mine, &(&1.kind == :send))
+    assert send.peer == pid_text(peer)
+    assert send.value == "{:hello, 1}"
+    [ret | _] = Enum.filter(mine, &(&1.kind == :return_from))
+    assert ret.value == "3"
+  end
 end

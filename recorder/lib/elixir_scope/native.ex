@@ -1,7 +1,8 @@
 defmodule ElixirScope.Native do
   @moduledoc false
   # The recorder NIF (native/scope_nif). It is also the `erl_tracer` module: the BEAM calls
-  # `enabled/3` and `trace/5` here, inside the traced process. Stubs raise until the NIF loads.
+  # `enabled/3`, `trace/5` and the per-category `trace_call/5`, `trace_send/5` and
+  # `trace_receive/5` here, inside the traced process. Stubs raise until the NIF loads.
 
   @on_load :load_nif
 
@@ -32,4 +33,10 @@ defmodule ElixirScope.Native do
   # erl_tracer callbacks.
   def enabled(_tag, _state, _tracee), do: :erlang.nif_error(:nif_not_loaded)
   def trace(_tag, _state, _tracee, _term, _opts), do: :erlang.nif_error(:nif_not_loaded)
+  # Per-category callbacks: the VM calls these instead of trace/5 for their tags.
+  def trace_call(_tag, _state, _tracee, _term, _opts), do: :erlang.nif_error(:nif_not_loaded)
+  def trace_send(_tag, _state, _tracee, _term, _opts), do: :erlang.nif_error(:nif_not_loaded)
+
+  def trace_receive(_tag, _state, _tracee, _term, _opts),
+    do: :erlang.nif_error(:nif_not_loaded)
 end

@@ -11,7 +11,7 @@ mod tracer;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
 
-use resource::{HasResourceType, Res, ResourceType};
+use resource::{InResource, Res, ResourceType};
 use rustler::sys;
 use rustler::{Atom, Encoder, Env, NifResult, OwnedEnv, Term};
 use scope_format::ClockAnchor;
@@ -46,25 +46,38 @@ pub struct Handle {
     pub sample_below: AtomicU32,
 }
 
-static HANDLE: ResourceType<Handle> = ResourceType::new(c"ElixirScope.Recorder");
-
-impl HasResourceType for Handle {
-    fn resource_type() -> &'static ResourceType<Handle> {
-        &HANDLE
-    }
-}
-
 /// A tracer state that only counts events: the BEAM's own floor for an `erl_tracer` NIF,
 /// for the overhead benchmark (`recorder/bench/overhead.exs`).
 pub struct Counter {
     pub events: std::sync::atomic::AtomicU64,
 }
 
-static COUNTER: ResourceType<Counter> = ResourceType::new(c"ElixirScope.Counter");
+/// The tracer state term's value. One resource type for both kinds of state, so every
+/// tracer callback finds its state with one `enif_get_resource`: with a type each, the
+/// counting floor paid a failed lookup of the recorder's type first on every call (~2 ns,
+/// three calls per event), which flattered the recorder against it.
+pub enum TracerState {
+    Recorder(Handle),
+    Counter(Counter),
+}
 
-impl HasResourceType for Counter {
-    fn resource_type() -> &'static ResourceType<Counter> {
-        &COUNTER
+static STATE: ResourceType<TracerState> = ResourceType::new(c"ElixirScope.Tracer");
+
+impl InResource for Handle {
+    fn find<'a>(term: Term<'a>) -> Option<&'a Handle> {
+        match STATE.get(term)? {
+            TracerState::Recorder(h) => Some(h),
+            TracerState::Counter(_) => None,
+        }
+    }
+}
+
+impl InResource for Counter {
+    fn find<'a>(term: Term<'a>) -> Option<&'a Counter> {
+        match STATE.get(term)? {
+            TracerState::Counter(c) => Some(c),
+            TracerState::Recorder(_) => None,
+        }
     }
 }
 
@@ -73,7 +86,7 @@ fn counter_new(env: Env<'_>) -> Term<'_> {
     let c = Counter {
         events: std::sync::atomic::AtomicU64::new(0),
     };
-    COUNTER.make(env, c)
+    STATE.make(env, TracerState::Counter(c))
 }
 
 #[rustler::nif]
@@ -235,13 +248,13 @@ fn start<'a>(env: Env<'a>, opts: Term<'a>) -> NifResult<Term<'a>> {
     if let Err(e) = drain::start(rec.clone(), resolver, anchor) {
         return Ok((atoms::error(), e).encode(env));
     }
-    let handle = HANDLE.make(
+    let handle = STATE.make(
         env,
-        Handle {
+        TracerState::Recorder(Handle {
             rec,
             redact,
             sample_below: AtomicU32::new(u32::MAX),
-        },
+        }),
     );
     Ok((atoms::ok(), handle).encode(env))
 }
@@ -371,6 +384,31 @@ rustler::codegen_runtime::inventory::submit!(rustler::Nif {
     raw_func: trace_raw,
 });
 
+// Per-category callbacks: the VM calls these instead of `trace/5` for their tags, so the
+// hot tags skip the other tags' tests (`erl_tracer`: trace_call/5, trace_send/5,
+// trace_receive/5).
+
+rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+    name: c"trace_call".as_ptr(),
+    arity: 5,
+    flags: rustler::SchedulerFlags::Normal as u32,
+    raw_func: trace_call_raw,
+});
+
+rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+    name: c"trace_send".as_ptr(),
+    arity: 5,
+    flags: rustler::SchedulerFlags::Normal as u32,
+    raw_func: trace_send_raw,
+});
+
+rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+    name: c"trace_receive".as_ptr(),
+    arity: 5,
+    flags: rustler::SchedulerFlags::Normal as u32,
+    raw_func: trace_receive_raw,
+});
+
 /// The environment and argument words of a raw NIF call.
 ///
 /// # Safety
@@ -419,12 +457,17 @@ unsafe extern "C" fn enabled_raw(
         .as_c_arg()
 }
 
-/// `trace(Tag, TracerState, Tracee, TraceTerm, Opts)`; always answers `ok` (a panic, a bug,
-/// drops the event rather than unwinding into the VM).
-unsafe extern "C" fn trace_raw(
+/// A `trace*(Tag, TracerState, Tracee, TraceTerm, Opts)` callback's body: always answers
+/// `ok` (a panic, a bug, drops the event rather than unwinding into the VM).
+///
+/// # Safety
+/// `env`, `argc` and `argv` are what the VM passed to this call.
+#[inline(always)]
+unsafe fn trace_entry(
     env: *mut sys::ErlNifEnv,
     argc: std::ffi::c_int,
     argv: *const sys::ErlNifTerm,
+    callback: for<'a> fn(Env<'a>, Term<'a>, Term<'a>, Term<'a>, Term<'a>, Term<'a>),
 ) -> sys::ErlNifTerm {
     let lifetime = ();
     // SAFETY: the VM's arguments for this call.
@@ -433,10 +476,50 @@ unsafe extern "C" fn trace_raw(
         // SAFETY: applied to this call's argument words only.
         let t = |x| unsafe { term(env, x) };
         let _ = std::panic::catch_unwind(|| {
-            tracer::trace(env, t(tag), t(state), t(tracee), t(traced), t(opts))
+            callback(env, t(tag), t(state), t(tracee), t(traced), t(opts))
         });
     }
     atoms::ok().as_c_arg()
+}
+
+/// `trace/5`.
+unsafe extern "C" fn trace_raw(
+    env: *mut sys::ErlNifEnv,
+    argc: std::ffi::c_int,
+    argv: *const sys::ErlNifTerm,
+) -> sys::ErlNifTerm {
+    // SAFETY: the VM's arguments for this call.
+    unsafe { trace_entry(env, argc, argv, tracer::trace) }
+}
+
+/// `trace_call/5`.
+unsafe extern "C" fn trace_call_raw(
+    env: *mut sys::ErlNifEnv,
+    argc: std::ffi::c_int,
+    argv: *const sys::ErlNifTerm,
+) -> sys::ErlNifTerm {
+    // SAFETY: the VM's arguments for this call.
+    unsafe { trace_entry(env, argc, argv, tracer::trace_call) }
+}
+
+/// `trace_send/5`.
+unsafe extern "C" fn trace_send_raw(
+    env: *mut sys::ErlNifEnv,
+    argc: std::ffi::c_int,
+    argv: *const sys::ErlNifTerm,
+) -> sys::ErlNifTerm {
+    // SAFETY: the VM's arguments for this call.
+    unsafe { trace_entry(env, argc, argv, tracer::trace_send) }
+}
+
+/// `trace_receive/5`.
+unsafe extern "C" fn trace_receive_raw(
+    env: *mut sys::ErlNifEnv,
+    argc: std::ffi::c_int,
+    argv: *const sys::ErlNifTerm,
+) -> sys::ErlNifTerm {
+    // SAFETY: the VM's arguments for this call.
+    unsafe { trace_entry(env, argc, argv, tracer::trace_receive) }
 }
 
 /// Runs as the OS process exits (`erlang:halt/0` ends in `exit()`): recordings still
@@ -453,7 +536,7 @@ fn load(env: Env<'_>, _info: Term<'_>) -> bool {
     AT_EXIT.call_once(|| unsafe {
         libc::atexit(close_at_exit);
     });
-    HANDLE.open(env) && COUNTER.open(env)
+    STATE.open(env)
 }
 
 rustler::init!("Elixir.ElixirScope.Native", load = load);

@@ -92,14 +92,14 @@ unsafe extern "C" fn destroy<T>(_env: *mut sys::ErlNifEnv, obj: *mut c_void) {
 /// A NIF argument that must be a resource of a given type (`badarg` otherwise).
 pub struct Res<'a, T: 'static>(pub &'a T);
 
-/// Which static [`ResourceType`] holds values of a type.
-pub trait HasResourceType: Send + Sync + Sized + 'static {
-    fn resource_type() -> &'static ResourceType<Self>;
+/// What a resource argument of a NIF can hold: found in the term by [`Self::find`].
+pub trait InResource: Sync + 'static {
+    fn find<'a>(term: Term<'a>) -> Option<&'a Self>;
 }
 
-impl<'a, T: HasResourceType> Decoder<'a> for Res<'a, T> {
+impl<'a, T: InResource> Decoder<'a> for Res<'a, T> {
     fn decode(term: Term<'a>) -> NifResult<Self> {
-        T::resource_type().get(term).map(Res).ok_or(Error::BadArg)
+        T::find(term).map(Res).ok_or(Error::BadArg)
     }
 }
 

@@ -13,13 +13,13 @@ use scope_recorder::render::{render, render_elements, Out};
 
 use crate::atoms;
 use crate::term_view::{external_pid, word, Raw};
-use crate::Handle;
+use crate::{Handle, TracerState};
 
 /// Largest fixed part of a record (see `record.rs`).
 const MAX_FIXED: usize = 112 + 2 + scope_recorder::record::MAX_NAME_TEXT;
 
-fn handle<'a>(state: Term<'a>) -> Option<&'a Handle> {
-    crate::HANDLE.get(state)
+fn tracer_state<'a>(state: Term<'a>) -> Option<&'a TracerState> {
+    crate::STATE.get(state)
 }
 
 /// Whether the calling thread is a normal scheduler (asked once per thread, by
@@ -40,13 +40,11 @@ fn pid_hash(w: u64) -> u32 {
 }
 
 pub fn enabled<'a>(_env: Env<'a>, tag: Term<'a>, state: Term<'a>, tracee: Term<'a>) -> Atom {
-    let Some(h) = handle(state) else {
+    let h = match tracer_state(state) {
+        Some(TracerState::Recorder(h)) => h,
         // The benchmark's counting-only tracer: always trace.
-        return if crate::COUNTER.get(state).is_some() {
-            atoms::trace()
-        } else {
-            atoms::remove()
-        };
+        Some(TracerState::Counter(_)) => return atoms::trace(),
+        None => return atoms::remove(),
     };
     let is_status = tag.as_c_arg() == atoms::trace_status().as_c_arg();
     if !h.rec.running() {
@@ -150,6 +148,53 @@ enum Capture<'a> {
     Elements(Raw<'a>),
 }
 
+/// What every `trace*` callback starts with: the recorder (the counting floor counts here),
+/// the event's timestamp and the tracee's pid; `None` when there is nothing to record.
+#[inline(always)]
+fn begin<'a>(env: Env<'a>, state: Term<'a>, tracee: Term<'a>) -> Option<(&'a Handle, i64, RawPid)> {
+    let h = match tracer_state(state)? {
+        TracerState::Recorder(h) => h,
+        TracerState::Counter(c) => {
+            c.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return None;
+        }
+    };
+    if !h.rec.running() {
+        return None;
+    }
+    let ts = h.rec.stamp(crate::now);
+    // Ports are not recorded.
+    raw_pid(env, tracee).map(|pid| (h, ts, pid))
+}
+
+/// The kind of a call-category tag that has an `{M, F, A}` and perhaps a value.
+#[inline(always)]
+fn mfa_kind(tag: sys::ErlNifTerm) -> Option<Kind> {
+    let is = |a: Atom| tag == a.as_c_arg();
+    if is(atoms::call()) {
+        Some(Kind::Call)
+    } else if is(atoms::return_from()) {
+        Some(Kind::ReturnFrom)
+    } else if is(atoms::exception_from()) {
+        Some(Kind::ExceptionFrom)
+    } else {
+        None
+    }
+}
+
+/// The kind of a send-category tag.
+#[inline(always)]
+fn send_kind(tag: sys::ErlNifTerm) -> Option<Kind> {
+    if tag == atoms::send().as_c_arg() {
+        Some(Kind::Send)
+    } else if tag == atoms::send_to_non_existing_process().as_c_arg() {
+        Some(Kind::SendToNonExistingProcess)
+    } else {
+        None
+    }
+}
+
+/// `trace/5`: every tag the per-category callbacks below do not take.
 pub fn trace<'a>(
     env: Env<'a>,
     tag: Term<'a>,
@@ -158,65 +203,118 @@ pub fn trace<'a>(
     term: Term<'a>,
     opts: Term<'a>,
 ) {
-    let Some(h) = handle(state) else {
-        if let Some(c) = crate::COUNTER.get(state) {
-            c.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+    let Some((h, ts, pid)) = begin(env, state, tracee) else {
         return;
     };
-    if !h.rec.running() {
-        return;
-    }
-    let ts = h.rec.stamp(crate::now);
-    let e_env = env.as_c_arg();
-    let raw = |t: Term<'a>| Raw::new(e_env, t.as_c_arg());
-    let Some(pid) = raw_pid(env, tracee) else {
-        return; // ports are not recorded
-    };
-    let extra = || opts.map_get(atoms::extra()).ok();
+    let raw = Raw::new(env.as_c_arg(), term.as_c_arg());
     let tag = tag.as_c_arg();
-    let is = |a: Atom| tag == a.as_c_arg();
-
-    // Calls and returns, most events by far, have a path of their own.
-    let mfa_kind = if is(atoms::call()) {
-        Some(Kind::Call)
-    } else if is(atoms::return_from()) {
-        Some(Kind::ReturnFrom)
-    } else if is(atoms::exception_from()) {
-        Some(Kind::ExceptionFrom)
+    if let Some(kind) = mfa_kind(tag) {
+        trace_mfa(h, kind, ts, pid, raw, || extra(env, opts));
+    } else if let Some(kind) = send_kind(tag) {
+        trace_message(h, env, kind, ts, pid, raw, extra_term(opts));
+    } else if tag == atoms::receive().as_c_arg() {
+        trace_message(h, env, Kind::Receive, ts, pid, raw, None);
     } else {
-        None
-    };
-    if let Some(kind) = mfa_kind {
-        trace_mfa(h, kind, ts, pid, raw(term), || extra().map(raw));
-        return;
+        trace_other(h, env, tag, ts, pid, raw, opts);
     }
+}
 
+/// `trace_call/5`: calls, returns and exceptions (the VM calls it instead of `trace/5` for
+/// these tags, so they skip the other tags' tests).
+pub fn trace_call<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    state: Term<'a>,
+    tracee: Term<'a>,
+    term: Term<'a>,
+    opts: Term<'a>,
+) {
+    let Some((h, ts, pid)) = begin(env, state, tracee) else {
+        return;
+    };
+    let raw = Raw::new(env.as_c_arg(), term.as_c_arg());
+    match mfa_kind(tag.as_c_arg()) {
+        Some(kind) => trace_mfa(h, kind, ts, pid, raw, || extra(env, opts)),
+        None => trace_other(h, env, tag.as_c_arg(), ts, pid, raw, opts),
+    }
+}
+
+/// `trace_send/5`: sends.
+pub fn trace_send<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    state: Term<'a>,
+    tracee: Term<'a>,
+    term: Term<'a>,
+    opts: Term<'a>,
+) {
+    let Some((h, ts, pid)) = begin(env, state, tracee) else {
+        return;
+    };
+    let raw = Raw::new(env.as_c_arg(), term.as_c_arg());
+    match send_kind(tag.as_c_arg()) {
+        Some(kind) => trace_message(h, env, kind, ts, pid, raw, extra_term(opts)),
+        None => trace_other(h, env, tag.as_c_arg(), ts, pid, raw, opts),
+    }
+}
+
+/// `trace_receive/5`: receives.
+pub fn trace_receive<'a>(
+    env: Env<'a>,
+    tag: Term<'a>,
+    state: Term<'a>,
+    tracee: Term<'a>,
+    term: Term<'a>,
+    opts: Term<'a>,
+) {
+    let Some((h, ts, pid)) = begin(env, state, tracee) else {
+        return;
+    };
+    let raw = Raw::new(env.as_c_arg(), term.as_c_arg());
+    if tag.as_c_arg() == atoms::receive().as_c_arg() {
+        trace_message(h, env, Kind::Receive, ts, pid, raw, None);
+    } else {
+        trace_other(h, env, tag.as_c_arg(), ts, pid, raw, opts);
+    }
+}
+
+/// The `extra` entry of a trace callback's options (a send's receiver, a return's value, a
+/// spawn's `{M, F, Args}`).
+fn extra_term<'a>(opts: Term<'a>) -> Option<Term<'a>> {
+    opts.map_get(atoms::extra()).ok()
+}
+
+/// [`extra_term`] as a [`Raw`] term.
+fn extra<'a>(env: Env<'a>, opts: Term<'a>) -> Option<Raw<'a>> {
+    extra_term(opts).map(|x| Raw::new(env.as_c_arg(), x.as_c_arg()))
+}
+
+/// Every tag but calls, returns, sends and receives: processes, scheduling, GC.
+#[inline(never)]
+fn trace_other<'a>(
+    h: &Handle,
+    env: Env<'a>,
+    tag: sys::ErlNifTerm,
+    ts: i64,
+    pid: RawPid,
+    term: Raw<'a>,
+    opts: Term<'a>,
+) {
+    let is = |a: Atom| tag == a.as_c_arg();
     let mut e = RawEvent::new(Kind::Call, ts, pid);
     let mut capture = Capture::None;
 
     if is(atoms::return_to()) {
         e.kind = Kind::ReturnTo;
-        e.mfa = mfa(raw(term)).map(|(m, _)| m);
-    } else if is(atoms::send()) || is(atoms::send_to_non_existing_process()) {
-        let kind = if is(atoms::send()) {
-            Kind::Send
-        } else {
-            Kind::SendToNonExistingProcess
-        };
-        trace_message(h, env, kind, ts, pid, raw(term), extra());
-        return;
-    } else if is(atoms::receive()) {
-        trace_message(h, env, Kind::Receive, ts, pid, raw(term), None);
-        return;
+        e.mfa = mfa(term).map(|(m, _)| m);
     } else if is(atoms::spawn()) || is(atoms::spawned()) {
         e.kind = if is(atoms::spawn()) {
             Kind::Spawn
         } else {
             Kind::Spawned
         };
-        e.peer = raw_pid(env, term);
-        if let Some((m, args)) = extra().and_then(|x| mfa(raw(x))) {
+        e.peer = pid_of(env, term);
+        if let Some((m, args)) = extra(env, opts).and_then(mfa) {
             e.mfa = Some(m);
             if let Some(a) = args {
                 capture = Capture::Elements(a);
@@ -224,7 +322,7 @@ pub fn trace<'a>(
         }
     } else if is(atoms::exit()) {
         e.kind = Kind::Exit;
-        capture = Capture::Term(raw(term));
+        capture = Capture::Term(term);
     } else if is(atoms::link())
         || is(atoms::unlink())
         || is(atoms::getting_linked())
@@ -239,7 +337,7 @@ pub fn trace<'a>(
         } else {
             Kind::GettingUnlinked
         };
-        e.peer = raw_pid(env, term);
+        e.peer = pid_of(env, term);
         if e.peer.is_none() {
             return; // a port
         }
@@ -249,17 +347,17 @@ pub fn trace<'a>(
         } else {
             Kind::Unregister
         };
-        e.name = Some(word(term.as_c_arg()));
+        e.name = Some(term.word());
     } else if is(atoms::in_()) || is(atoms::out()) {
         e.kind = if is(atoms::in_()) {
             Kind::In
         } else {
             Kind::Out
         };
-        e.mfa = mfa(raw(term)).map(|(m, _)| m);
+        e.mfa = mfa(term).map(|(m, _)| m);
     } else if let Some(kind) = gc_kind(tag) {
         e.kind = kind;
-        e.nums = gc_sizes(raw(term));
+        e.nums = gc_sizes(term);
     } else {
         return; // tags we do not record (ports, seq_trace…)
     }
