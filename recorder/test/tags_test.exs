@@ -90,4 +90,17 @@ defmodule ElixirScope.TagsTest do
     [ret | _] = Enum.filter(mine, &(&1.kind == :return_from))
     assert ret.value == "3"
   end
+
+  test "pids in values keep their numbers and serials", %{dir: dir} do
+    # Local pids' numbers are read from their words once the layout is checked at start.
+    state = :persistent_term.get({ElixirScope, :recorder})
+
+    pids =
+      for text <- ~w(<0.12345.1> <0.32767.8191> <0.0.4096>), do: :erlang.list_to_pid(~c"#{text}")
+
+    :ok = ElixirScope.Native.trace_receive(:receive, state, self(), {:pids, pids}, %{})
+    {:ok, _} = ElixirScope.stop()
+    [event] = TraceFiles.events(dir, :receive)
+    assert event.value == "{:pids, [#PID<0.12345.1>, #PID<0.32767.8191>, #PID<0.0.4096>]}"
+  end
 end

@@ -231,6 +231,7 @@ fn start<'a>(env: Env<'a>, opts: Term<'a>) -> NifResult<Term<'a>> {
         if !sys::enif_self(env.as_c_arg(), me.as_mut_ptr()).is_null() {
             let pid = std::mem::transmute::<sys::ErlNifPid, sys::ErlNifTerm>(me.assume_init());
             term_view::check_tags(env.as_c_arg(), atoms::ok().as_c_arg(), pid);
+            term_view::check_pids(env.as_c_arg(), pid);
         }
     }
     let rec = match Recorder::new(config) {

@@ -24,7 +24,61 @@ static IMMEDIATE_TAGS: AtomicBool = AtomicBool::new(false);
 /// directly instead of calling `enif_get_tuple` / `enif_get_list_cell` each time.
 static BOXED_LAYOUT: AtomicBool = AtomicBool::new(false);
 
+/// Whether a local pid's word holds its `<0.N.S>` numbers as ERTS 25 lays them out on
+/// 64-bit machines: above the 4 tag bits, 15 bits of number and 13 of serial (the process
+/// table's index is in the bits above, which the numbers do not need). Checked once against pids the VM decodes from external format
+/// ([`check_pids`]); then a pid's numbers are read from its word ([`local_pid_numbers`])
+/// instead of a per-thread cache filled by encoding the pid (a thread-local lookup: ~5 ns
+/// per pid in a message hash, most of hashing `{:ping, pid, n}`).
+static PID_LAYOUT: AtomicBool = AtomicBool::new(false);
+
 const NIL: u64 = 0x3B;
+
+/// The numbers of a local pid's word ([`PID_LAYOUT`] must hold).
+#[inline(always)]
+fn local_pid_numbers(w: u64) -> (u32, u32) {
+    (((w >> 4) & 0x7FFF) as u32, ((w >> 19) & 0x1FFF) as u32)
+}
+
+/// Checks [`PID_LAYOUT`]: `pid` (a local pid) is encoded to external format, copies with
+/// other numbers and serials are decoded back (the VM makes local pids of them: same node
+/// and creation), and each word must give back the numbers it was made from.
+pub fn check_pids(env: *mut ErlNifEnv, pid: ErlNifTerm) {
+    let ok = fast_tags()
+        && Raw::new(env, pid)
+            .with_external(|ext| {
+                let Some(p) = external_pid(ext) else {
+                    return false;
+                };
+                // The number and serial are the 8 bytes after the node atom.
+                let at = ext.len() - 12;
+                let cases = [
+                    (p.number, p.serial),
+                    (0, 0),
+                    (32767, 8191),
+                    (12345, 1),
+                    (1, 4096),
+                ];
+                cases.iter().all(|&(number, serial)| {
+                    let mut copy = ext.to_vec();
+                    copy[at..at + 4].copy_from_slice(&number.to_be_bytes());
+                    copy[at + 4..at + 8].copy_from_slice(&serial.to_be_bytes());
+                    let mut t = MaybeUninit::uninit();
+                    // SAFETY: decoding a byte buffer in a valid env.
+                    let used = unsafe {
+                        sys::enif_binary_to_term(env, copy.as_ptr(), copy.len(), t.as_mut_ptr(), 0)
+                    };
+                    if used != copy.len() {
+                        return false;
+                    }
+                    // SAFETY: initialised when decoding succeeded.
+                    let w = word(unsafe { t.assume_init() });
+                    tagged(w, PID_TAG) && local_pid_numbers(w) == (number, serial)
+                })
+            })
+            .unwrap_or(false);
+    PID_LAYOUT.store(ok, Ordering::Relaxed);
+}
 
 #[inline(always)]
 fn fast_boxed() -> bool {
@@ -415,6 +469,9 @@ impl Raw<'_> {
         let Some(w) = self.local_pid() else {
             return self.with_external(pid_numbers).flatten();
         };
+        if PID_LAYOUT.load(Ordering::Relaxed) {
+            return Some(local_pid_numbers(w));
+        }
         let slot = ((w >> 4) & 255) as usize;
         if let Some((n, s)) =
             PID_CACHE.with_borrow(|c| (c[slot].0 == w).then_some((c[slot].1, c[slot].2)))
