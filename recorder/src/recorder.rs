@@ -349,14 +349,14 @@ impl Recorder {
         self.state.store(s as u8, Ordering::Release);
     }
 
-    /// Called by a producer after writing to `lane`: past a quarter of the ring's hot region
-    /// (or half of a small ring), the writer drains now instead of at its next `flush_ms`
-    /// tick, so the producer can wrap back into cached memory (one wake per cycle, whoever
-    /// sees it first).
+    /// Called by a producer after writing to `lane`, leaving `used` bytes in its ring (what
+    /// `Ring::push` returned): past a quarter of the ring's hot region (or half of a small
+    /// ring), the writer drains now instead of at its next `flush_ms` tick, so the producer
+    /// can wrap back into cached memory (one wake per cycle, whoever sees it first).
     #[inline]
-    pub fn after_push(&self, lane: usize) {
+    pub fn after_push(&self, lane: usize, used: usize) {
         let ring = &self.lanes[lane].ring;
-        if ring.used() > ring.wake_at()
+        if used > ring.wake_at()
             && !self.wake_pending.load(Ordering::Relaxed)
             && !self.wake_pending.swap(true, Ordering::AcqRel)
         {

@@ -164,15 +164,21 @@ impl Ring {
     }
 
     /// Producer: writes one record of at most `max_len` bytes, filled by `fill`, which returns
-    /// how many bytes it used. Returns false (and counts a drop) when the ring is full.
+    /// how many bytes it used. Returns the bytes in use after it (as the producer saw the
+    /// consumer's progress: the caller's cue to wake the consumer, without reading both
+    /// positions again), or `None` (and counts a drop) when the ring is full.
     ///
     /// # Safety
     /// Only one thread may call producer methods on a ring at a time.
-    pub unsafe fn push(&self, max_len: usize, fill: impl FnOnce(&mut [u8]) -> usize) -> bool {
+    pub unsafe fn push(
+        &self,
+        max_len: usize,
+        fill: impl FnOnce(&mut [u8]) -> usize,
+    ) -> Option<usize> {
         let need = footprint(max_len);
         if need > self.capacity() / 2 {
             self.count_drop();
-            return false;
+            return None;
         }
         let head = self.head.load(Ordering::Relaxed);
         let tail = self.tail.load(Ordering::Acquire);
@@ -191,7 +197,7 @@ impl Ring {
         };
         if free < need + wrap_pad {
             self.count_drop();
-            return false;
+            return None;
         }
         if wrap_pad > 0 {
             // SAFETY: [head, head + 4) is free (free >= wrap_pad >= 8) and inside the buffer.
@@ -202,8 +208,9 @@ impl Ring {
         let len = fill(body).min(max_len);
         // SAFETY: as above; the length word is at start.
         unsafe { self.ptr(start).cast::<u32>().write_unaligned(len as u32) };
-        self.head.store(start + footprint(len), Ordering::Release);
-        true
+        let head = start + footprint(len);
+        self.head.store(head, Ordering::Release);
+        Some(head - tail)
     }
 
     /// Consumer: copies every record published so far into `batch` (after what it holds)
@@ -291,6 +298,7 @@ mod tests {
                 b.copy_from_slice(bytes);
                 bytes.len()
             })
+            .is_some()
         }
     }
 
@@ -513,7 +521,8 @@ mod tests {
                 b[..3].copy_from_slice(b"abc");
                 3
             })
-        });
+        }
+        .is_some());
         assert_eq!(drain_all(&r), vec![b"abc".to_vec()]);
     }
 
@@ -532,7 +541,8 @@ mod tests {
                             b[8..len].fill(i as u8);
                             len
                         })
-                    };
+                    }
+                    .is_some();
                     if ok {
                         i += 1;
                         furthest = furthest.max(offset(&r));

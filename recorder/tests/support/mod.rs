@@ -49,6 +49,7 @@ pub fn push(rec: &Recorder, lane: usize, e: &RawEvent, value: Option<&[u8]>) -> 
             })
         })
     }
+    .is_some()
 }
 
 pub fn recorder(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Arc<Recorder> {

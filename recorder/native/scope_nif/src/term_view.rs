@@ -7,6 +7,7 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustler::sys::{self, ErlNifEnv, ErlNifTerm, ErlNifTermType};
+use scope_recorder::msg_hash::{Leaf, LeafTupleHash};
 use scope_recorder::render::{Out, TermKind, TermView};
 
 /// Whether the VM tags atoms, local pids and small integers in their words as ERTS does on
@@ -292,6 +293,45 @@ impl<'a> Raw<'a> {
         }
     }
 
+    /// The message hash's [`Leaf`] of this term when its word tells it: an atom whose hash
+    /// is in [`ATOM_HASHES`], a small integer, a local pid, `[]`.
+    #[inline(always)]
+    fn leaf(self) -> Option<Leaf> {
+        if !fast_tags() {
+            return None;
+        }
+        let w = self.word();
+        if tagged(w, ATOM_TAG) {
+            table_atom_hash(w).map(Leaf::Atom)
+        } else if tagged(w, SMALL_TAG) {
+            Some(Leaf::Int(w as i64 >> 4))
+        } else if tagged(w, PID_TAG) && PID_LAYOUT.load(Ordering::Relaxed) {
+            let (n, s) = local_pid_numbers(w);
+            Some(Leaf::Pid(n, s))
+        } else if w == NIL && fast_boxed() {
+            Some(Leaf::Nil)
+        } else {
+            None
+        }
+    }
+
+    /// The message hash of a tuple of [`Self::leaf`]s, read from the words (most messages:
+    /// `{:ping, pid, n}`, `{:"$gen_call", {pid, ref}, …}` is not one); `None` for anything
+    /// else, which the walk (`msg_hash::message_hash`) hashes to the same value.
+    #[inline(always)]
+    pub fn leaf_tuple_hash(self) -> Option<u32> {
+        if !fast_boxed() {
+            return None;
+        }
+        // SAFETY: a live term of this call; the layout was checked.
+        let elems = unsafe { heap_tuple(self.word()) }?;
+        let mut h = LeafTupleHash::new(elems.len())?;
+        for &e in elems {
+            h.leaf(self.with(e).leaf()?);
+        }
+        Some(h.finish())
+    }
+
     pub fn elem(self, i: usize) -> Option<Raw<'a>> {
         self.tuple()?.get(i).map(|t| self.with(*t))
     }
@@ -405,6 +445,22 @@ thread_local! {
 /// lookup, copy and hashing of the text. Atom indexes stay below 2^31 (the atom table's
 /// limit is far lower), so an entry packs index + 1 and the 32-bit hash into one word.
 static ATOM_HASHES: [AtomicU64; 4096] = [const { AtomicU64::new(0) }; 4096];
+
+/// An atom word's key in [`ATOM_HASHES`]: its index in the atom table, plus one (0 is an
+/// empty entry). The entry keeps the key beside the hash, in one word, so a reader never
+/// pairs one atom's index with another's hash.
+#[inline(always)]
+fn atom_key(w: u64) -> u64 {
+    (w >> 6) + 1
+}
+
+/// An atom's hash from [`ATOM_HASHES`], if it is there (`w` is an atom's word).
+#[inline(always)]
+fn table_atom_hash(w: u64) -> Option<u32> {
+    let key = atom_key(w);
+    let entry = ATOM_HASHES[(key as usize) % ATOM_HASHES.len()].load(Ordering::Relaxed);
+    (entry >> 32 == key).then_some(entry as u32)
+}
 
 /// Latin-1 to UTF-8 (NIF 2.16 has no UTF-8 atom access); the UTF-8 length. `out` holds
 /// twice `latin1`'s length.
@@ -560,17 +616,13 @@ impl<'a> TermView<'a> for Raw<'a> {
         if !fast_tags() || !tagged(w, ATOM_TAG) {
             return self.with_atom(text_hash);
         }
-        // The atom's index in the atom table; the entry keeps it (plus one, so 0 is empty)
-        // beside the hash, in one word, so a reader never pairs one atom's index with
-        // another's hash.
-        let key = (w >> 6) + 1;
-        let slot = &ATOM_HASHES[(key as usize) % ATOM_HASHES.len()];
-        let entry = slot.load(Ordering::Relaxed);
-        if entry >> 32 == key {
-            return Some(entry as u32);
+        if let Some(h) = table_atom_hash(w) {
+            return Some(h);
         }
         let h = self.with_atom(text_hash)?;
-        slot.store(key << 32 | u64::from(h), Ordering::Relaxed);
+        let key = atom_key(w);
+        ATOM_HASHES[(key as usize) % ATOM_HASHES.len()]
+            .store(key << 32 | u64::from(h), Ordering::Relaxed);
         Some(h)
     }
 

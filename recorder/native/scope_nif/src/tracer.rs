@@ -396,7 +396,7 @@ fn trace_message<'a>(
     let Some(lane) = admit(h, ts) else {
         return;
     };
-    let hash = message_hash(msg);
+    let hash = msg.leaf_tuple_hash().unwrap_or_else(|| message_hash(msg));
     let capture_bytes = h.rec.config.capture_bytes;
     if let (None, RawPid::Word(w)) = (capture_bytes, pid) {
         let write = |to: (Option<RawPid>, Option<u64>)| {
@@ -515,15 +515,17 @@ fn publish(rec: &Recorder, lane_ix: usize, max_len: usize, fill: impl FnOnce(&mu
     let ring = &rec.lanes[lane_ix].ring;
     // SAFETY: a normal scheduler thread is its lane's only producer; the shared lane is
     // guarded by its lock.
-    unsafe {
+    let used = unsafe {
         if lane_ix == rec.config.schedulers {
             let _g = rec.shared_lock.lock().unwrap_or_else(|p| p.into_inner());
-            ring.push(max_len, fill);
+            ring.push(max_len, fill)
         } else {
-            ring.push(max_len, fill);
+            ring.push(max_len, fill)
         }
+    };
+    if let Some(used) = used {
+        rec.after_push(lane_ix, used);
     }
-    rec.after_push(lane_ix);
 }
 
 fn gc_kind(tag: rustler::sys::ErlNifTerm) -> Option<Kind> {
