@@ -397,6 +397,7 @@ impl Drainer {
             batch.clear();
             // SAFETY: this thread is the only consumer of every ring.
             unsafe { lane.ring.take(batch) };
+            rec.relieve(i);
             moved += batch.ring_bytes() as u64;
             let since = hot.taken(i);
             hot.record(i, batch.ring_bytes(), since, &lane.ring);

@@ -227,10 +227,10 @@ pub struct Recorder {
     pub lanes: Vec<Lane>,
     /// Serializes producers on the shared lane (dirty schedulers, other threads).
     pub shared_lock: Mutex<()>,
-    /// Alone on its cache lines: read by every traced call, written once, and kept off the
-    /// lines of the counters the writer updates on every pass (sharing one, the traced
+    /// Alone on their cache lines: read by every traced call, written rarely, and kept off
+    /// the lines of the counters the writer updates on every pass (sharing one, the traced
     /// scheduler missed it after each pass).
-    state: Padded<AtomicU8>,
+    flags: Padded<Flags>,
     /// Counters.
     pub stats: Stats,
     /// Set once when recording stops.
@@ -249,6 +249,15 @@ pub struct Recorder {
     pub second: i64,
 }
 
+/// What every `enabled/3` reads ([`Recorder::running`], [`Recorder::under_pressure`]).
+#[derive(Debug)]
+struct Flags {
+    state: AtomicU8,
+    /// Bit `i`: lane `i` (bit 63: lanes from 63 on) was nearly full when its producer last
+    /// wrote, or refused a record; the writer clears it when it takes the lane's records.
+    pressure: AtomicU64,
+}
+
 thread_local! {
     /// This thread's lane slot, stable for the thread's life: 0 = not asked yet,
     /// [`NOT_NORMAL`] = not a normal scheduler thread. One thread-local for both answers: in
@@ -258,6 +267,15 @@ thread_local! {
 
 /// [`SLOT`] of a thread that is not a normal scheduler (it uses the shared lane).
 const NOT_NORMAL: usize = usize::MAX;
+
+/// Room left in a ring below which it counts as under pressure ([`Recorder::after_push`]):
+/// a few of the largest records (a 64 KiB value each, at most).
+pub const PRESSURE_ROOM: usize = 256 << 10;
+
+/// A lane's bit in [`Flags::pressure`].
+fn lane_bit(lane: usize) -> u64 {
+    1 << lane.min(63)
+}
 
 /// Hands out lane slots to scheduler threads in the order they first record.
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(1);
@@ -279,7 +297,10 @@ impl Recorder {
             config,
             lanes,
             shared_lock: Mutex::new(()),
-            state: Padded(AtomicU8::new(State::Running as u8)),
+            flags: Padded(Flags {
+                state: AtomicU8::new(State::Running as u8),
+                pressure: AtomicU64::new(0),
+            }),
             stats: Stats::default(),
             stop_reason: Mutex::new(None),
             wake: (Mutex::new(false), Condvar::new()),
@@ -308,7 +329,7 @@ impl Recorder {
 
     /// Current state.
     pub fn state(&self) -> State {
-        match self.state.load(Ordering::Acquire) {
+        match self.flags.state.load(Ordering::Acquire) {
             0 => State::Running,
             1 => State::Stopping,
             2 => State::Stopped,
@@ -319,7 +340,7 @@ impl Recorder {
     /// Whether events are still accepted.
     #[inline]
     pub fn running(&self) -> bool {
-        self.state.load(Ordering::Relaxed) == State::Running as u8
+        self.flags.state.load(Ordering::Relaxed) == State::Running as u8
     }
 
     /// Moves to `Stopping` (first reason wins) and wakes the writer.
@@ -330,7 +351,7 @@ impl Recorder {
                 *r = Some(reason);
             }
         }
-        let _ = self.state.compare_exchange(
+        let _ = self.flags.state.compare_exchange(
             State::Running as u8,
             State::Stopping as u8,
             Ordering::AcqRel,
@@ -346,21 +367,48 @@ impl Recorder {
         } else {
             State::Stopped
         };
-        self.state.store(s as u8, Ordering::Release);
+        self.flags.state.store(s as u8, Ordering::Release);
     }
 
     /// Called by a producer after writing to `lane`, leaving `used` bytes in its ring (what
-    /// `Ring::push` returned): past a quarter of the ring's hot region (or half of a small
-    /// ring), the writer drains now instead of at its next `flush_ms` tick, so the producer
-    /// can wrap back into cached memory (one wake per cycle, whoever sees it first).
+    /// `Ring::push` returned, `None` when it refused the record): past a quarter of the
+    /// ring's hot region (or half of a small ring), the writer drains now instead of at its
+    /// next `flush_ms` tick, so the producer can wrap back into cached memory (one wake per
+    /// cycle, whoever sees it first). A ring with less than [`PRESSURE_ROOM`] left is marked
+    /// for [`Self::under_pressure`].
     #[inline]
-    pub fn after_push(&self, lane: usize, used: usize) {
+    pub fn after_push(&self, lane: usize, used: Option<usize>) {
         let ring = &self.lanes[lane].ring;
-        if used > ring.wake_at()
-            && !self.wake_pending.load(Ordering::Relaxed)
-            && !self.wake_pending.swap(true, Ordering::AcqRel)
-        {
-            self.wake_writer();
+        let used = used.unwrap_or(usize::MAX);
+        if used > ring.wake_at() {
+            if ring.capacity().saturating_sub(used) < PRESSURE_ROOM {
+                self.flags
+                    .pressure
+                    .fetch_or(lane_bit(lane), Ordering::Relaxed);
+            }
+            if !self.wake_pending.load(Ordering::Relaxed)
+                && !self.wake_pending.swap(true, Ordering::AcqRel)
+            {
+                self.wake_writer();
+            }
+        }
+    }
+
+    /// Whether some ring was nearly full when last written (a hint for `enabled/3`, which
+    /// then checks the caller's ring before letting the VM build an event: the common case
+    /// reads one flag instead of finding the caller's lane and its ring's positions, ~8 ns
+    /// per call event).
+    #[inline]
+    pub fn under_pressure(&self) -> bool {
+        self.flags.pressure.load(Ordering::Relaxed) != 0
+    }
+
+    /// The writer has taken lane `lane`'s records (its ring is empty but for what was
+    /// written since).
+    pub fn relieve(&self, lane: usize) {
+        let bit = lane_bit(lane);
+        if self.flags.pressure.load(Ordering::Relaxed) & bit != 0 {
+            self.flags.pressure.fetch_and(!bit, Ordering::Relaxed);
         }
     }
 
@@ -443,6 +491,24 @@ mod tests {
         c.capture_bytes = Some(65_536);
         c.buffer_bytes = 64 << 10;
         assert!(c.validate().unwrap_err().contains(":buffer_bytes"));
+    }
+
+    #[test]
+    fn a_nearly_full_ring_is_under_pressure_until_the_writer_takes_it() {
+        let mut c = Config::new("/tmp/x", "n@h");
+        c.buffer_bytes = 1 << 20;
+        c.schedulers = 2;
+        let r = Recorder::new(c).unwrap();
+        let cap = r.lanes[1].ring.capacity();
+        r.after_push(1, Some(cap / 2));
+        assert!(!r.under_pressure(), "half full");
+        r.after_push(1, Some(cap - PRESSURE_ROOM / 2));
+        assert!(r.under_pressure());
+        r.after_push(0, None); // a refused record
+        r.relieve(1);
+        assert!(r.under_pressure(), "lane 0 still");
+        r.relieve(0);
+        assert!(!r.under_pressure());
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub fn enabled<'a>(_env: Env<'a>, tag: Term<'a>, state: Term<'a>, tracee: Term<'
     if below != u32::MAX && pid_hash(word(tracee.as_c_arg())) > below {
         return atoms::discard();
     }
+    if !h.rec.under_pressure() {
+        return atoms::trace();
+    }
+    // Some ring is nearly full: the VM builds no event the caller's ring cannot take.
     let lane = &h.rec.lanes[h.rec.lane_index(is_normal_scheduler)];
     if !lane.ring.has_room(max_record(&h.rec)) {
         lane.ring.count_drop();
@@ -523,9 +527,7 @@ fn publish(rec: &Recorder, lane_ix: usize, max_len: usize, fill: impl FnOnce(&mu
             ring.push(max_len, fill)
         }
     };
-    if let Some(used) = used {
-        rec.after_push(lane_ix, used);
-    }
+    rec.after_push(lane_ix, used);
 }
 
 fn gc_kind(tag: rustler::sys::ErlNifTerm) -> Option<Kind> {
