@@ -108,6 +108,11 @@ impl TickMap {
         }
     }
 
+    /// The ticks of the latest reading.
+    pub fn last_ticks(&self) -> u64 {
+        self.last.0
+    }
+
     /// Nanoseconds at `ticks`.
     pub fn ns(&self, ticks: u64) -> i64 {
         let delta = ticks.wrapping_sub(self.last.0) as i64;

@@ -389,6 +389,12 @@ impl Drainer {
         if let Some(t) = ticks.as_mut() {
             t.map.update(r.clock_pair());
         }
+        // A time in the records' clock, for the compact ones, which keep their timestamp's
+        // low 48 bits (`record.rs`).
+        let near = match ticks {
+            Some(t) => t.map.last_ticks() as i64,
+            None => r.now(),
+        };
         let mut moved = 0;
         for (i, lane) in rec.lanes.iter().enumerate() {
             let stream = rec.stream_of(i);
@@ -402,7 +408,7 @@ impl Drainer {
             let since = hot.taken(i);
             hot.record(i, batch.ring_bytes(), since, &lane.ring);
             for bytes in batch.records() {
-                let Some((mut raw, value)) = RawEvent::decode(bytes) else {
+                let Some((mut raw, value)) = RawEvent::decode(bytes, near) else {
                     continue;
                 };
                 if let Some(t) = ticks.as_mut() {

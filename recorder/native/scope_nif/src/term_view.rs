@@ -41,6 +41,16 @@ fn local_pid_numbers(w: u64) -> (u32, u32) {
     (((w >> 4) & 0x7FFF) as u32, ((w >> 19) & 0x1FFF) as u32)
 }
 
+/// A local pid's word as a compact record holds it (`scope_recorder::record`), when its
+/// numbers can be read from the word ([`PID_LAYOUT`]).
+#[inline(always)]
+pub fn compact_local_pid(w: u64) -> Option<u32> {
+    if !PID_LAYOUT.load(Ordering::Relaxed) {
+        return None;
+    }
+    scope_recorder::record::compact_pid(local_pid_numbers(w))
+}
+
 /// Checks [`PID_LAYOUT`]: `pid` (a local pid) is encoded to external format, copies with
 /// other numbers and serials are decoded back (the VM makes local pids of them: same node
 /// and creation), and each word must give back the numbers it was made from.

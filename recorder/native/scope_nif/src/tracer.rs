@@ -6,13 +6,14 @@ use rustler::{Atom, Env, Term};
 use scope_format::Kind;
 use scope_recorder::msg_hash::message_hash;
 use scope_recorder::record::{
-    encode_message, encode_mfa, RawEvent, RawPid, MESSAGE_RECORD_MAX, MFA_RECORD,
+    compact_atom, encode_compact_message, encode_compact_mfa, encode_message, encode_mfa,
+    CompactPeer, RawEvent, RawPid, COMPACT_RECORD, MESSAGE_RECORD_MAX, MFA_RECORD,
 };
 use scope_recorder::recorder::Recorder;
 use scope_recorder::render::{render, render_elements, Out};
 
 use crate::atoms;
-use crate::term_view::{external_pid, word, Raw};
+use crate::term_view::{compact_local_pid, external_pid, word, Raw};
 use crate::{Handle, TracerState};
 
 /// Largest fixed part of a record (see `record.rs`).
@@ -403,6 +404,24 @@ fn trace_message<'a>(
     let hash = msg.leaf_tuple_hash().unwrap_or_else(|| message_hash(msg));
     let capture_bytes = h.rec.config.capture_bytes;
     if let (None, RawPid::Word(w)) = (capture_bytes, pid) {
+        let to = to.map(|t| Raw::new(env.as_c_arg(), t.as_c_arg()));
+        // Most sends and receives fit a compact record (`record.rs`).
+        if let Some(me) = compact_local_pid(w) {
+            let peer = match to {
+                None => Some(CompactPeer::None),
+                Some(t) => match t.local_pid() {
+                    Some(p) => compact_local_pid(p).map(CompactPeer::Pid),
+                    None if t.is_atom() => compact_atom(t.word()).map(CompactPeer::Name),
+                    None => None,
+                },
+            };
+            if let Some(peer) = peer {
+                publish(&h.rec, lane, COMPACT_RECORD, |buf| {
+                    encode_compact_message(buf, kind, ts, me, peer, hash)
+                });
+                return;
+            }
+        }
         let write = |to: (Option<RawPid>, Option<u64>)| {
             publish(&h.rec, lane, MESSAGE_RECORD_MAX, |buf| {
                 encode_message(buf, kind, ts, w, to, hash)
@@ -411,7 +430,7 @@ fn trace_message<'a>(
         // The usual cases spelled out, so that the receiver is never moved around as an
         // enum (its parts went through the stack and back as a 16-byte load that the store
         // buffer could not forward: ~2 ns per message event).
-        match to.map(|t| Raw::new(env.as_c_arg(), t.as_c_arg())) {
+        match to {
             None => write((None, None)),
             Some(t) => match t.local_pid() {
                 Some(p) => write((Some(RawPid::Word(p)), None)),
@@ -481,7 +500,19 @@ fn trace_mfa<'a>(
 }
 
 /// [`push`] for a call or return without a value (`record::encode_mfa`).
+/// A compact record (`record.rs`) when the pid and the atoms fit one.
 fn push_mfa(rec: &Recorder, lane_ix: usize, kind: Kind, ts: i64, pid: u64, mfa: (u64, u64, u8)) {
+    let (module, function, arity) = mfa;
+    if let (Some(p), Some(m), Some(f)) = (
+        compact_local_pid(pid),
+        compact_atom(module),
+        compact_atom(function),
+    ) {
+        publish(rec, lane_ix, COMPACT_RECORD, |buf| {
+            encode_compact_mfa(buf, kind, ts, p, (m, f, arity))
+        });
+        return;
+    }
     publish(rec, lane_ix, MFA_RECORD, |buf| {
         encode_mfa(buf, kind, ts, pid, mfa)
     });
