@@ -21,7 +21,7 @@
 //! | then       | value bytes to the end of the record, if flag                       |
 //!
 //! Compact records: the events most traces are made of (calls, returns, sends and receives
-//! of local processes, without values) in 20 bytes instead of 40–56, so a ring line holds
+//! of local processes) in 20 bytes plus their value instead of 32–56, so a ring line holds
 //! more of them. The producer's stores into ring lines are what the VM's next memory fence
 //! waits for (its tracer lock's read side, with more than one scheduler): writing each
 //! record to the same line instead of advancing took ~55 ns per call event off under 2
@@ -33,9 +33,10 @@
 //! | 0        | 0x80 + kind code                                                       |
 //! | 1        | calls: arity; messages: 0 no peer, 1 peer pid, 2 registered name      |
 //! | 2 .. 8   | ts, low 48 bits (the writer restores the rest from its own clock reading) |
-//! | 8 .. 12  | pid: number + serial << 16 (a local pid)                               |
+//! | 8 .. 12  | pid: number + serial << 16 (a local pid); bit 30: a value follows, bit 31: it was truncated |
 //! | 12 .. 16 | calls: module atom index; messages: hash                               |
 //! | 16 .. 20 | calls: function atom index; messages: the peer (as the pid) or the name's atom index |
+//! | then     | value bytes to the end of the record, if bit 30                        |
 //!
 //! Atoms are held by their index in the atom table, the atom's word shifted right by 6 (the
 //! word is `index << 6 | 0x0B` on 64-bit ERTS, [`ATOM_TAG`]); the tracer writes compact
@@ -261,12 +262,16 @@ pub const ATOM_TAG: u64 = 0x0B;
 const TS_BITS: u32 = 48;
 const TS_MASK: u64 = (1 << TS_BITS) - 1;
 
-/// A pid's numbers as a compact record holds them, if they fit (number and serial below
-/// 2^16; ERTS's local pids have 15 and 13 bits).
+/// A pid's numbers as a compact record holds them, if they fit (number below 2^16, serial
+/// below 2^14; ERTS's local pids have 15 and 13 bits).
 #[inline(always)]
 pub fn compact_pid((number, serial): (u32, u32)) -> Option<u32> {
-    (number <= 0xFFFF && serial <= 0xFFFF).then_some(number | serial << 16)
+    (number <= 0xFFFF && serial <= 0x3FFF).then_some(number | serial << 16)
 }
+
+/// Compact record pid bits: a value follows, and it was truncated.
+const HAS_VALUE: u32 = 1 << 30;
+const TRUNCATED: u32 = 1 << 31;
 
 /// An atom word as a compact record holds it, if it has the atom tag and its index fits.
 #[inline(always)]
@@ -287,9 +292,15 @@ pub enum CompactPeer {
     Name(u32),
 }
 
-/// Writes a call, return_from or exception_from of a local process without a value as a
-/// compact record (`pid` from [`compact_pid`], module and function from [`compact_atom`]).
-/// Returns [`COMPACT_RECORD`].
+/// No value for a compact record (the `value` argument of [`encode_compact_mfa`] and
+/// [`encode_compact_message`]).
+pub fn no_value(_: &mut [u8]) -> Option<(usize, bool)> {
+    None
+}
+
+/// Writes a call, return_from or exception_from of a local process as a compact record
+/// (`pid` from [`compact_pid`], module and function from [`compact_atom`]); `value` gets
+/// the space after the fixed part, as in [`RawEvent::encode`]. Returns the length.
 #[inline(always)]
 pub fn encode_compact_mfa(
     out: &mut [u8],
@@ -297,31 +308,51 @@ pub fn encode_compact_mfa(
     ts: i64,
     pid: u32,
     (module, function, arity): (u32, u32, u8),
+    value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
 ) -> usize {
-    put_compact(out, [0x80 | kind.code(), arity], ts, pid, module, function)
+    let head = [0x80 | kind.code(), arity];
+    put_compact(out, head, ts, pid, (module, function), value)
 }
 
-/// Writes a send or receive of a local process without a value as a compact record.
-/// Returns [`COMPACT_RECORD`].
+/// Writes a send or receive of a local process as a compact record. Returns the length.
 #[inline(always)]
 pub fn encode_compact_message(
     out: &mut [u8],
     kind: Kind,
     ts: i64,
     pid: u32,
-    to: CompactPeer,
-    hash: u32,
+    (to, hash): (CompactPeer, u32),
+    value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
 ) -> usize {
     let (form, peer) = match to {
         CompactPeer::None => (0, 0),
         CompactPeer::Pid(p) => (1, p),
         CompactPeer::Name(n) => (2, n),
     };
-    put_compact(out, [0x80 | kind.code(), form], ts, pid, hash, peer)
+    put_compact(
+        out,
+        [0x80 | kind.code(), form],
+        ts,
+        pid,
+        (hash, peer),
+        value,
+    )
 }
 
 #[inline(always)]
-fn put_compact(out: &mut [u8], head: [u8; 2], ts: i64, pid: u32, a: u32, b: u32) -> usize {
+fn put_compact(
+    out: &mut [u8],
+    head: [u8; 2],
+    ts: i64,
+    pid: u32,
+    (a, b): (u32, u32),
+    value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
+) -> usize {
+    let (len, pid) = match value(&mut out[COMPACT_RECORD..]) {
+        None => (COMPACT_RECORD, pid),
+        Some((n, false)) => (COMPACT_RECORD + n, pid | HAS_VALUE),
+        Some((n, true)) => (COMPACT_RECORD + n, pid | HAS_VALUE | TRUNCATED),
+    };
     let out = &mut out[..COMPACT_RECORD];
     // The timestamp's 8 bytes first, the head then over its top two (little-endian).
     out[..8].copy_from_slice(&((ts as u64) << 16).to_le_bytes());
@@ -329,7 +360,7 @@ fn put_compact(out: &mut [u8], head: [u8; 2], ts: i64, pid: u32, a: u32, b: u32)
     out[8..12].copy_from_slice(&pid.to_le_bytes());
     out[12..16].copy_from_slice(&a.to_le_bytes());
     out[16..20].copy_from_slice(&b.to_le_bytes());
-    COMPACT_RECORD
+    len
 }
 
 /// The timestamp nearest `near` whose low 48 bits are `low` (timestamps are ns or TSC
@@ -343,8 +374,8 @@ fn extend_ts(low: u64, near: i64) -> i64 {
 
 impl<'a> RawEvent<'a> {
     /// [`RawEvent::decode`] of a compact record.
-    fn decode_compact(b: &'a [u8], near: i64) -> Option<(RawEvent<'a>, Option<RawValue<'a>>)> {
-        let b: &[u8; COMPACT_RECORD] = b.try_into().ok()?;
+    fn decode_compact(all: &'a [u8], near: i64) -> Option<(RawEvent<'a>, Option<RawValue<'a>>)> {
+        let b: &[u8; COMPACT_RECORD] = all.get(..COMPACT_RECORD)?.try_into().ok()?;
         let kind = Kind::from_code(b[0] & 0x7F)?;
         let u32_at = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
         let ts = extend_ts(u64::from_le_bytes(b[..8].try_into().ok()?) >> 16, near);
@@ -354,7 +385,12 @@ impl<'a> RawEvent<'a> {
             serial: p >> 16,
         };
         let atom = |i: u32| u64::from(i) << 6 | ATOM_TAG;
-        let mut e = RawEvent::new(kind, ts, pid(u32_at(8)));
+        let pid_bits = u32_at(8);
+        let value = (pid_bits & HAS_VALUE != 0).then(|| RawValue {
+            bytes: &all[COMPACT_RECORD..],
+            truncated: pid_bits & TRUNCATED != 0,
+        });
+        let mut e = RawEvent::new(kind, ts, pid(pid_bits & !(HAS_VALUE | TRUNCATED)));
         match kind {
             Kind::Send | Kind::SendToNonExistingProcess | Kind::Receive => {
                 e.msg_hash = Some(u32_at(12));
@@ -367,7 +403,7 @@ impl<'a> RawEvent<'a> {
             }
             _ => e.mfa = Some((atom(u32_at(12)), atom(u32_at(16)), b[1])),
         }
-        Some((e, None))
+        Some((e, value))
     }
 }
 
@@ -567,7 +603,8 @@ mod tests {
             (Kind::ReturnFrom, near - 5_000_000),
             (Kind::ExceptionFrom, -576_460_751_461_580_726),
         ] {
-            let n = encode_compact_mfa(&mut buf, kind, ts, pid, (m.unwrap(), f.unwrap(), 2));
+            let mfa = (m.unwrap(), f.unwrap(), 2);
+            let n = encode_compact_mfa(&mut buf, kind, ts, pid, mfa, no_value);
             assert_eq!(n, COMPACT_RECORD);
             let reference = if ts < 0 { ts + 7 } else { near };
             let (e, value) = RawEvent::decode(&buf[..n], reference).unwrap();
@@ -590,8 +627,29 @@ mod tests {
             (Kind::Send, CompactPeer::Name(name)),
             (Kind::Receive, CompactPeer::None),
         ] {
-            let n = encode_compact_message(&mut buf, kind, near, pid, to, 0xDEAD_BEEF);
-            let (e, _) = RawEvent::decode(&buf[..n], near + 123).unwrap();
+            let value = |v: &mut [u8]| {
+                v[..5].copy_from_slice(b"{:ok}");
+                Some((5, kind == Kind::Receive))
+            };
+            let n = encode_compact_message(&mut buf, kind, near, pid, (to, 0xDEAD_BEEF), value);
+            let (e, value) = RawEvent::decode(&buf[..n], near + 123).unwrap();
+            let truncated = kind == Kind::Receive;
+            assert_eq!(
+                value,
+                Some(RawValue {
+                    bytes: b"{:ok}",
+                    truncated
+                })
+            );
+            assert_eq!(
+                e.pid,
+                RawPid::Numbers {
+                    node: 0,
+                    number: 85,
+                    serial: 3
+                },
+                "the value bits are not the pid's"
+            );
             assert_eq!((e.kind, e.ts, e.msg_hash), (kind, near, Some(0xDEAD_BEEF)));
             match to {
                 CompactPeer::Pid(_) => assert_eq!(
@@ -624,7 +682,7 @@ mod tests {
     #[test]
     fn what_a_compact_record_cannot_hold_is_refused() {
         assert_eq!(compact_pid((70_000, 0)), None);
-        assert_eq!(compact_pid((1, 70_000)), None);
+        assert_eq!(compact_pid((1, 0x4000)), None, "serial beyond 14 bits");
         assert_eq!(compact_atom(5 << 6 | 0x03), None, "not an atom's tag");
         assert_eq!(
             compact_atom(1 << 40 | ATOM_TAG),

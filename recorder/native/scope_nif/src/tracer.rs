@@ -386,8 +386,9 @@ fn admit(h: &Handle, ts: i64) -> Option<usize> {
 }
 
 /// A send (`to`: its receiver, a pid or a registered name) or a receive: the message is
-/// hashed, to pair the two; without a value to capture, the record is written straight from
-/// the words (`record::encode_message`).
+/// hashed, to pair the two; the record is a compact one (`record.rs`) when the pids and the
+/// name fit, else without a value to capture written straight from the words
+/// (`record::encode_message`).
 #[inline(always)]
 fn trace_message<'a>(
     h: &Handle,
@@ -403,7 +404,7 @@ fn trace_message<'a>(
     };
     let hash = msg.leaf_tuple_hash().unwrap_or_else(|| message_hash(msg));
     let capture_bytes = h.rec.config.capture_bytes;
-    if let (None, RawPid::Word(w)) = (capture_bytes, pid) {
+    if let RawPid::Word(w) = pid {
         let to = to.map(|t| Raw::new(env.as_c_arg(), t.as_c_arg()));
         // Most sends and receives fit a compact record (`record.rs`).
         if let Some(me) = compact_local_pid(w) {
@@ -416,12 +417,18 @@ fn trace_message<'a>(
                 },
             };
             if let Some(peer) = peer {
-                publish(&h.rec, lane, COMPACT_RECORD, |buf| {
-                    encode_compact_message(buf, kind, ts, me, peer, hash)
+                let render_bytes = capture_bytes.unwrap_or(0);
+                publish(&h.rec, lane, COMPACT_RECORD + render_bytes, |buf| {
+                    encode_compact_message(buf, kind, ts, me, (peer, hash), |v| {
+                        render_value(v, Capture::Term(msg), render_bytes)
+                    })
                 });
                 return;
             }
         }
+    }
+    if let (None, RawPid::Word(w)) = (capture_bytes, pid) {
+        let to = to.map(|t| Raw::new(env.as_c_arg(), t.as_c_arg()));
         let write = |to: (Option<RawPid>, Option<u64>)| {
             publish(&h.rec, lane, MESSAGE_RECORD_MAX, |buf| {
                 encode_message(buf, kind, ts, w, to, hash)
@@ -489,9 +496,9 @@ fn trace_mfa<'a>(
         (Some(_), Kind::Call, None) => Capture::None,
         (Some(_), ..) => value().map_or(Capture::None, Capture::Term),
     };
-    match (&capture, pid) {
-        (Capture::None, RawPid::Word(w)) => push_mfa(&h.rec, lane, kind, ts, w, m),
-        _ => {
+    match pid {
+        RawPid::Word(w) => push_mfa(&h.rec, lane, kind, ts, (w, m), capture, capture_bytes),
+        RawPid::Numbers { .. } => {
             let mut e = RawEvent::new(kind, ts, pid);
             e.mfa = Some(m);
             push(&h.rec, lane, &e, capture, capture_bytes);
@@ -499,23 +506,64 @@ fn trace_mfa<'a>(
     }
 }
 
-/// [`push`] for a call or return without a value (`record::encode_mfa`).
-/// A compact record (`record.rs`) when the pid and the atoms fit one.
-fn push_mfa(rec: &Recorder, lane_ix: usize, kind: Kind, ts: i64, pid: u64, mfa: (u64, u64, u8)) {
+/// A call or return of a local process (`pid`, a word): a compact record (`record.rs`)
+/// when the pid and the atoms fit one; else without a value `record::encode_mfa`, with one
+/// [`push`].
+#[allow(clippy::too_many_arguments)]
+fn push_mfa(
+    rec: &Recorder,
+    lane_ix: usize,
+    kind: Kind,
+    ts: i64,
+    (pid, mfa): (u64, (u64, u64, u8)),
+    capture: Capture<'_>,
+    capture_bytes: Option<usize>,
+) {
     let (module, function, arity) = mfa;
     if let (Some(p), Some(m), Some(f)) = (
         compact_local_pid(pid),
         compact_atom(module),
         compact_atom(function),
     ) {
-        publish(rec, lane_ix, COMPACT_RECORD, |buf| {
-            encode_compact_mfa(buf, kind, ts, p, (m, f, arity))
+        let render_bytes = match capture {
+            Capture::None => 0,
+            _ => capture_bytes.unwrap_or(0),
+        };
+        publish(rec, lane_ix, COMPACT_RECORD + render_bytes, |buf| {
+            encode_compact_mfa(buf, kind, ts, p, (m, f, arity), |v| {
+                render_value(v, capture, render_bytes)
+            })
         });
         return;
     }
-    publish(rec, lane_ix, MFA_RECORD, |buf| {
-        encode_mfa(buf, kind, ts, pid, mfa)
-    });
+    if let Capture::None = capture {
+        publish(rec, lane_ix, MFA_RECORD, |buf| {
+            encode_mfa(buf, kind, ts, pid, mfa)
+        });
+        return;
+    }
+    let mut e = RawEvent::new(kind, ts, RawPid::Word(pid));
+    e.mfa = Some(mfa);
+    push(rec, lane_ix, &e, capture, capture_bytes);
+}
+
+/// Renders what `capture` says into `vbuf`, at most `render_bytes` of it: the bytes used and
+/// whether the rendering was cut short, or `None` for no value.
+fn render_value(
+    vbuf: &mut [u8],
+    capture: Capture<'_>,
+    render_bytes: usize,
+) -> Option<(usize, bool)> {
+    if render_bytes == 0 {
+        return None;
+    }
+    let mut out = Out::new(vbuf, render_bytes);
+    match capture {
+        Capture::None => return None,
+        Capture::Term(t) => render(t, &mut out),
+        Capture::Elements(t) => render_elements(t, &mut out),
+    }
+    Some((out.len(), out.truncated()))
 }
 
 /// Encodes `e` into lane `lane_ix` (the caller's), rendering the value in place.
@@ -528,21 +576,9 @@ fn push(
 ) {
     let render_bytes = capture_bytes.unwrap_or(0);
     let max_len = e.encoded_len() + render_bytes;
-    let write = |buf: &mut [u8]| -> usize {
-        e.encode(buf, |vbuf| {
-            if render_bytes == 0 {
-                return None;
-            }
-            let mut out = Out::new(vbuf, render_bytes);
-            match capture {
-                Capture::None => return None,
-                Capture::Term(t) => render(t, &mut out),
-                Capture::Elements(t) => render_elements(t, &mut out),
-            }
-            Some((out.len(), out.truncated()))
-        })
-    };
-    publish(rec, lane_ix, max_len, write);
+    publish(rec, lane_ix, max_len, |buf| {
+        e.encode(buf, |vbuf| render_value(vbuf, capture, render_bytes))
+    });
 }
 
 /// Writes a record of at most `max_len` bytes into lane `lane_ix` (the caller's).
