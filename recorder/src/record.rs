@@ -411,9 +411,10 @@ impl<'a> RawEvent<'a> {
 pub const MFA_RECORD: usize = 48;
 
 /// Writes the record of an event that has a local pid (a word) and an MFA and nothing else
-/// (a call or return without a value, the bulk of most traces): the same bytes
-/// [`RawEvent::encode`] writes for it, without building the event or testing each optional
-/// section (~8 ns per call event, measured). Returns [`MFA_RECORD`].
+/// (a call or return without a value) where a compact record cannot hold it (the tracer
+/// could not check how the VM lays out pids): the same bytes [`RawEvent::encode`] writes
+/// for it, without building the event or testing each optional section (~8 ns per call
+/// event, measured). Returns [`MFA_RECORD`].
 pub fn encode_mfa(
     out: &mut [u8],
     kind: Kind,

@@ -466,9 +466,9 @@ fn peer_or_name(env: Env<'_>, to: Raw<'_>) -> (Option<RawPid>, Option<u64>) {
     }
 }
 
-/// A call, return_from or exception_from. Without a value to capture, the record is written
-/// straight from the words (`record::encode_mfa`), with no [`RawEvent`] in between: copying
-/// its fields cost more than encoding them.
+/// A call, return_from or exception_from. A local process's record is written straight
+/// from the words ([`push_mfa`]), with no [`RawEvent`] in between: copying its fields cost
+/// more than encoding them.
 #[inline(always)]
 fn trace_mfa<'a>(
     h: &Handle,
@@ -509,7 +509,6 @@ fn trace_mfa<'a>(
 /// A call or return of a local process (`pid`, a word): a compact record (`record.rs`)
 /// when the pid and the atoms fit one; else without a value `record::encode_mfa`, with one
 /// [`push`].
-#[allow(clippy::too_many_arguments)]
 fn push_mfa(
     rec: &Recorder,
     lane_ix: usize,
