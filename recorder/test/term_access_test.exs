@@ -1,0 +1,69 @@
+defmodule ElixirScope.TermAccessTest do
+  use ExUnit.Case, async: false
+
+  alias ElixirScope.{TraceFiles, Workload}
+  import ElixirScope.Traced
+  import Bitwise
+
+  @moduledoc """
+  The tracer reads terms from their words once it has checked how this VM lays them out, and
+  writes compact ring records; with `ELIXIR_SCOPE_TERM_ACCESS=api` it reads them only
+  through the NIF API and writes full records, as on a VM whose layout it does not
+  recognise. Both must record the same events, message hashes included (a send recorded one
+  way pairs with its receive recorded the other).
+  """
+
+  @env "ELIXIR_SCOPE_TERM_ACCESS"
+
+  setup do
+    on_exit(fn ->
+      System.delete_env(@env)
+      ElixirScope.stop()
+    end)
+  end
+
+  test "words and the NIF API record the same events" do
+    for capture <- [:none, {:bytes, 256}] do
+      fast = record(capture, false)
+      api = record(capture, true)
+      assert length(fast) > 10
+      assert fast == api, "capture #{inspect(capture)}"
+    end
+  end
+
+  # Events a traced process makes (calls, returns, sends and receives of messages holding
+  # every kind of term), as comparable maps: pids as the order they first appear in.
+  defp record(capture, api?) do
+    if api?, do: System.put_env(@env, "api"), else: System.delete_env(@env)
+    dir = TraceFiles.tmp_dir("access")
+    {:ok, _} = ElixirScope.start(dir: Path.join(dir, "trace"), capture: capture)
+
+    {_pid, :done} =
+      run([calls: [Workload], returns: true, messages: true, procs: false], fn ->
+        Process.register(self(), :elixir_scope_access_test)
+        Workload.add(1, 2)
+        Workload.sum([1, 2, 3])
+        big = Enum.to_list(1..100)
+        send(self(), {:ping, 1, "text", [1.5, :atom, -7, 1 <<< 70], %{k: :v}, {}, big})
+        send(:elixir_scope_access_test, {:pong, [], <<1, 2, 3>>})
+        send(self(), :bare_atom)
+        for _ <- 1..3, do: receive(do: (m -> m))
+        Process.unregister(:elixir_scope_access_test)
+        :done
+      end)
+
+    {:ok, _} = ElixirScope.stop()
+    {_, events} = TraceFiles.read(dir)
+    File.rm_rf!(dir)
+
+    mine = Enum.filter(events, &(&1.kind in [:call, :return_from, :send, :receive]))
+    roles = mine |> Enum.flat_map(&[&1.pid, &1.peer]) |> Enum.uniq()
+    role = fn p -> Enum.find_index(roles, &(&1 == p)) end
+
+    for e <- mine do
+      e
+      |> Map.take([:kind, :mfa, :value, :hash, :name, :truncated, :nums])
+      |> Map.merge(%{pid: role.(e.pid), peer: role.(e.peer)})
+    end
+  end
+end
