@@ -32,7 +32,7 @@
 //! | 20 | value bytes    | the values, concatenated                                   |
 
 use crate::dictionary::{Dictionary, Interner};
-use crate::event::{Event, Kind, Mfa, Pid, Sym, Value, ValueEncoding};
+use crate::event::{Event, EventRef, Kind, Mfa, NameId, Pid, PidRef, Sym, Value, ValueEncoding};
 use crate::varint::{decode_column, put_i64, put_u64, unzigzag, Cursor};
 
 /// Number of columns in an event chunk.
@@ -164,27 +164,31 @@ impl EventColumns {
         value_bytes.clear();
     }
 
-    /// Appends one event, interning its names.
-    pub(crate) fn push(&mut self, e: &Event, syms: &mut Interner) -> Result<(), String> {
-        let node_id = |syms: &mut Interner, node: &Option<Sym>| match node {
-            None => Ok(0),
-            Some(n) => syms.id(n),
+    /// Appends one event whose names are interned (ids below `names`, the interner's count:
+    /// an id from another writer is refused rather than indexing past the dictionary).
+    pub(crate) fn push(&mut self, e: &EventRef<'_>, names: usize) -> Result<(), String> {
+        let id = |n: NameId| -> Result<u32, String> {
+            if n.0 as usize > names {
+                return Err(format!("name id {} is not this writer's", n.0));
+            }
+            Ok(n.0)
         };
+        let node = |p: &PidRef| p.node.map_or(Ok(0), id);
         let mut flags = 0u8;
-        let pid_node = node_id(syms, &e.pid.node)?;
-        let (module, function, arity) = match &e.mfa {
-            Some(m) => (syms.id(&m.module)?, syms.id(&m.function)?, m.arity),
+        let pid_node = node(&e.pid)?;
+        let (module, function, arity) = match e.mfa {
+            Some((m, f, arity)) => (id(m)?, id(f)?, arity),
             None => (0, 0, 0),
         };
         let (peer_number, peer_serial, peer_node) = match &e.peer {
             Some(p) => {
                 flags |= flag::PEER;
-                (p.number, p.serial, node_id(syms, &p.node)?)
+                (p.number, p.serial, node(p)?)
             }
             None => (0, 0, 0),
         };
-        let name = match &e.name {
-            Some(n) => syms.id(n)?,
+        let name = match e.name {
+            Some(n) => id(n)?,
             None => 0,
         };
         if e.msg_hash.is_some() {
@@ -229,7 +233,7 @@ impl EventColumns {
         }
         self.value_len.push(value_len);
         if let Some(v) = &e.value {
-            self.value_bytes.extend_from_slice(&v.bytes);
+            self.value_bytes.extend_from_slice(v.bytes);
         }
         Ok(())
     }
@@ -523,8 +527,6 @@ fn u32s(col: &[u8], n: usize, i: usize) -> Result<Vec<u32>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dictionary::Interner;
-    use crate::{Kind, Pid};
 
     /// Column 13 of an encoded payload.
     fn hash_column(raw: &[u8]) -> Vec<u32> {
@@ -543,12 +545,11 @@ mod tests {
     #[test]
     fn message_hashes_are_stored_against_the_previous_hash_from_version_2() {
         let mut cols = EventColumns::default();
-        let mut syms = Interner::default();
         let hashes = [Some(0xDEAD_BEEF), None, Some(0xDEAD_BEEF), Some(7), Some(7)];
         for (i, h) in hashes.iter().enumerate() {
-            let mut e = Event::new(i as i64, 1, Kind::Send, Pid::local(80, 0));
+            let mut e = EventRef::new(i as i64, 1, Kind::Send, PidRef::local(80, 0));
             e.msg_hash = *h;
-            cols.push(&e, &mut syms).unwrap();
+            cols.push(&e, 0).unwrap();
         }
         let mut raw = Vec::new();
         cols.encode(0, &mut raw);

@@ -32,7 +32,9 @@ pub use chunk::{ChunkHeader, ChunkType};
 pub use columns::EventColumns;
 pub use dictionary::Dictionary;
 pub use error::{Error, Problem, ProblemKind, Result};
-pub use event::{Event, Kind, Mfa, Pid, Sym, Value, ValueEncoding};
+pub use event::{
+    Event, EventRef, Kind, Mfa, NameId, Pid, PidRef, Sym, Value, ValueEncoding, ValueRef,
+};
 pub use header::{ClockAnchor, SegmentHeader};
 pub use segment::{ChunkLoc, Segment};
 pub use trace::{Events, Trace, TraceEvent};

@@ -13,7 +13,7 @@ use crate::chunk::{ChunkHeader, ChunkType, MAX_RAW_LEN};
 use crate::columns::EventColumns;
 use crate::dictionary::Interner;
 use crate::error::{Error, Result};
-use crate::event::{Event, Kind, Pid};
+use crate::event::{Event, EventRef, Kind, NameId, Pid, PidRef, Sym, ValueRef};
 use crate::header::{ClockAnchor, SegmentHeader};
 use crate::segment_file::SegmentFile;
 use crate::{footer, segment_name};
@@ -237,12 +237,46 @@ impl TraceWriter {
     /// Buffers one event in its stream (`event.seq` is assigned here, the given one ignored).
     pub fn push(&mut self, event: &Event) -> Result<()> {
         self.check()?;
+        let pid = |w: &mut Self, p: &Pid| -> Result<PidRef> {
+            Ok(PidRef {
+                node: p.node.as_ref().map(|n| w.intern(n)).transpose()?,
+                number: p.number,
+                serial: p.serial,
+            })
+        };
+        let mut e = EventRef::new(event.ts, event.stream, event.kind, pid(self, &event.pid)?);
+        e.mfa = match &event.mfa {
+            Some(m) => Some((self.intern(&m.module)?, self.intern(&m.function)?, m.arity)),
+            None => None,
+        };
+        e.peer = event.peer.as_ref().map(|p| pid(self, p)).transpose()?;
+        e.name = event.name.as_ref().map(|n| self.intern(n)).transpose()?;
+        e.msg_hash = event.msg_hash;
+        e.correlation = event.correlation;
+        e.nums = event.nums;
+        e.value = event.value.as_ref().map(|v| ValueRef {
+            encoding: v.encoding,
+            truncated: v.truncated,
+            bytes: &v.bytes,
+        });
+        self.push_ref(&e)
+    }
+
+    /// A name's id for [`Self::push_ref`], this writer's for as long as it lives.
+    pub fn intern(&mut self, name: &Sym) -> Result<NameId> {
+        self.syms.id(name).map(NameId).map_err(Error::InvalidEvent)
+    }
+
+    /// [`Self::push`] of an event whose names this writer interned ([`Self::intern`]).
+    pub fn push_ref(&mut self, event: &EventRef<'_>) -> Result<()> {
+        self.check()?;
         let id = event.stream;
         self.stream(id);
+        let names = self.syms.count();
         let stream = &mut self.streams[usize::from(id)];
         stream
             .cols
-            .push(event, &mut self.syms)
+            .push(event, names)
             .map_err(Error::InvalidEvent)?;
         self.stats.events += 1;
         // The bound keeps a chunk under the reader's limit whatever the events hold.

@@ -134,3 +134,56 @@ fn small_decodes(path: &str, version: u16, file_len: u64) {
     let ts_sum: i64 = events.iter().map(|e| e.event.ts - 1_000_000_000).sum();
     assert_eq!((with_values, ts_sum), (2862, 1_852_242_231));
 }
+
+/// The recorder's writer thread passes events by interned name ([`TraceWriter::push_ref`]);
+/// the same events must make the same segment as owned ones.
+#[test]
+fn events_pushed_by_interned_names_write_the_bytes_owned_events_write() {
+    use scope_format::{EventRef, PidRef, TraceWriter, ValueRef};
+    let dir = tempfile::tempdir().unwrap();
+    let (owned, events) = support::small_trace(&dir.path().join("owned"));
+    let mut c = support::config(&dir.path().join("interned"), "small@golden");
+    c.chunk_events = 256;
+    let mut w = TraceWriter::create(c).unwrap();
+    for e in &events {
+        let pid = |w: &mut TraceWriter, p: &scope_format::Pid| PidRef {
+            node: p.node.as_ref().map(|n| w.intern(n).unwrap()),
+            number: p.number,
+            serial: p.serial,
+        };
+        let mut r = EventRef::new(e.ts, e.stream, e.kind, pid(&mut w, &e.pid));
+        r.mfa = e.mfa.as_ref().map(|m| {
+            let module = w.intern(&m.module).unwrap();
+            (module, w.intern(&m.function).unwrap(), m.arity)
+        });
+        r.peer = e.peer.as_ref().map(|p| pid(&mut w, p));
+        r.name = e.name.as_ref().map(|n| w.intern(n).unwrap());
+        r.msg_hash = e.msg_hash;
+        r.correlation = e.correlation;
+        r.nums = e.nums;
+        r.value = e.value.as_ref().map(|v| ValueRef {
+            encoding: v.encoding,
+            truncated: v.truncated,
+            bytes: &v.bytes,
+        });
+        w.push_ref(&r).unwrap();
+    }
+    w.note_dropped(1, 5, 1_000_500_000, 0).unwrap();
+    let interned = w.node_dir().join("seg-000001.scope");
+    w.close().unwrap();
+    assert!(std::fs::read(owned).unwrap() == std::fs::read(interned).unwrap());
+}
+
+#[test]
+fn a_name_id_from_another_writer_is_refused() {
+    use scope_format::{EventRef, PidRef, Sym, TraceWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = TraceWriter::create(support::config(&dir.path().join("a"), "a@h")).unwrap();
+    let mut b = TraceWriter::create(support::config(&dir.path().join("b"), "b@h")).unwrap();
+    let _ = a.intern(&Sym::from("first")).unwrap();
+    let foreign = a.intern(&Sym::from("second")).unwrap();
+    let mut e = EventRef::new(1, 1, Kind::Register, PidRef::local(1, 0));
+    e.name = Some(foreign);
+    let err = b.push_ref(&e).unwrap_err().to_string();
+    assert!(err.contains("not this writer's"), "{err}");
+}

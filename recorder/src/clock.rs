@@ -114,9 +114,13 @@ impl TickMap {
     }
 
     /// Nanoseconds at `ticks`.
+    #[inline]
     pub fn ns(&self, ticks: u64) -> i64 {
         let delta = ticks.wrapping_sub(self.last.0) as i64;
-        self.last.1 + (delta as f64 * self.ns_per_tick).round() as i64
+        let x = delta as f64 * self.ns_per_tick;
+        // Half away from zero, as `f64::round`, which is a call into libm here (~4% of the
+        // writer thread's time in a profile of 4M call events).
+        self.last.1 + (x + 0.5f64.copysign(x)) as i64
     }
 }
 

@@ -10,7 +10,10 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use scope_format::{Event, Kind, Mfa, Pid, Sym, TraceWriter, Value, ValueEncoding, WriterConfig};
+use scope_format::{
+    Event, EventRef, Kind, NameId, Pid, PidRef, Sym, TraceWriter, Value, ValueEncoding, ValueRef,
+    WriterConfig,
+};
 
 use crate::clock::{self, Clock, TickMap};
 use crate::record::{RawEvent, RawPid};
@@ -38,58 +41,78 @@ const CACHE_CAP: usize = 1 << 20;
 
 type Fx = std::hash::BuildHasherDefault<scope_format::dictionary::FxHasher>;
 
-/// Resolved words.
+/// Resolved words, as names the writer has interned (an atom's text is looked up and
+/// interned once; later events carry its id).
 struct Names {
-    atoms: HashMap<u64, Sym, Fx>,
+    atoms: HashMap<u64, NameId, Fx>,
     pids: HashMap<u64, (u32, u32), Fx>,
-    texts: HashMap<Box<[u8]>, Sym, Fx>,
+    texts: HashMap<Box<[u8]>, NameId, Fx>,
 }
 
 impl Names {
-    fn text(&mut self, t: &[u8]) -> Sym {
-        if let Some(s) = self.texts.get(t) {
-            return s.clone();
+    fn text(&mut self, w: &mut TraceWriter, t: &[u8]) -> Result<NameId, String> {
+        if let Some(&id) = self.texts.get(t) {
+            return Ok(id);
         }
         if self.texts.len() > CACHE_CAP {
             self.texts.clear();
         }
-        let s = Sym::from(String::from_utf8_lossy(t).as_ref());
-        self.texts.insert(t.into(), s.clone());
-        s
+        let id = intern(w, &Sym::from(String::from_utf8_lossy(t).as_ref()))?;
+        self.texts.insert(t.into(), id);
+        Ok(id)
     }
 
-    fn atom(&mut self, r: &mut dyn Resolve, w: u64) -> Sym {
-        if let Some(s) = self.atoms.get(&w) {
-            return s.clone();
+    fn atom(
+        &mut self,
+        w: &mut TraceWriter,
+        r: &mut dyn Resolve,
+        word: u64,
+    ) -> Result<NameId, String> {
+        if let Some(&id) = self.atoms.get(&word) {
+            return Ok(id);
         }
-        let s = Sym::from(r.atom(w).unwrap_or_else(|| format!("?atom:{w:#x}")));
-        self.atoms.insert(w, s.clone());
-        s
+        let text = r.atom(word).unwrap_or_else(|| format!("?atom:{word:#x}"));
+        let id = intern(w, &Sym::from(text))?;
+        self.atoms.insert(word, id);
+        Ok(id)
     }
 
-    fn pid(&mut self, r: &mut dyn Resolve, p: RawPid) -> Pid {
-        match p {
+    fn pid(
+        &mut self,
+        w: &mut TraceWriter,
+        r: &mut dyn Resolve,
+        p: RawPid,
+    ) -> Result<PidRef, String> {
+        Ok(match p {
             RawPid::Numbers {
                 node,
                 number,
                 serial,
-            } => Pid {
-                node: (node != 0).then(|| self.atom(r, node)),
+            } => PidRef {
+                node: if node == 0 {
+                    None
+                } else {
+                    Some(self.atom(w, r, node)?)
+                },
                 number,
                 serial,
             },
-            RawPid::Word(w) => {
+            RawPid::Word(word) => {
                 if self.pids.len() > CACHE_CAP {
                     self.pids.clear();
                 }
                 let (number, serial) = *self
                     .pids
-                    .entry(w)
-                    .or_insert_with(|| r.pid(w).unwrap_or((0, 0)));
-                Pid::local(number, serial)
+                    .entry(word)
+                    .or_insert_with(|| r.pid(word).unwrap_or((0, 0)));
+                PidRef::local(number, serial)
             }
-        }
+        })
     }
+}
+
+fn intern(w: &mut TraceWriter, name: &Sym) -> Result<NameId, String> {
+    w.intern(name).map_err(|e| e.to_string())
 }
 
 /// Builds the writer configuration; the clock anchor comes from the resolver's clock.
@@ -415,9 +438,10 @@ impl Drainer {
                     raw.ts = t.map.ns(raw.ts as u64).max(t.last[i]);
                     t.last[i] = raw.ts;
                 }
-                let e = resolve(raw, value, stream, names, r);
-                if let Err(err) = writer.push(&e) {
-                    failure = Some(err.to_string());
+                let pushed = resolve(raw, value, stream, (names, writer), r)
+                    .and_then(|e| writer.push_ref(&e).map_err(|e| e.to_string()));
+                if let Err(err) = pushed {
+                    failure = Some(err);
                     break;
                 }
                 written += 1;
@@ -447,33 +471,36 @@ impl Drainer {
     }
 }
 
-fn resolve(
-    raw: RawEvent,
-    value: Option<crate::record::RawValue<'_>>,
+fn resolve<'b>(
+    raw: RawEvent<'_>,
+    value: Option<crate::record::RawValue<'b>>,
     stream: u16,
-    names: &mut Names,
+    (names, w): (&mut Names, &mut TraceWriter),
     r: &mut dyn Resolve,
-) -> Event {
-    let mut e = Event::new(raw.ts, stream, raw.kind, names.pid(r, raw.pid));
-    e.mfa = raw.mfa.map(|(m, f, arity)| Mfa {
-        module: names.atom(r, m),
-        function: names.atom(r, f),
-        arity,
-    });
-    e.peer = raw.peer.map(|p| names.pid(r, p));
-    e.name = match raw.name_text {
-        Some(t) => Some(names.text(t)),
-        None => raw.name.map(|w| names.atom(r, w)),
+) -> Result<EventRef<'b>, String> {
+    let mut e = EventRef::new(raw.ts, stream, raw.kind, names.pid(w, r, raw.pid)?);
+    e.mfa = match raw.mfa {
+        Some((m, f, arity)) => Some((names.atom(w, r, m)?, names.atom(w, r, f)?, arity)),
+        None => None,
+    };
+    e.peer = match raw.peer {
+        Some(p) => Some(names.pid(w, r, p)?),
+        None => None,
+    };
+    e.name = match (raw.name_text, raw.name) {
+        (Some(t), _) => Some(names.text(w, t)?),
+        (None, Some(word)) => Some(names.atom(w, r, word)?),
+        (None, None) => None,
     };
     e.msg_hash = raw.msg_hash;
     e.correlation = raw.correlation;
     e.nums = raw.nums;
-    e.value = value.map(|v| Value {
+    e.value = value.map(|v| ValueRef {
         encoding: ValueEncoding::Text,
         truncated: v.truncated,
-        bytes: v.bytes.into(),
+        bytes: v.bytes,
     });
-    e
+    Ok(e)
 }
 
 /// Recorders whose writer is running, so that a node halting without `ElixirScope.stop/0`
