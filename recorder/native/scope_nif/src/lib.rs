@@ -378,37 +378,32 @@ rustler::codegen_runtime::inventory::submit!(rustler::Nif {
     raw_func: enabled_raw,
 });
 
-rustler::codegen_runtime::inventory::submit!(rustler::Nif {
-    name: c"trace".as_ptr(),
-    arity: 5,
-    flags: rustler::SchedulerFlags::Normal as u32,
-    raw_func: trace_raw,
-});
+/// Registers a `trace*`/5 callback taking the tags of a `tracer::Tags` type (`trace/5`
+/// all; the VM calls the per-category ones instead of it for their tags).
+macro_rules! trace_callback {
+    ($name:literal, $raw:ident, $tags:ty) => {
+        rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+            name: $name.as_ptr(),
+            arity: 5,
+            flags: rustler::SchedulerFlags::Normal as u32,
+            raw_func: $raw,
+        });
 
-// Per-category callbacks: the VM calls these instead of `trace/5` for their tags, so the
-// hot tags skip the other tags' tests (`erl_tracer`: trace_call/5, trace_send/5,
-// trace_receive/5).
+        unsafe extern "C" fn $raw(
+            env: *mut sys::ErlNifEnv,
+            argc: std::ffi::c_int,
+            argv: *const sys::ErlNifTerm,
+        ) -> sys::ErlNifTerm {
+            // SAFETY: the VM's arguments for this call.
+            unsafe { trace_entry::<$tags>(env, argc, argv) }
+        }
+    };
+}
 
-rustler::codegen_runtime::inventory::submit!(rustler::Nif {
-    name: c"trace_call".as_ptr(),
-    arity: 5,
-    flags: rustler::SchedulerFlags::Normal as u32,
-    raw_func: trace_call_raw,
-});
-
-rustler::codegen_runtime::inventory::submit!(rustler::Nif {
-    name: c"trace_send".as_ptr(),
-    arity: 5,
-    flags: rustler::SchedulerFlags::Normal as u32,
-    raw_func: trace_send_raw,
-});
-
-rustler::codegen_runtime::inventory::submit!(rustler::Nif {
-    name: c"trace_receive".as_ptr(),
-    arity: 5,
-    flags: rustler::SchedulerFlags::Normal as u32,
-    raw_func: trace_receive_raw,
-});
+trace_callback!(c"trace", trace_raw, tracer::AllTags);
+trace_callback!(c"trace_call", trace_call_raw, tracer::CallTags);
+trace_callback!(c"trace_send", trace_send_raw, tracer::SendTags);
+trace_callback!(c"trace_receive", trace_receive_raw, tracer::ReceiveTags);
 
 /// The environment and argument words of a raw NIF call.
 ///
@@ -464,11 +459,10 @@ unsafe extern "C" fn enabled_raw(
 /// # Safety
 /// `env`, `argc` and `argv` are what the VM passed to this call.
 #[inline(always)]
-unsafe fn trace_entry(
+unsafe fn trace_entry<T: tracer::Tags>(
     env: *mut sys::ErlNifEnv,
     argc: std::ffi::c_int,
     argv: *const sys::ErlNifTerm,
-    callback: for<'a> fn(Env<'a>, Term<'a>, Term<'a>, Term<'a>, Term<'a>, Term<'a>),
 ) -> sys::ErlNifTerm {
     let lifetime = ();
     // SAFETY: the VM's arguments for this call.
@@ -477,50 +471,10 @@ unsafe fn trace_entry(
         // SAFETY: applied to this call's argument words only.
         let t = |x| unsafe { term(env, x) };
         let _ = std::panic::catch_unwind(|| {
-            callback(env, t(tag), t(state), t(tracee), t(traced), t(opts))
+            tracer::trace::<T>(env, (t(tag), t(state), t(tracee)), t(traced), t(opts))
         });
     }
     atoms::ok().as_c_arg()
-}
-
-/// `trace/5`.
-unsafe extern "C" fn trace_raw(
-    env: *mut sys::ErlNifEnv,
-    argc: std::ffi::c_int,
-    argv: *const sys::ErlNifTerm,
-) -> sys::ErlNifTerm {
-    // SAFETY: the VM's arguments for this call.
-    unsafe { trace_entry(env, argc, argv, tracer::trace) }
-}
-
-/// `trace_call/5`.
-unsafe extern "C" fn trace_call_raw(
-    env: *mut sys::ErlNifEnv,
-    argc: std::ffi::c_int,
-    argv: *const sys::ErlNifTerm,
-) -> sys::ErlNifTerm {
-    // SAFETY: the VM's arguments for this call.
-    unsafe { trace_entry(env, argc, argv, tracer::trace_call) }
-}
-
-/// `trace_send/5`.
-unsafe extern "C" fn trace_send_raw(
-    env: *mut sys::ErlNifEnv,
-    argc: std::ffi::c_int,
-    argv: *const sys::ErlNifTerm,
-) -> sys::ErlNifTerm {
-    // SAFETY: the VM's arguments for this call.
-    unsafe { trace_entry(env, argc, argv, tracer::trace_send) }
-}
-
-/// `trace_receive/5`.
-unsafe extern "C" fn trace_receive_raw(
-    env: *mut sys::ErlNifEnv,
-    argc: std::ffi::c_int,
-    argv: *const sys::ErlNifTerm,
-) -> sys::ErlNifTerm {
-    // SAFETY: the VM's arguments for this call.
-    unsafe { trace_entry(env, argc, argv, tracer::trace_receive) }
 }
 
 /// Runs as the OS process exits (`erlang:halt/0` ends in `exit()`): recordings still

@@ -199,12 +199,51 @@ fn send_kind(tag: sys::ErlNifTerm) -> Option<Kind> {
     }
 }
 
-/// `trace/5`: every tag the per-category callbacks below do not take.
-pub fn trace<'a>(
+/// Which tags a trace callback takes: `trace/5` all of them ([`AllTags`]), the
+/// per-category callbacks (`trace_call/5`, `trace_send/5`, `trace_receive/5`, which the VM
+/// calls instead of `trace/5` for their tags) theirs, so the hot tags skip the other tags'
+/// tests. A type rather than a value: each callback is compiled with only its own tests.
+pub trait Tags {
+    const CALL: bool;
+    const SEND: bool;
+    const RECEIVE: bool;
+}
+
+/// `trace/5`.
+pub struct AllTags;
+/// `trace_call/5`.
+pub struct CallTags;
+/// `trace_send/5`.
+pub struct SendTags;
+/// `trace_receive/5`.
+pub struct ReceiveTags;
+
+impl Tags for AllTags {
+    const CALL: bool = true;
+    const SEND: bool = true;
+    const RECEIVE: bool = true;
+}
+impl Tags for CallTags {
+    const CALL: bool = true;
+    const SEND: bool = false;
+    const RECEIVE: bool = false;
+}
+impl Tags for SendTags {
+    const CALL: bool = false;
+    const SEND: bool = true;
+    const RECEIVE: bool = false;
+}
+impl Tags for ReceiveTags {
+    const CALL: bool = false;
+    const SEND: bool = false;
+    const RECEIVE: bool = true;
+}
+
+/// A `trace*` callback taking the tags `T` says.
+#[inline(always)]
+pub fn trace<'a, T: Tags>(
     env: Env<'a>,
-    tag: Term<'a>,
-    state: Term<'a>,
-    tracee: Term<'a>,
+    (tag, state, tracee): (Term<'a>, Term<'a>, Term<'a>),
     term: Term<'a>,
     opts: Term<'a>,
 ) {
@@ -213,74 +252,20 @@ pub fn trace<'a>(
     };
     let raw = Raw::new(env.as_c_arg(), term.as_c_arg());
     let tag = tag.as_c_arg();
-    if let Some(kind) = mfa_kind(tag) {
-        trace_mfa(h, kind, ts, pid, raw, || extra(env, opts));
-    } else if let Some(kind) = send_kind(tag) {
-        trace_message(h, env, kind, ts, pid, raw, extra_term(opts));
-    } else if tag == atoms::receive().as_c_arg() {
-        trace_message(h, env, Kind::Receive, ts, pid, raw, None);
-    } else {
-        trace_other(h, env, tag, ts, pid, raw, opts);
+    if T::CALL {
+        if let Some(kind) = mfa_kind(tag) {
+            return trace_mfa(h, kind, ts, pid, raw, || extra(env, opts));
+        }
     }
-}
-
-/// `trace_call/5`: calls, returns and exceptions (the VM calls it instead of `trace/5` for
-/// these tags, so they skip the other tags' tests).
-pub fn trace_call<'a>(
-    env: Env<'a>,
-    tag: Term<'a>,
-    state: Term<'a>,
-    tracee: Term<'a>,
-    term: Term<'a>,
-    opts: Term<'a>,
-) {
-    let Some((h, ts, pid)) = begin(env, state, tracee) else {
-        return;
-    };
-    let raw = Raw::new(env.as_c_arg(), term.as_c_arg());
-    match mfa_kind(tag.as_c_arg()) {
-        Some(kind) => trace_mfa(h, kind, ts, pid, raw, || extra(env, opts)),
-        None => trace_other(h, env, tag.as_c_arg(), ts, pid, raw, opts),
+    if T::SEND {
+        if let Some(kind) = send_kind(tag) {
+            return trace_message(h, env, kind, ts, pid, raw, extra_term(opts));
+        }
     }
-}
-
-/// `trace_send/5`: sends.
-pub fn trace_send<'a>(
-    env: Env<'a>,
-    tag: Term<'a>,
-    state: Term<'a>,
-    tracee: Term<'a>,
-    term: Term<'a>,
-    opts: Term<'a>,
-) {
-    let Some((h, ts, pid)) = begin(env, state, tracee) else {
-        return;
-    };
-    let raw = Raw::new(env.as_c_arg(), term.as_c_arg());
-    match send_kind(tag.as_c_arg()) {
-        Some(kind) => trace_message(h, env, kind, ts, pid, raw, extra_term(opts)),
-        None => trace_other(h, env, tag.as_c_arg(), ts, pid, raw, opts),
+    if T::RECEIVE && tag == atoms::receive().as_c_arg() {
+        return trace_message(h, env, Kind::Receive, ts, pid, raw, None);
     }
-}
-
-/// `trace_receive/5`: receives.
-pub fn trace_receive<'a>(
-    env: Env<'a>,
-    tag: Term<'a>,
-    state: Term<'a>,
-    tracee: Term<'a>,
-    term: Term<'a>,
-    opts: Term<'a>,
-) {
-    let Some((h, ts, pid)) = begin(env, state, tracee) else {
-        return;
-    };
-    let raw = Raw::new(env.as_c_arg(), term.as_c_arg());
-    if tag.as_c_arg() == atoms::receive().as_c_arg() {
-        trace_message(h, env, Kind::Receive, ts, pid, raw, None);
-    } else {
-        trace_other(h, env, tag.as_c_arg(), ts, pid, raw, opts);
-    }
+    trace_other(h, env, tag, ts, pid, raw, opts);
 }
 
 /// The `extra` entry of a trace callback's options (a send's receiver, a return's value, a
