@@ -365,11 +365,11 @@ fn event<'a>(
     atoms::ok()
 }
 
-// `enabled/3` and `trace/5` are registered by hand rather than with `#[rustler::nif]`: the
-// generated wrapper collects the arguments into a `Vec` (a malloc and a free per call, three
-// calls per traced call event). These take the argument array as the VM passes it. The
-// counting-only floor goes through the same entry points, so the benchmark's floor is as
-// lean as the recorder's.
+// `enabled/3` and the `trace*`/5 callbacks are registered by hand rather than with
+// `#[rustler::nif]`: the generated wrapper collects the arguments into a `Vec` (a malloc and
+// a free per call, three calls per traced call event). These take the argument array as the
+// VM passes it. The counting-only floor goes through the same entry points, so the
+// benchmark's floor is as lean as the recorder's.
 
 rustler::codegen_runtime::inventory::submit!(rustler::Nif {
     name: c"enabled".as_ptr(),

@@ -27,10 +27,11 @@ static BOXED_LAYOUT: AtomicBool = AtomicBool::new(false);
 
 /// Whether a local pid's word holds its `<0.N.S>` numbers as ERTS 25 lays them out on
 /// 64-bit machines: above the 4 tag bits, 15 bits of number and 13 of serial (the process
-/// table's index is in the bits above, which the numbers do not need). Checked once against pids the VM decodes from external format
-/// ([`check_pids`]); then a pid's numbers are read from its word ([`local_pid_numbers`])
-/// instead of a per-thread cache filled by encoding the pid (a thread-local lookup: ~5 ns
-/// per pid in a message hash, most of hashing `{:ping, pid, n}`).
+/// table's index is in the bits above, which the numbers do not need). Checked once
+/// against pids the VM decodes from external format ([`check_pids`]); then a pid's numbers
+/// are read from its word ([`local_pid_numbers`]) instead of a per-thread cache filled by
+/// encoding the pid (a thread-local lookup: ~5 ns per pid in a message hash, most of
+/// hashing `{:ping, pid, n}`).
 static PID_LAYOUT: AtomicBool = AtomicBool::new(false);
 
 const NIL: u64 = 0x3B;

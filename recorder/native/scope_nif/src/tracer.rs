@@ -389,6 +389,8 @@ fn trace_message<'a>(
     };
     let hash = msg.leaf_tuple_hash().unwrap_or_else(|| message_hash(msg));
     let capture_bytes = h.rec.config.capture_bytes;
+    // The receiver is made a `Raw` in each branch, not once above: kept across them, it went
+    // through the stack (see `raw_pid`).
     if let RawPid::Word(w) = pid {
         let to = to.map(|t| Raw::new(env.as_c_arg(), t.as_c_arg()));
         // Most sends and receives fit a compact record (`record.rs`).
@@ -420,8 +422,8 @@ fn trace_message<'a>(
             }
         }
     }
+    let to = to.map(|t| Raw::new(env.as_c_arg(), t.as_c_arg()));
     if let (None, RawPid::Word(w)) = (capture_bytes, pid) {
-        let to = to.map(|t| Raw::new(env.as_c_arg(), t.as_c_arg()));
         let write = |to: (Option<RawPid>, Option<u64>)| {
             publish(&h.rec, lane, MESSAGE_RECORD_MAX, |buf| {
                 encode_message(buf, kind, ts, w, to, hash)
@@ -439,10 +441,7 @@ fn trace_message<'a>(
         }
         return;
     }
-    let (peer, name) = match to {
-        None => (None, None),
-        Some(t) => peer_or_name(env, Raw::new(env.as_c_arg(), t.as_c_arg())),
-    };
+    let (peer, name) = to.map_or((None, None), |t| peer_or_name(env, t));
     let mut e = RawEvent::new(kind, ts, pid);
     e.peer = peer;
     e.name = name;
@@ -504,17 +503,25 @@ fn trace_mfa<'a>(
     }
 }
 
+/// A local process's pid word and `{M, F, A}` as a compact record holds them, if they fit
+/// (`record.rs`).
+#[inline(always)]
+fn compact_mfa(
+    pid: u64,
+    (module, function, arity): (u64, u64, u8),
+) -> Option<(u32, (u32, u32, u8))> {
+    Some((
+        compact_local_pid(pid)?,
+        (compact_atom(module)?, compact_atom(function)?, arity),
+    ))
+}
+
 /// A call or return of a local process (`pid`, a word) without a value: a compact record
 /// (`record.rs`) when the pid and the atoms fit one, else `record::encode_mfa`.
 fn push_mfa(rec: &Recorder, lane_ix: usize, kind: Kind, ts: i64, pid: u64, mfa: (u64, u64, u8)) {
-    let (module, function, arity) = mfa;
-    if let (Some(p), Some(m), Some(f)) = (
-        compact_local_pid(pid),
-        compact_atom(module),
-        compact_atom(function),
-    ) {
+    if let Some((p, m)) = compact_mfa(pid, mfa) {
         publish(rec, lane_ix, COMPACT_RECORD, |buf| {
-            encode_compact_mfa(buf, kind, ts, p, (m, f, arity), no_value)
+            encode_compact_mfa(buf, kind, ts, p, m, no_value)
         });
         return;
     }
@@ -533,15 +540,10 @@ fn push_mfa_value(
     capture: Capture<'_>,
     capture_bytes: Option<usize>,
 ) {
-    let (module, function, arity) = mfa;
-    if let (Some(p), Some(m), Some(f)) = (
-        compact_local_pid(pid),
-        compact_atom(module),
-        compact_atom(function),
-    ) {
+    if let Some((p, m)) = compact_mfa(pid, mfa) {
         let render_bytes = capture_bytes.unwrap_or(0);
         publish(rec, lane_ix, COMPACT_RECORD + render_bytes, |buf| {
-            encode_compact_mfa(buf, kind, ts, p, (m, f, arity), |v| {
+            encode_compact_mfa(buf, kind, ts, p, m, |v| {
                 render_value(v, capture, render_bytes)
             })
         });
