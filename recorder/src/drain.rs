@@ -16,9 +16,10 @@ use scope_format::{
 };
 
 use crate::clock::{self, Clock, TickMap};
-use crate::record::{RawEvent, RawPid};
+use crate::record::{RawEvent, RawPid, RawValue};
 use crate::recorder::{Recorder, SharedRecorder, StopReason};
 use crate::ring::Batch;
+use crate::term_copy::{is_copy, CopyRenderer};
 
 /// Turns raw term words into text and numbers (implemented by the NIF with a
 /// process-independent environment; atoms and local pids are immediates).
@@ -27,6 +28,11 @@ pub trait Resolve: Send {
     fn atom(&mut self, word: u64) -> Option<String>;
     /// A local pid's `<0.N.S>` numbers.
     fn pid(&mut self, word: u64) -> Option<(u32, u32)>;
+    /// An atom's text by its index (`record::compact_atom`) exactly as the traced process's
+    /// renderer reads it, for values it copied instead of rendering (`term_copy.rs`).
+    fn atom_text(&mut self, index: u32) -> Option<String> {
+        self.atom(u64::from(index) << 6 | crate::record::ATOM_TAG)
+    }
     /// Monotonic ns (markers, and what TSC stamps are converted to).
     fn now(&self) -> i64;
     /// Both clocks read together: `(TSC ticks, monotonic ns)`.
@@ -210,6 +216,7 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
         },
         batch: Batch::default(),
         hot: HotSizer::new(rec.lanes.len()),
+        copies: CopyRenderer::new(),
     };
     let flush = Duration::from_millis(rec.config.flush_ms);
     let started = Instant::now();
@@ -410,6 +417,8 @@ struct Drainer {
     /// Records taken from a ring, before they are resolved and written.
     batch: Batch,
     hot: HotSizer,
+    /// Renders the values the traced processes copied instead of rendering.
+    copies: CopyRenderer,
 }
 
 impl Drainer {
@@ -426,6 +435,7 @@ impl Drainer {
             ticks,
             batch,
             hot,
+            copies,
         } = self;
         hot.pass();
         // Read before the rings: every event drained now was stamped before this reading or
@@ -439,6 +449,7 @@ impl Drainer {
             Some(t) => t.map.last_ticks() as i64,
             None => r.now(),
         };
+        let capture = rec.config.capture_bytes.unwrap_or(0);
         let mut moved = 0;
         for (i, lane) in rec.lanes.iter().enumerate() {
             let stream = rec.stream_of(i);
@@ -459,7 +470,12 @@ impl Drainer {
                     raw.ts = t.map.ns(raw.ts as u64).max(t.last[i]);
                     t.last[i] = raw.ts;
                 }
-                let pushed = resolve(raw, value, stream, (names, writer), r)
+                let value = match value {
+                    Some(v) if is_copy(v.bytes) => render_copy(v, copies, capture, r).map(Some),
+                    v => Ok(v),
+                };
+                let pushed = value
+                    .and_then(|v| resolve(raw, v, stream, (names, writer), r))
                     .and_then(|e| writer.push_ref(&e).map_err(|e| e.to_string()));
                 if let Err(err) = pushed {
                     failure = Some(err);
@@ -492,9 +508,28 @@ impl Drainer {
     }
 }
 
+/// A value the traced process copied (`term_copy.rs`), rendered as it would have rendered it,
+/// within the capture bound.
+fn render_copy<'c>(
+    v: RawValue<'_>,
+    copies: &'c mut CopyRenderer,
+    limit: usize,
+    r: &mut dyn Resolve,
+) -> Result<RawValue<'c>, String> {
+    match copies.render(v.bytes, limit, &mut |i| r.atom_text(i)) {
+        Some((bytes, truncated)) => Ok(RawValue { bytes, truncated }),
+        // Rings hold only copies `copy_value` wrote whole: this is a recorder bug, and
+        // stopping with it named beats writing a wrong value.
+        None => Err(format!(
+            "a captured value in a ring is not a well-formed term copy ({} bytes)",
+            v.bytes.len()
+        )),
+    }
+}
+
 fn resolve<'b>(
     raw: RawEvent<'_>,
-    value: Option<crate::record::RawValue<'b>>,
+    value: Option<RawValue<'b>>,
     stream: u16,
     (names, w): (&mut Names, &mut TraceWriter),
     r: &mut dyn Resolve,

@@ -18,7 +18,7 @@
 //! | then       | peer: 16 bytes as pid, if flag                                      |
 //! | then       | name atom word (8), correlation (8), nums (32), each if flag        |
 //! | then       | name text: u16 length + bytes, if pid-forms bit 2 (names from code, not atoms) |
-//! | then       | value bytes to the end of the record, if flag                       |
+//! | then       | value bytes to the end of the record, if flag: text, or a term copy (below) |
 //!
 //! Compact records: the events most traces are made of (calls, returns, sends and receives
 //! of local processes) in 20 bytes plus their value instead of 32–56, so a ring line holds
@@ -38,6 +38,10 @@
 //! | 16 .. 20 | calls: function atom index; messages: the peer (as the pid) or the name's atom index |
 //! | then     | value bytes to the end of the record, if bit 30                        |
 //!
+//! A value is either its rendered text or, when its first byte is 0xFE or 0xFF (never in
+//! UTF-8), a copy of the term that the writer thread renders (`term_copy.rs`); either way
+//! the files get the text.
+//!
 //! Atoms are held by their index in the atom table, the atom's word shifted right by 6 (the
 //! word is `index << 6 | 0x0B` on 64-bit ERTS, [`ATOM_TAG`]); the tracer writes compact
 //! records only where it has checked that layout, and pids whose numbers it reads from the
@@ -51,7 +55,7 @@ pub const MAX_NAME_TEXT: usize = 1024;
 /// A captured value in a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RawValue<'a> {
-    /// The rendered bytes.
+    /// The rendered bytes, or a term copy (`term_copy::is_copy`).
     pub bytes: &'a [u8],
     /// Rendering stopped at the byte bound.
     pub truncated: bool,

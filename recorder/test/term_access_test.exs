@@ -10,7 +10,9 @@ defmodule ElixirScope.TermAccessTest do
   writes compact ring records; with `ELIXIR_SCOPE_TERM_ACCESS=api` it reads them only
   through the NIF API and writes full records, as on a VM whose layout it does not
   recognise. Both must record the same events, message hashes included (a send recorded one
-  way pairs with its receive recorded the other).
+  way pairs with its receive recorded the other), and the same values: read from words, a
+  value is copied and rendered by the writer thread (`term_copy.rs`); through the API it is
+  rendered by the traced process.
   """
 
   @env "ELIXIR_SCOPE_TERM_ACCESS"
@@ -47,7 +49,11 @@ defmodule ElixirScope.TermAccessTest do
         send(self(), {:ping, 1, "text", [1.5, :atom, -7, 1 <<< 70], %{k: :v}, {}, big})
         send(:elixir_scope_access_test, {:pong, [], <<1, 2, 3>>})
         send(self(), :bare_atom)
-        for _ <- 1..3, do: receive(do: (m -> m))
+        # Copied whole and rendered by the writer (no map, bignum or remote pid in it; a pid
+        # that is the same in both recordings).
+        init = Process.whereis(:init)
+        send(self(), {:copied, init, 1.5, -7, 1 <<< 40, "bin", ~c"abc", [a: 1], [1 | 2], {}})
+        for _ <- 1..4, do: receive(do: (m -> m))
         Process.unregister(:elixir_scope_access_test)
         :done
       end)

@@ -173,7 +173,10 @@ defmodule ElixirScope.Recorder do
            max_events_per_sec: o[:max_events_per_sec],
            stop_after_events: stop_events,
            stop_after_ms: stop_ms,
-           schedulers: :erlang.system_info(:schedulers)
+           schedulers: :erlang.system_info(:schedulers),
+           # Read here, not by the NIF: the VM keeps its own copy of the environment, which
+           # System.put_env/2 changes and the C library's getenv does not see.
+           term_access_api: System.get_env("ELIXIR_SCOPE_TERM_ACCESS") == "api"
          }}
       end
     end

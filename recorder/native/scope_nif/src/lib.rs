@@ -31,7 +31,7 @@ pub(crate) mod atoms {
         __struct__, running, stopping, stopped, failed,
         custom, span_start, span_stop, telemetry,
         dir, node, otp_release, segment_bytes, max_bytes, buffer_bytes, flush_ms, capture,
-        redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers,
+        redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers, term_access_api,
         events, committed, dropped, dropped_full, dropped_budget, bytes, segments, rate, state,
         last_error, stop_reason, requested, event_limit, time_limit,
     }
@@ -180,6 +180,18 @@ impl Resolve for EnvResolver {
         r
     }
 
+    fn atom_text(&mut self, index: u32) -> Option<String> {
+        let word = u64::from(index) << 6 | scope_recorder::record::ATOM_TAG;
+        // The renderer's own read of an atom (`TermView::with_atom`): what a value rendered
+        // in the traced process would have shown.
+        self.env.run(|env| {
+            scope_recorder::render::TermView::with_atom(
+                Raw::new(env.as_c_arg(), from_word(word)),
+                str::to_owned,
+            )
+        })
+    }
+
     fn now(&self) -> i64 {
         now()
     }
@@ -224,6 +236,7 @@ fn config(map: Term<'_>) -> NifResult<(Config, Vec<u64>)> {
 #[rustler::nif(schedule = "DirtyIo")]
 fn start<'a>(env: Env<'a>, opts: Term<'a>) -> NifResult<Term<'a>> {
     let (config, redact) = config(opts)?;
+    term_view::set_api_only(get::<bool>(opts, atoms::term_access_api())?);
     calibrate_clocks();
     // SAFETY: enif_self fills the caller's pid (start is called from a process).
     unsafe {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use rustler::sys::{self, ErlNifEnv, ErlNifTerm, ErlNifTermType};
 use scope_recorder::msg_hash::{Leaf, LeafTupleHash};
 use scope_recorder::render::{Out, TermKind, TermView};
+use scope_recorder::term_copy::{CopySource, Shape};
 
 /// Whether the VM tags atoms, local pids and small integers in their words as ERTS does on
 /// 64-bit machines (`erl_term.h`: atom `0x0B` in the low 6 bits, pid `0x3` and small
@@ -42,11 +43,18 @@ fn local_pid_numbers(w: u64) -> (u32, u32) {
     (((w >> 4) & 0x7FFF) as u32, ((w >> 19) & 0x1FFF) as u32)
 }
 
-/// Whether `ELIXIR_SCOPE_TERM_ACCESS=api` asks for terms to be read only through the NIF
-/// API: the paths a VM whose term layout the checks do not recognise takes (slower; tests
-/// run them on this VM).
+/// Whether terms are read only through the NIF API (`ELIXIR_SCOPE_TERM_ACCESS=api`, which
+/// `ElixirScope.start/1` reads and passes on): the paths a VM whose term layout the checks
+/// do not recognise takes (slower; tests run them on this VM).
+static API_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// Sets [`api_only`] for the checks that follow (each start runs them again).
+pub fn set_api_only(api: bool) {
+    API_ONLY.store(api, Ordering::Relaxed);
+}
+
 pub fn api_only() -> bool {
-    std::env::var("ELIXIR_SCOPE_TERM_ACCESS").is_ok_and(|v| v == "api")
+    API_ONLY.load(Ordering::Relaxed)
 }
 
 /// A local pid's word as a compact record holds it (`scope_recorder::record`), when its
@@ -562,6 +570,49 @@ impl Raw<'_> {
         let (n, s) = self.with_external(pid_numbers).flatten()?;
         PID_CACHE.with_borrow_mut(|c| c[slot] = (w, n, s));
         Some((n, s))
+    }
+}
+
+/// Terms as `term_copy` copies them: from their words where the layout checks passed (the
+/// same fast paths [`TermView`] takes, so a copy and a rendering read the same things); with
+/// any check off, nothing is copied and values are rendered in place.
+impl<'a> CopySource<'a> for Raw<'a> {
+    #[inline(always)]
+    fn shape(self) -> Shape<'a, Self> {
+        if !fast_tags() || !fast_boxed() {
+            return Shape::Other;
+        }
+        let w = self.word();
+        if tagged(w, ATOM_TAG) {
+            return scope_recorder::record::compact_atom(w).map_or(Shape::Other, Shape::Atom);
+        }
+        if tagged(w, SMALL_TAG) {
+            return Shape::Int(w as i64 >> 4);
+        }
+        if tagged(w, PID_TAG) {
+            return compact_local_pid(w).map_or(Shape::Other, Shape::Pid);
+        }
+        if w == NIL {
+            return Shape::Nil;
+        }
+        // SAFETY: a live term of this call; the layout was checked.
+        if let Some((h, t)) = unsafe { heap_cons(w) } {
+            return Shape::Cons(self.with(h), self.with(t));
+        }
+        // SAFETY: as above.
+        if let Some(elems) = unsafe { heap_tuple(w) } {
+            return Shape::Tuple(elems.len());
+        }
+        match self.kind_from_vm() {
+            TermKind::Float => self.float().map_or(Shape::Other, Shape::Float),
+            TermKind::Binary => self.binary().map_or(Shape::Other, Shape::Binary),
+            _ => Shape::Other,
+        }
+    }
+
+    #[inline]
+    fn tuple_elem(self, i: usize) -> Option<Self> {
+        self.elem(i)
     }
 }
 

@@ -11,6 +11,7 @@ use scope_recorder::record::{
 };
 use scope_recorder::recorder::Recorder;
 use scope_recorder::render::{render, render_elements, Out};
+use scope_recorder::term_copy::{copy_value, COPY_ELEMENTS, COPY_TERM};
 
 use crate::atoms;
 use crate::term_view::{compact_local_pid, external_pid, word, Raw};
@@ -554,8 +555,9 @@ fn push_mfa_value(
     push(rec, lane_ix, &e, capture, capture_bytes);
 }
 
-/// Renders what `capture` says into `vbuf`, at most `render_bytes` of it: the bytes used and
-/// whether the rendering was cut short, or `None` for no value.
+/// Captures what `capture` says into `vbuf`, within `render_bytes`: a copy of the term for the
+/// writer to render (`term_copy.rs`), or, when it cannot be copied whole, its rendering. The
+/// bytes used and whether the rendering was cut short, or `None` for no value.
 fn render_value(
     vbuf: &mut [u8],
     capture: Capture<'_>,
@@ -564,11 +566,20 @@ fn render_value(
     if render_bytes == 0 {
         return None;
     }
-    let mut out = Out::new(vbuf, render_bytes);
-    match capture {
+    let bound = render_bytes.min(vbuf.len());
+    let (t, marker) = match capture {
         Capture::None => return None,
-        Capture::Term(t) => render(t, &mut out),
-        Capture::Elements(t) => render_elements(t, &mut out),
+        Capture::Term(t) => (t, COPY_TERM),
+        Capture::Elements(t) => (t, COPY_ELEMENTS),
+    };
+    if let Some(n) = copy_value(t, marker, &mut vbuf[..bound]) {
+        return Some((n, false));
+    }
+    let mut out = Out::new(vbuf, bound);
+    if marker == COPY_TERM {
+        render(t, &mut out);
+    } else {
+        render_elements(t, &mut out);
     }
     Some((out.len(), out.truncated()))
 }

@@ -1,0 +1,736 @@
+//! Term copies: a captured value copied into the ring as a small tree of words, and rendered
+//! to text by the writer thread instead of the traced process.
+//!
+//! Rendering costs the traced process an atom's text, integers in decimal and `inspect/1`'s
+//! checks (keyword list? charlist? identifier?); copying costs a tag and the word. The
+//! writer decodes the copy and runs the same [`render`] over it with the same byte limit, so
+//! the text is the same byte for byte, truncation included. That holds because a copy is
+//! only made of a whole term: the first node that cannot be copied (a map, a bignum, a
+//! remote pid, a port…), or a term that does not fit the capture bound, or nesting deeper than
+//! [`MAX_DEPTH`], makes [`copy_value`] give up, and the caller renders in place as before. A
+//! failed copy costs at most the bound's worth of writes, so a value still never costs more
+//! than twice its bound to capture.
+//!
+//! In a record, a value whose first byte is [`COPY_TERM`] or [`COPY_ELEMENTS`] is a copy
+//! (rendered text is UTF-8, which never holds 0xFE or 0xFF); copies exist only in rings,
+//! never on disk. After the marker, one node, little-endian:
+//!
+//! | tag | node | then |
+//! |-----|------|------|
+//! | 0 | `[]` | — |
+//! | 1 | atom | u32 atom index (`record::compact_atom`) |
+//! | 2 | integer | i32 |
+//! | 3 | integer | i64 |
+//! | 4 | local pid | u32 number + serial << 16 (`record::compact_pid`) |
+//! | 5 | float | f64 |
+//! | 6 | binary | u32 length, the bytes |
+//! | 7 | tuple | u8 arity, the elements |
+//! | 8 | list | u16 cells (≥ 1), their heads, then the tail |
+
+use std::collections::HashMap;
+
+use crate::render::{render, render_elements, Out, TermKind, TermView, MAX_DEPTH};
+
+/// First byte of a copied value rendered as a term ([`render`]).
+pub const COPY_TERM: u8 = 0xFF;
+/// First byte of a copied list rendered as its elements ([`render_elements`]: call
+/// arguments).
+pub const COPY_ELEMENTS: u8 = 0xFE;
+
+/// Whether a record's value bytes are a copy rather than rendered text.
+#[inline]
+pub fn is_copy(value: &[u8]) -> bool {
+    matches!(value.first(), Some(&COPY_TERM | &COPY_ELEMENTS))
+}
+
+const NIL: u8 = 0;
+const ATOM: u8 = 1;
+const INT32: u8 = 2;
+const INT64: u8 = 3;
+const PID: u8 = 4;
+const FLOAT: u8 = 5;
+const BINARY: u8 = 6;
+const TUPLE: u8 = 7;
+const LIST: u8 = 8;
+
+/// What a term is, as far as copying goes.
+#[derive(Debug)]
+pub enum Shape<'a, S> {
+    /// `[]`.
+    Nil,
+    /// An atom, by index.
+    Atom(u32),
+    /// An integer (one that fits i64).
+    Int(i64),
+    /// A local pid, in its compact form.
+    Pid(u32),
+    /// A float.
+    Float(f64),
+    /// A binary's bytes.
+    Binary(&'a [u8]),
+    /// A tuple of this arity ([`CopySource::tuple_elem`]).
+    Tuple(usize),
+    /// A list cell: head and tail.
+    Cons(S, S),
+    /// Anything else: not copied.
+    Other,
+}
+
+/// A term as [`copy_value`] reads it (the NIF's terms; tests' own).
+pub trait CopySource<'a>: Copy {
+    /// What the term is.
+    fn shape(self) -> Shape<'a, Self>;
+    /// A tuple's element `i`.
+    fn tuple_elem(self, i: usize) -> Option<Self>;
+}
+
+/// Bounded output for a copy; every write fails once the bound is reached.
+struct Sink<'b> {
+    buf: &'b mut [u8],
+    at: usize,
+}
+
+impl Sink<'_> {
+    #[inline(always)]
+    fn bytes<const N: usize>(&mut self, b: [u8; N]) -> Option<()> {
+        self.buf.get_mut(self.at..self.at + N)?.copy_from_slice(&b);
+        self.at += N;
+        Some(())
+    }
+
+    #[inline(always)]
+    fn tag_u32(&mut self, tag: u8, v: u32) -> Option<()> {
+        let [a, b, c, d] = v.to_le_bytes();
+        self.bytes([tag, a, b, c, d])
+    }
+
+    #[inline(always)]
+    fn tag_u64(&mut self, tag: u8, v: u64) -> Option<()> {
+        let [a, b, c, d, e, f, g, h] = v.to_le_bytes();
+        self.bytes([tag, a, b, c, d, e, f, g, h])
+    }
+
+    #[cold]
+    fn binary(&mut self, b: &[u8]) -> Option<()> {
+        self.tag_u32(BINARY, u32::try_from(b.len()).ok()?)?;
+        self.buf
+            .get_mut(self.at..self.at.checked_add(b.len())?)?
+            .copy_from_slice(b);
+        self.at += b.len();
+        Some(())
+    }
+}
+
+/// Copies `t` into `buf` (all of it is the bound): `marker` ([`COPY_TERM`] or
+/// [`COPY_ELEMENTS`], for a proper or improper list) then the node. The bytes written, or
+/// `None` when the term cannot be copied whole within the bound (then render it in place).
+#[inline(always)]
+pub fn copy_value<'a, S: CopySource<'a>>(t: S, marker: u8, buf: &mut [u8]) -> Option<usize> {
+    let mut sink = Sink { buf, at: 0 };
+    sink.bytes([marker])?;
+    node(t, &mut sink, 0)?;
+    Some(sink.at)
+}
+
+/// A node: leaves written here (inlined into the containers' loops), containers out of line.
+#[inline(always)]
+fn node<'a, S: CopySource<'a>>(t: S, out: &mut Sink<'_>, depth: usize) -> Option<()> {
+    // Deeper than the renderer prints: let it print the `…` itself.
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    match t.shape() {
+        Shape::Tuple(n) => tuple(t, n, out, depth),
+        Shape::Cons(h, tail) => list(h, tail, out, depth),
+        leaf => self::leaf(leaf, out),
+    }
+}
+
+#[inline(always)]
+fn leaf<S>(s: Shape<'_, S>, out: &mut Sink<'_>) -> Option<()> {
+    match s {
+        Shape::Nil => out.bytes([NIL]),
+        Shape::Atom(i) => out.tag_u32(ATOM, i),
+        Shape::Int(v) => match i32::try_from(v) {
+            Ok(v) => out.tag_u32(INT32, v as u32),
+            Err(_) => out.tag_u64(INT64, v as u64),
+        },
+        Shape::Pid(p) => out.tag_u32(PID, p),
+        Shape::Float(f) => out.tag_u64(FLOAT, f.to_bits()),
+        Shape::Binary(b) => out.binary(b),
+        Shape::Tuple(_) | Shape::Cons(..) | Shape::Other => None,
+    }
+}
+
+#[inline(never)]
+fn tuple<'a, S: CopySource<'a>>(t: S, n: usize, out: &mut Sink<'_>, depth: usize) -> Option<()> {
+    out.bytes([TUPLE, u8::try_from(n).ok()?])?;
+    for i in 0..n {
+        node(t.tuple_elem(i)?, out, depth + 1)?;
+    }
+    Some(())
+}
+
+#[inline(never)]
+fn list<'a, S: CopySource<'a>>(head: S, tail: S, out: &mut Sink<'_>, depth: usize) -> Option<()> {
+    let count_at = out.at + 1;
+    out.bytes([LIST, 0, 0])?;
+    node(head, out, depth + 1)?;
+    let mut cells = 1u16;
+    let mut cur = tail;
+    loop {
+        // Each tail's shape is read once: a cell, or the list's end.
+        match cur.shape() {
+            Shape::Cons(h, t) => {
+                cells = cells.checked_add(1)?;
+                node(h, out, depth + 1)?;
+                cur = t;
+            }
+            Shape::Tuple(n) if depth < MAX_DEPTH => {
+                tuple(cur, n, out, depth + 1)?;
+                break;
+            }
+            end => {
+                leaf(end, out)?;
+                break;
+            }
+        }
+    }
+    out.buf[count_at..count_at + 2].copy_from_slice(&cells.to_le_bytes());
+    Some(())
+}
+
+/// A decoded copy's node.
+#[derive(Clone, Copy, Debug)]
+enum Node {
+    Nil,
+    Atom(u32),
+    Int(i64),
+    Pid(u32),
+    Float(f64),
+    Binary { at: u32, len: u32 },
+    Tuple { first: u32, len: u32 },
+    Cons { head: u32, tail: u32 },
+}
+
+/// Renders copies in the writer thread; keeps its scratch space and the atoms' text between
+/// values.
+#[derive(Debug, Default)]
+pub struct CopyRenderer {
+    nodes: Vec<Node>,
+    kids: Vec<u32>,
+    atoms: HashMap<u32, Option<Box<str>>>,
+    text: Vec<u8>,
+}
+
+/// Atoms the writer has seen are kept; a node with more distinct atoms than this starts over.
+const ATOM_CACHE_CAP: usize = 1 << 16;
+
+impl CopyRenderer {
+    /// A renderer with empty caches.
+    pub fn new() -> CopyRenderer {
+        CopyRenderer::default()
+    }
+
+    /// Renders the copy `bytes` (marker first) as the traced process would have rendered the
+    /// term, at most `limit` bytes: the text and whether it was cut at the limit. `atom_text`
+    /// gives an atom's text by index, exactly as the traced process would have seen it
+    /// (`None`: unreadable). `None` if `bytes` is not a well-formed copy.
+    pub fn render(
+        &mut self,
+        bytes: &[u8],
+        limit: usize,
+        atom_text: &mut dyn FnMut(u32) -> Option<String>,
+    ) -> Option<(&[u8], bool)> {
+        let (&marker, body) = bytes.split_first()?;
+        if marker != COPY_TERM && marker != COPY_ELEMENTS {
+            return None;
+        }
+        self.nodes.clear();
+        self.kids.clear();
+        if self.atoms.len() > ATOM_CACHE_CAP {
+            self.atoms.clear();
+        }
+        let mut parser = Parser {
+            body,
+            at: 0,
+            nodes: &mut self.nodes,
+            kids: &mut self.kids,
+            atoms: &mut self.atoms,
+            atom_text,
+        };
+        let root = parser.node(0)?;
+        if parser.at != body.len() {
+            return None;
+        }
+        self.text.clear();
+        self.text.resize(limit, 0);
+        let view = View {
+            copy: Decoded {
+                nodes: &self.nodes,
+                kids: &self.kids,
+                atoms: &self.atoms,
+                body,
+            },
+            ix: root,
+        };
+        let mut out = Out::new(&mut self.text, limit);
+        if marker == COPY_ELEMENTS {
+            render_elements(view, &mut out);
+        } else {
+            render(view, &mut out);
+        }
+        let (len, truncated) = (out.len(), out.truncated());
+        Some((&self.text[..len], truncated))
+    }
+}
+
+struct Parser<'p, 'b> {
+    body: &'b [u8],
+    at: usize,
+    nodes: &'p mut Vec<Node>,
+    kids: &'p mut Vec<u32>,
+    atoms: &'p mut HashMap<u32, Option<Box<str>>>,
+    atom_text: &'p mut dyn FnMut(u32) -> Option<String>,
+}
+
+impl Parser<'_, '_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let b = self.body.get(self.at..self.at + N)?.try_into().ok()?;
+        self.at += N;
+        Some(b)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.take::<4>().map(u32::from_le_bytes)
+    }
+
+    fn push(&mut self, n: Node) -> Option<u32> {
+        self.nodes.push(n);
+        u32::try_from(self.nodes.len() - 1).ok()
+    }
+
+    /// One node and everything under it; its index.
+    fn node(&mut self, depth: usize) -> Option<u32> {
+        if depth > MAX_DEPTH + 1 {
+            return None;
+        }
+        let [tag] = self.take::<1>()?;
+        let n = match tag {
+            NIL => Node::Nil,
+            ATOM => {
+                let i = self.u32()?;
+                if !self.atoms.contains_key(&i) {
+                    let text = (self.atom_text)(i).map(String::into_boxed_str);
+                    self.atoms.insert(i, text);
+                }
+                Node::Atom(i)
+            }
+            INT32 => Node::Int(i64::from(self.u32()? as i32)),
+            INT64 => Node::Int(i64::from_le_bytes(self.take::<8>()?)),
+            PID => Node::Pid(self.u32()?),
+            FLOAT => Node::Float(f64::from_le_bytes(self.take::<8>()?)),
+            BINARY => {
+                let len = self.u32()?;
+                let at = u32::try_from(self.at).ok()?;
+                self.at = self.at.checked_add(len as usize)?;
+                if self.at > self.body.len() {
+                    return None;
+                }
+                Node::Binary { at, len }
+            }
+            TUPLE => {
+                let [arity] = self.take::<1>()?;
+                // Elements parse first (theirs go into `kids`), then take one run of it.
+                let mut elems = Vec::with_capacity(usize::from(arity));
+                for _ in 0..arity {
+                    elems.push(self.node(depth + 1)?);
+                }
+                let first = u32::try_from(self.kids.len()).ok()?;
+                self.kids.extend_from_slice(&elems);
+                Node::Tuple {
+                    first,
+                    len: u32::from(arity),
+                }
+            }
+            LIST => {
+                let cells = u16::from_le_bytes(self.take::<2>()?);
+                if cells == 0 {
+                    return None;
+                }
+                let mut heads = Vec::with_capacity(usize::from(cells));
+                for _ in 0..cells {
+                    heads.push(self.node(depth + 1)?);
+                }
+                let mut tail = self.node(depth + 1)?;
+                // Cells from the last: each one's tail is the cell after it.
+                for &head in heads.iter().rev() {
+                    tail = self.push(Node::Cons { head, tail })?;
+                }
+                return Some(tail);
+            }
+            _ => return None,
+        };
+        self.push(n)
+    }
+}
+
+/// A decoded copy.
+#[derive(Clone, Copy)]
+struct Decoded<'v> {
+    nodes: &'v [Node],
+    kids: &'v [u32],
+    atoms: &'v HashMap<u32, Option<Box<str>>>,
+    body: &'v [u8],
+}
+
+/// A node of a decoded copy, seen as a term.
+#[derive(Clone, Copy)]
+struct View<'v> {
+    copy: Decoded<'v>,
+    ix: u32,
+}
+
+impl<'v> View<'v> {
+    fn node(self) -> Node {
+        self.copy.nodes[self.ix as usize]
+    }
+
+    fn at(self, ix: u32) -> View<'v> {
+        View { ix, ..self }
+    }
+}
+
+impl<'v> TermView<'v> for View<'v> {
+    fn kind(self) -> TermKind {
+        match self.node() {
+            Node::Nil => TermKind::Nil,
+            Node::Atom(_) => TermKind::Atom,
+            Node::Int(_) => TermKind::Int,
+            // As the NIF sees a pid: printed by `runtime`.
+            Node::Pid(_) => TermKind::Opaque,
+            Node::Float(_) => TermKind::Float,
+            Node::Binary { .. } => TermKind::Binary,
+            Node::Tuple { .. } => TermKind::Tuple,
+            Node::Cons { .. } => TermKind::Cons,
+        }
+    }
+
+    fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
+        match self.node() {
+            Node::Atom(i) => self.copy.atoms.get(&i)?.as_deref().map(f),
+            _ => None,
+        }
+    }
+
+    fn int(self) -> Option<i64> {
+        match self.node() {
+            Node::Int(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn float(self) -> Option<f64> {
+        match self.node() {
+            Node::Float(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn binary(self) -> Option<&'v [u8]> {
+        match self.node() {
+            Node::Binary { at, len } => self.copy.body.get(at as usize..at as usize + len as usize),
+            _ => None,
+        }
+    }
+
+    fn cons(self) -> Option<(Self, Self)> {
+        match self.node() {
+            Node::Cons { head, tail } => Some((self.at(head), self.at(tail))),
+            _ => None,
+        }
+    }
+
+    fn tuple_len(self) -> Option<usize> {
+        match self.node() {
+            Node::Tuple { len, .. } => Some(len as usize),
+            _ => None,
+        }
+    }
+
+    fn tuple_get(self, i: usize) -> Option<Self> {
+        match self.node() {
+            Node::Tuple { first, len } if i < len as usize => {
+                Some(self.at(self.copy.kids[first as usize + i]))
+            }
+            _ => None,
+        }
+    }
+
+    fn pid(self) -> Option<(u32, u32)> {
+        match self.node() {
+            Node::Pid(p) => Some((p & 0xFFFF, p >> 16)),
+            _ => None,
+        }
+    }
+
+    fn map_size(self) -> Option<usize> {
+        None
+    }
+
+    fn map_entries(self, _f: &mut dyn FnMut(Self, Self) -> bool) {}
+
+    fn struct_name(self) -> Option<Self> {
+        None
+    }
+
+    fn runtime(self, out: &mut Out<'_>) {
+        // Only pids are copied among the terms the runtime prints; as the NIF prints them.
+        if let Some((n, s)) = self.pid() {
+            out.push_str("#PID<0.");
+            out.push_u64(u64::from(n));
+            out.push_str(".");
+            out.push_u64(u64::from(s));
+            out.push_str(">");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::test_term::{T, V};
+
+    /// The test terms' atoms get indexes from this table.
+    fn atom_index(s: &str) -> u32 {
+        ATOMS.iter().position(|a| *a == s).expect("a test atom") as u32
+    }
+
+    const ATOMS: &[&str] = &[
+        "ok",
+        "nil",
+        "true",
+        "ping",
+        "pong",
+        "a",
+        "b",
+        "with space",
+        "Elixir.MyApp.Worker",
+        "error",
+        "EXIT",
+        "valid?",
+    ];
+
+    impl<'a> CopySource<'a> for V<'a> {
+        fn shape(self) -> Shape<'a, Self> {
+            match self.kind() {
+                TermKind::Nil => Shape::Nil,
+                TermKind::Atom => self
+                    .with_atom(|s| Shape::Atom(atom_index(s)))
+                    .unwrap_or(Shape::Other),
+                TermKind::Int => Shape::Int(self.int().unwrap()),
+                TermKind::Float => Shape::Float(self.float().unwrap()),
+                TermKind::Binary => Shape::Binary(self.binary().unwrap()),
+                TermKind::Tuple => Shape::Tuple(self.tuple_len().unwrap()),
+                TermKind::Cons => {
+                    let (h, t) = self.cons().unwrap();
+                    Shape::Cons(h, t)
+                }
+                TermKind::Opaque => match self.pid() {
+                    Some((n, s)) => Shape::Pid(n | s << 16),
+                    None => Shape::Other,
+                },
+                _ => Shape::Other,
+            }
+        }
+
+        fn tuple_elem(self, i: usize) -> Option<Self> {
+            self.tuple_get(i)
+        }
+    }
+
+    /// The value as the traced process renders it, and as the writer renders its copy
+    /// (`None` when there is no copy).
+    fn both(t: &T, marker: u8, bound: usize) -> ((String, bool), Option<(String, bool)>) {
+        let mut buf = vec![0u8; bound];
+        let mut out = Out::new(&mut buf, bound);
+        if marker == COPY_ELEMENTS {
+            render_elements(V::Term(t), &mut out);
+        } else {
+            render(V::Term(t), &mut out);
+        }
+        let direct = (
+            String::from_utf8(out.bytes().to_vec()).unwrap(),
+            out.truncated(),
+        );
+        let mut copy = vec![0u8; bound];
+        let copied = copy_value(V::Term(t), marker, &mut copy).map(|n| {
+            let mut r = CopyRenderer::new();
+            let mut text = |i: u32| ATOMS.get(i as usize).map(|s| s.to_string());
+            let (b, cut) = r
+                .render(&copy[..n], bound, &mut text)
+                .expect("a well-formed copy");
+            (String::from_utf8(b.to_vec()).unwrap(), cut)
+        });
+        (direct, copied)
+    }
+
+    fn list(v: Vec<T>) -> T {
+        T::List(v, None)
+    }
+
+    fn cases() -> Vec<T> {
+        vec![
+            T::Atom("ok"),
+            T::Atom("nil"),
+            T::Atom("with space"),
+            T::Atom("Elixir.MyApp.Worker"),
+            T::Int(-42),
+            T::Int(1_000_000),
+            T::Int(i64::MAX),
+            T::Int(i64::from(i32::MIN) - 1),
+            T::Float(0.1),
+            T::Float(-3.0),
+            T::Bin(b"hello".to_vec()),
+            T::Bin(vec![0, 255, 1]),
+            list(vec![]),
+            list(vec![T::Int(104), T::Int(105)]),
+            list(vec![T::Int(1), T::Atom("a")]),
+            T::List(vec![T::Int(1)], Some(Box::new(T::Int(2)))),
+            list(vec![
+                T::Tuple(vec![T::Atom("a"), T::Int(1)]),
+                T::Tuple(vec![T::Atom("b"), T::Bin(b"x".to_vec())]),
+            ]),
+            list(vec![T::Tuple(vec![T::Atom("with space"), T::Int(1)])]),
+            T::Tuple(vec![]),
+            T::Tuple(vec![T::Atom("ping"), T::Pid(123, 0), T::Int(99_999)]),
+            T::Tuple(vec![T::Atom("pong"), T::Pid(0x7FFF, 0x1FFF)]),
+            T::Tuple(vec![
+                T::Atom("EXIT"),
+                T::Pid(5, 1),
+                T::Tuple(vec![T::Atom("error"), list(vec![T::Atom("valid?")])]),
+            ]),
+        ]
+    }
+
+    #[test]
+    fn the_writer_renders_a_copy_as_the_traced_process_renders_the_term() {
+        for t in cases() {
+            for marker in [COPY_TERM, COPY_ELEMENTS] {
+                if marker == COPY_ELEMENTS && !matches!(t, T::List(..)) {
+                    continue;
+                }
+                let (direct, copied) = both(&t, marker, 256);
+                assert_eq!(Some(direct), copied, "{t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_copy_cut_at_the_limit_is_cut_where_the_rendering_is() {
+        // The copy fits 128 bytes; its text does not fit 24.
+        let t = list((0..12).map(|i| T::Int(i * 1000)).collect());
+        let mut copy = vec![0u8; 128];
+        let n = copy_value(V::Term(&t), COPY_TERM, &mut copy).expect("fits");
+        let mut r = CopyRenderer::new();
+        let (b, cut) = r.render(&copy[..n], 24, &mut |_| None).unwrap();
+        let mut buf = vec![0u8; 24];
+        let mut out = Out::new(&mut buf, 24);
+        render(V::Term(&t), &mut out);
+        assert_eq!((b, cut), (out.bytes(), true));
+    }
+
+    #[test]
+    fn what_cannot_be_copied_whole_is_left_to_the_traced_process() {
+        let map = T::Map(vec![(T::Atom("a"), T::Int(1))]);
+        let big = list((0..100).map(T::Int).collect());
+        let mut deep = T::Int(1);
+        for _ in 0..=MAX_DEPTH {
+            deep = T::Tuple(vec![deep]);
+        }
+        for t in [map.clone(), T::Tuple(vec![T::Int(1), map]), big, deep] {
+            let mut buf = vec![0u8; 256];
+            assert_eq!(copy_value(V::Term(&t), COPY_TERM, &mut buf), None, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn a_copy_is_smaller_than_its_text_for_the_usual_messages() {
+        let t = T::Tuple(vec![T::Atom("ping"), T::Pid(123, 0), T::Int(99_999)]);
+        let mut buf = vec![0u8; 256];
+        let n = copy_value(V::Term(&t), COPY_TERM, &mut buf).unwrap();
+        let (direct, _) = both(&t, COPY_TERM, 256);
+        assert_eq!(n, 18);
+        assert!(n < direct.0.len(), "{n} vs {direct:?}");
+    }
+
+    fn arb_term() -> impl proptest::strategy::Strategy<Value = T> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            (0..ATOMS.len()).prop_map(|i| T::Atom(ATOMS[i])),
+            any::<i64>().prop_map(T::Int),
+            (-300i64..300).prop_map(T::Int),
+            (32i64..127).prop_map(T::Int),
+            any::<f64>().prop_map(T::Float),
+            proptest::collection::vec(any::<u8>(), 0..12).prop_map(T::Bin),
+            proptest::collection::vec(32u8..127, 0..12).prop_map(T::Bin),
+            (0u32..0x8000, 0u32..0x2000).prop_map(|(n, s)| T::Pid(n, s)),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(T::Tuple),
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(|v| T::List(v, None)),
+                (
+                    proptest::collection::vec(inner.clone(), 1..4),
+                    inner.clone()
+                )
+                    .prop_map(|(v, t)| T::List(v, Some(Box::new(t)))),
+                proptest::collection::vec((0..ATOMS.len(), inner), 1..4).prop_map(|kv| {
+                    let pairs = kv
+                        .into_iter()
+                        .map(|(i, v)| T::Tuple(vec![T::Atom(ATOMS[i]), v]));
+                    T::List(pairs.collect(), None)
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_copied_term_renders_as_in_the_traced_process(
+            t in arb_term(),
+            bound in 1usize..300,
+        ) {
+            for marker in [COPY_TERM, COPY_ELEMENTS] {
+                if marker == COPY_ELEMENTS && !matches!(t, T::List(..)) {
+                    continue;
+                }
+                let (direct, copied) = both(&t, marker, bound);
+                if let Some(copied) = copied {
+                    proptest::prop_assert_eq!(direct, copied);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_copies_are_refused_not_rendered() {
+        let t = T::Tuple(vec![T::Atom("ping"), list(vec![T::Int(1), T::Int(2)])]);
+        let mut buf = vec![0u8; 256];
+        let n = copy_value(V::Term(&t), COPY_TERM, &mut buf).unwrap();
+        let mut r = CopyRenderer::new();
+        for cut in 0..n {
+            assert!(
+                r.render(&buf[..cut], 256, &mut |_| None).is_none(),
+                "cut at {cut}"
+            );
+        }
+        let mut extra = buf[..n].to_vec();
+        extra.push(0);
+        assert!(r.render(&extra, 256, &mut |_| None).is_none());
+        assert!(r.render(b"{:ok}", 256, &mut |_| None).is_none());
+        for bad in [[COPY_TERM, 9], [COPY_TERM, TUPLE], [COPY_ELEMENTS, LIST]] {
+            assert!(r.render(&bad, 256, &mut |_| None).is_none());
+        }
+    }
+}
