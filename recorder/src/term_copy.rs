@@ -486,12 +486,8 @@ impl<'v> TermView<'v> for View<'v> {
 
     fn runtime(self, out: &mut Out<'_>) {
         // Only pids are copied among the terms the runtime prints; as the NIF prints them.
-        if let Some((n, s)) = self.pid() {
-            out.push_str("#PID<0.");
-            out.push_u64(u64::from(n));
-            out.push_str(".");
-            out.push_u64(u64::from(s));
-            out.push_str(">");
+        if let Some(p) = self.pid() {
+            out.push_pid(p);
         }
     }
 }

@@ -818,13 +818,7 @@ impl<'a> TermView<'a> for Raw<'a> {
     fn runtime(self, out: &mut Out<'_>) {
         match self.term_type() {
             ErlNifTermType::ERL_NIF_TERM_TYPE_PID => match self.pid_numbers_cached() {
-                Some((n, s)) => {
-                    out.push_str("#PID<0.");
-                    out.push_u64(u64::from(n));
-                    out.push_str(".");
-                    out.push_u64(u64::from(s));
-                    out.push_str(">");
-                }
+                Some(p) => out.push_pid(p),
                 None => out.push_str("#PID<?>"),
             },
             ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => out.push_str("#Port<…>"),
