@@ -13,7 +13,10 @@
 //!
 //! In a record, a value whose first byte is [`COPY_TERM`] or [`COPY_ELEMENTS`] is a copy
 //! (rendered text is UTF-8, which never holds 0xFE or 0xFF); copies exist only in rings,
-//! never on disk. After the marker, one node, little-endian:
+//! never on disk. After [`COPY_TERM`], one node; after [`COPY_ELEMENTS`], the elements of a
+//! proper list, one node each to the end of the value (an argument list: no list header and
+//! no `[]`, so a call's one-integer arguments take 6 bytes and its record fits 32). Nodes,
+//! little-endian:
 //!
 //! | tag | node | then |
 //! |-----|------|------|
@@ -121,14 +124,28 @@ impl Sink<'_> {
     }
 }
 
-/// Copies `t` into `buf` (all of it is the bound): `marker` ([`COPY_TERM`] or
-/// [`COPY_ELEMENTS`], for a proper or improper list) then the node. The bytes written, or
+/// Copies `t` into `buf` (all of it is the bound): `marker` then, for [`COPY_TERM`], the
+/// node, and for [`COPY_ELEMENTS`] (`t` a proper list) its elements. The bytes written, or
 /// `None` when the term cannot be copied whole within the bound (then render it in place).
 #[inline(always)]
 pub fn copy_value<'a, S: CopySource<'a>>(t: S, marker: u8, buf: &mut [u8]) -> Option<usize> {
     let mut sink = Sink { buf, at: 0 };
     sink.bytes([marker])?;
-    node(t, &mut sink, 0)?;
+    if marker == COPY_ELEMENTS {
+        let mut cur = t;
+        loop {
+            match cur.shape() {
+                Shape::Cons(h, tail) => {
+                    node(h, &mut sink, 1)?;
+                    cur = tail;
+                }
+                Shape::Nil => break,
+                _ => return None,
+            }
+        }
+    } else {
+        node(t, &mut sink, 0)?;
+    }
     Some(sink.at)
 }
 
@@ -259,10 +276,19 @@ impl CopyRenderer {
             atoms: &mut self.atoms,
             atom_text,
         };
-        let root = parser.node(0)?;
-        if parser.at != body.len() {
-            return None;
-        }
+        let root = if marker == COPY_ELEMENTS {
+            let mut heads = Vec::new();
+            while parser.at < body.len() {
+                heads.push(parser.node(1)?);
+            }
+            parser.list(&heads, Node::Nil)?
+        } else {
+            let root = parser.node(0)?;
+            if parser.at != body.len() {
+                return None;
+            }
+            root
+        };
         self.text.clear();
         self.text.resize(limit, 0);
         let view = View {
@@ -308,6 +334,21 @@ impl Parser<'_, '_> {
     fn push(&mut self, n: Node) -> Option<u32> {
         self.nodes.push(n);
         u32::try_from(self.nodes.len() - 1).ok()
+    }
+
+    /// The list of `heads` ending in the node `end`; its index.
+    fn list(&mut self, heads: &[u32], end: Node) -> Option<u32> {
+        let tail = self.push(end)?;
+        self.cells(heads, tail)
+    }
+
+    /// Cells holding `heads`, the last one's tail `tail` (an index); the first's index.
+    fn cells(&mut self, heads: &[u32], mut tail: u32) -> Option<u32> {
+        // From the last: each cell's tail is the cell after it.
+        for &head in heads.iter().rev() {
+            tail = self.push(Node::Cons { head, tail })?;
+        }
+        Some(tail)
     }
 
     /// One node and everything under it; its index.
@@ -362,12 +403,8 @@ impl Parser<'_, '_> {
                 for _ in 0..cells {
                     heads.push(self.node(depth + 1)?);
                 }
-                let mut tail = self.node(depth + 1)?;
-                // Cells from the last: each one's tail is the cell after it.
-                for &head in heads.iter().rev() {
-                    tail = self.push(Node::Cons { head, tail })?;
-                }
-                return Some(tail);
+                let tail = self.node(depth + 1)?;
+                return self.cells(&heads, tail);
             }
             _ => return None,
         };
@@ -613,11 +650,14 @@ mod tests {
     fn the_writer_renders_a_copy_as_the_traced_process_renders_the_term() {
         for t in cases() {
             for marker in [COPY_TERM, COPY_ELEMENTS] {
-                if marker == COPY_ELEMENTS && !matches!(t, T::List(..)) {
-                    continue;
-                }
                 let (direct, copied) = both(&t, marker, 256);
-                assert_eq!(Some(direct), copied, "{t:?}");
+                match (marker, &t) {
+                    (COPY_TERM, _) | (_, T::List(_, None)) => {
+                        assert_eq!(Some(direct), copied, "{t:?}")
+                    }
+                    // Elements are copied only of a proper list (argument lists are).
+                    _ => assert_eq!(copied, None, "{t:?}"),
+                }
             }
         }
     }
@@ -658,6 +698,9 @@ mod tests {
         let (direct, _) = both(&t, COPY_TERM, 256);
         assert_eq!(n, 18);
         assert!(n < direct.0.len(), "{n} vs {direct:?}");
+        // A call's one small integer argument: the marker and the integer.
+        let args = list(vec![T::Int(1_000_000)]);
+        assert_eq!(copy_value(V::Term(&args), COPY_ELEMENTS, &mut buf), Some(6));
     }
 
     fn arb_term() -> impl proptest::strategy::Strategy<Value = T> {
@@ -725,7 +768,12 @@ mod tests {
         extra.push(0);
         assert!(r.render(&extra, 256, &mut |_| None).is_none());
         assert!(r.render(b"{:ok}", 256, &mut |_| None).is_none());
-        for bad in [[COPY_TERM, 9], [COPY_TERM, TUPLE], [COPY_ELEMENTS, LIST]] {
+        for bad in [
+            [COPY_TERM, 9],
+            [COPY_TERM, TUPLE],
+            [COPY_ELEMENTS, LIST],
+            [COPY_ELEMENTS, 9],
+        ] {
             assert!(r.render(&bad, 256, &mut |_| None).is_none());
         }
     }
