@@ -16,7 +16,7 @@ use scope_format::{
 };
 
 use crate::clock::{self, Clock, TickMap};
-use crate::record::{RawEvent, RawPid, RawValue};
+use crate::record::{MfaSlots, RawEvent, RawPid, RawValue};
 use crate::recorder::{Recorder, SharedRecorder, StopReason};
 use crate::ring::Batch;
 use crate::term_copy::{is_copy, CopyRenderer};
@@ -217,6 +217,7 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
         batch: Batch::default(),
         hot: HotSizer::new(rec.lanes.len()),
         copies: CopyRenderer::new(),
+        slots: vec![MfaSlots::default(); rec.lanes.len()],
     };
     let flush = Duration::from_millis(rec.config.flush_ms);
     let started = Instant::now();
@@ -419,6 +420,8 @@ struct Drainer {
     hot: HotSizer,
     /// Renders the values the traced processes copied instead of rendering.
     copies: CopyRenderer,
+    /// Per lane: its producer's MFA table as the records it wrote have filled it.
+    slots: Vec<MfaSlots>,
 }
 
 impl Drainer {
@@ -436,6 +439,7 @@ impl Drainer {
             batch,
             hot,
             copies,
+            slots,
         } = self;
         hot.pass();
         // Read before the rings: every event drained now was stamped before this reading or
@@ -463,7 +467,7 @@ impl Drainer {
             let since = hot.taken(i);
             hot.record(i, batch.ring_bytes(), since, &lane.ring);
             for bytes in batch.records() {
-                let Some((mut raw, value)) = RawEvent::decode(bytes, near) else {
+                let Some((mut raw, value)) = RawEvent::decode(bytes, near, &mut slots[i]) else {
                     continue;
                 };
                 if let Some(t) = ticks.as_mut() {

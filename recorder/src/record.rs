@@ -42,6 +42,23 @@
 //! UTF-8), a copy of the term that the writer thread renders (`term_copy.rs`); either way
 //! the files get the text.
 //!
+//! Slot records: a call or return whose `{M, F, A}` the lane wrote in a compact record a
+//! moment ago takes 12 bytes plus its value (16 in the ring with its length word, against
+//! 24), naming the MFA by a slot of a small direct-mapped table ([`MfaSlots`]). The producer
+//! puts every MFA it writes in a compact record into its lane's table (after the push
+//! succeeded); the writer, reading the lane's records in the same order, does the same with
+//! each compact record it decodes, so its copy of the table holds what the producer's held
+//! when it wrote each slot record. Only normal schedulers' lanes write slot records (the
+//! shared lane has several producers).
+//!
+//! | bytes    | field                                                                  |
+//! |----------|------------------------------------------------------------------------|
+//! | 0        | 0xC0 + kind code (call, return_from, exception_from: 1–3)              |
+//! | 1        | the MFA's slot                                                         |
+//! | 2 .. 8   | ts, low 48 bits                                                        |
+//! | 8 .. 12  | pid, as in a compact record (with its value bits)                      |
+//! | then     | value bytes to the end of the record, if bit 30                        |
+//!
 //! Atoms are held by their index in the atom table, the atom's word shifted right by 6 (the
 //! word is `index << 6 | 0x0B` on 64-bit ERTS, [`ATOM_TAG`]); the tracer writes compact
 //! records only where it has checked that layout, and pids whose numbers it reads from the
@@ -203,9 +220,19 @@ impl<'a> RawEvent<'a> {
     /// truncated. `None` if the bytes are not a record (never happens for rings we wrote).
     /// `near` is a timestamp in the records' clock within hours of theirs (the writer's
     /// reading for the pass): compact records keep only their timestamp's low bits.
-    pub fn decode(b: &'a [u8], near: i64) -> Option<(RawEvent<'a>, Option<RawValue<'a>>)> {
-        if *b.first()? & 0x80 != 0 {
-            return RawEvent::decode_compact(b, near);
+    /// `slots` is the writer's copy of the lane's MFA table: each lane's records must be
+    /// decoded in order, all of them, with one table per lane.
+    pub fn decode(
+        b: &'a [u8],
+        near: i64,
+        slots: &mut MfaSlots,
+    ) -> Option<(RawEvent<'a>, Option<RawValue<'a>>)> {
+        let first = *b.first()?;
+        if first >= 0xC0 {
+            return RawEvent::decode_slot(b, near, slots);
+        }
+        if first & 0x80 != 0 {
+            return RawEvent::decode_compact(b, near, slots);
         }
         let kind = Kind::from_code(*b.first()?)?;
         let (flags, forms, arity) = (*b.get(1)?, *b.get(2)?, *b.get(3)?);
@@ -376,9 +403,96 @@ fn extend_ts(low: u64, near: i64) -> i64 {
     near.wrapping_add(d)
 }
 
+/// Bytes of a slot record ([`encode_slot_mfa`]).
+pub const SLOT_RECORD: usize = 12;
+
+/// Slots in an [`MfaSlots`] table.
+const SLOTS: usize = 256;
+
+/// A lane's recent `{M, F, A}`s (compact atom indexes and arity) by slot, as the producer
+/// and the writer each keep them (see the module docs: slot records).
+#[derive(Clone, Debug)]
+pub struct MfaSlots {
+    /// [`MfaSlots::key`]s; 0 is empty.
+    keys: [u64; SLOTS],
+}
+
+impl Default for MfaSlots {
+    fn default() -> MfaSlots {
+        MfaSlots { keys: [0; SLOTS] }
+    }
+}
+
+impl MfaSlots {
+    /// An MFA as one word, if its atom indexes fit 27 and 28 bits (they are below the atom
+    /// table's size, 2^20 by default); never 0 (bit 63 is set).
+    #[inline(always)]
+    pub fn key((module, function, arity): (u32, u32, u8)) -> Option<u64> {
+        (module < 1 << 27 && function < 1 << 28).then(|| {
+            1 << 63 | u64::from(module) << 36 | u64::from(function) << 8 | u64::from(arity)
+        })
+    }
+
+    #[inline(always)]
+    fn slot(key: u64) -> u8 {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
+    }
+
+    /// The slot holding `key`, if it does.
+    #[inline(always)]
+    pub fn find(&self, key: u64) -> Option<u8> {
+        let slot = Self::slot(key);
+        (self.keys[usize::from(slot)] == key).then_some(slot)
+    }
+
+    /// Puts `key` in its slot (whatever was there goes).
+    #[inline(always)]
+    pub fn put(&mut self, key: u64) {
+        self.keys[usize::from(Self::slot(key))] = key;
+    }
+
+    /// The MFA in `slot`.
+    fn get(&self, slot: u8) -> Option<(u32, u32, u8)> {
+        let k = self.keys[usize::from(slot)];
+        (k != 0).then_some((
+            (k >> 36 & 0x07FF_FFFF) as u32,
+            (k >> 8 & 0x0FFF_FFFF) as u32,
+            k as u8,
+        ))
+    }
+}
+
+/// Writes a call, return_from or exception_from of a local process whose MFA is in the
+/// lane's table at `slot` ([`MfaSlots::find`]) as a slot record; `value` as in
+/// [`encode_compact_mfa`]. Returns the length.
+#[inline(always)]
+pub fn encode_slot_mfa(
+    out: &mut [u8],
+    kind: Kind,
+    ts: i64,
+    pid: u32,
+    slot: u8,
+    value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
+) -> usize {
+    let (len, pid) = match value(&mut out[SLOT_RECORD..]) {
+        None => (SLOT_RECORD, pid),
+        Some((n, false)) => (SLOT_RECORD + n, pid | HAS_VALUE),
+        Some((n, true)) => (SLOT_RECORD + n, pid | HAS_VALUE | TRUNCATED),
+    };
+    let out = &mut out[..SLOT_RECORD];
+    out[..8].copy_from_slice(&((ts as u64) << 16).to_le_bytes());
+    out[..2].copy_from_slice(&[0xC0 | kind.code(), slot]);
+    out[8..12].copy_from_slice(&pid.to_le_bytes());
+    len
+}
+
 impl<'a> RawEvent<'a> {
     /// [`RawEvent::decode`] of a compact record.
-    fn decode_compact(all: &'a [u8], near: i64) -> Option<(RawEvent<'a>, Option<RawValue<'a>>)> {
+    fn decode_compact(
+        all: &'a [u8],
+        near: i64,
+        slots: &mut MfaSlots,
+    ) -> Option<(RawEvent<'a>, Option<RawValue<'a>>)> {
         let b: &[u8; COMPACT_RECORD] = all.get(..COMPACT_RECORD)?.try_into().ok()?;
         let kind = Kind::from_code(b[0] & 0x7F)?;
         let u32_at = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
@@ -405,8 +519,45 @@ impl<'a> RawEvent<'a> {
                     _ => return None,
                 }
             }
-            _ => e.mfa = Some((atom(u32_at(12)), atom(u32_at(16)), b[1])),
+            _ => {
+                let mfa = (u32_at(12), u32_at(16), b[1]);
+                // As the producer did when it wrote this record.
+                if let Some(key) = MfaSlots::key(mfa) {
+                    slots.put(key);
+                }
+                e.mfa = Some((atom(mfa.0), atom(mfa.1), mfa.2));
+            }
         }
+        Some((e, value))
+    }
+
+    /// [`RawEvent::decode`] of a slot record.
+    fn decode_slot(
+        all: &'a [u8],
+        near: i64,
+        slots: &MfaSlots,
+    ) -> Option<(RawEvent<'a>, Option<RawValue<'a>>)> {
+        let b: &[u8; SLOT_RECORD] = all.get(..SLOT_RECORD)?.try_into().ok()?;
+        let kind = Kind::from_code(b[0] & 0x3F)?;
+        let (module, function, arity) = slots.get(b[1])?;
+        let ts = extend_ts(u64::from_le_bytes(b[..8].try_into().ok()?) >> 16, near);
+        let pid_bits = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
+        let p = pid_bits & !(HAS_VALUE | TRUNCATED);
+        let mut e = RawEvent::new(
+            kind,
+            ts,
+            RawPid::Numbers {
+                node: 0,
+                number: p & 0xFFFF,
+                serial: p >> 16,
+            },
+        );
+        let atom = |i: u32| u64::from(i) << 6 | ATOM_TAG;
+        e.mfa = Some((atom(module), atom(function), arity));
+        let value = (pid_bits & HAS_VALUE != 0).then(|| RawValue {
+            bytes: &all[SLOT_RECORD..],
+            truncated: pid_bits & TRUNCATED != 0,
+        });
         Some((e, value))
     }
 }
@@ -535,7 +686,7 @@ mod tests {
             Some((5, true))
         });
         assert_eq!(n, e.encoded_len() + 5);
-        let (back, value) = RawEvent::decode(&buf[..n], 0).unwrap();
+        let (back, value) = RawEvent::decode(&buf[..n], 0, &mut MfaSlots::default()).unwrap();
         assert_eq!(back, e);
         assert_eq!(
             value,
@@ -612,7 +763,8 @@ mod tests {
             let n = encode_compact_mfa(&mut buf, kind, ts, pid, mfa, no_value);
             assert_eq!(n, COMPACT_RECORD);
             let reference = if ts < 0 { ts + 7 } else { near };
-            let (e, value) = RawEvent::decode(&buf[..n], reference).unwrap();
+            let (e, value) =
+                RawEvent::decode(&buf[..n], reference, &mut MfaSlots::default()).unwrap();
             let mut want = RawEvent::new(
                 kind,
                 ts,
@@ -637,7 +789,8 @@ mod tests {
                 Some((5, kind == Kind::Receive))
             };
             let n = encode_compact_message(&mut buf, kind, near, pid, (to, 0xDEAD_BEEF), value);
-            let (e, value) = RawEvent::decode(&buf[..n], near + 123).unwrap();
+            let (e, value) =
+                RawEvent::decode(&buf[..n], near + 123, &mut MfaSlots::default()).unwrap();
             let truncated = kind == Kind::Receive;
             assert_eq!(
                 value,
@@ -672,6 +825,75 @@ mod tests {
     }
 
     #[test]
+    fn mfa_keys_keep_every_bit_of_their_parts() {
+        for mfa in [
+            (0, 0, 0),
+            ((1 << 27) - 1, (1 << 28) - 1, 255),
+            (12345, 678, 3),
+        ] {
+            let key = MfaSlots::key(mfa).unwrap();
+            let mut slots = MfaSlots::default();
+            slots.put(key);
+            let slot = slots.find(key).unwrap();
+            assert_eq!(slots.get(slot), Some(mfa));
+        }
+        assert_eq!(MfaSlots::key((1 << 27, 0, 0)), None);
+        assert_eq!(MfaSlots::key((0, 1 << 28, 0)), None);
+    }
+
+    /// A producer writing calls of many MFAs (so that slots are taken over) as the tracer
+    /// does, some refused by a full ring, and the writer reading what was written.
+    #[test]
+    fn slot_records_read_back_as_the_mfas_the_producer_meant() {
+        let near = 1_795_812_023_773_303_397i64;
+        let pid = compact_pid((85, 3)).unwrap();
+        let mut producer = MfaSlots::default();
+        let mut writer = MfaSlots::default();
+        let mut slot_records = 0;
+        let mut buf = [0u8; 64];
+        for i in 0..5_000u32 {
+            // A few hot MFAs and many cold ones.
+            let mfa = if i % 3 == 0 {
+                (i % 1_000, 7, (i % 4) as u8)
+            } else {
+                (40 + i % 5, 9, 1)
+            };
+            let key = MfaSlots::key(mfa).unwrap();
+            let kind = if i % 2 == 0 {
+                Kind::Call
+            } else {
+                Kind::ReturnFrom
+            };
+            let ts = near + i64::from(i);
+            let value = |v: &mut [u8]| {
+                v[..2].copy_from_slice(b"42");
+                Some((2, false))
+            };
+            let n = match producer.find(key) {
+                Some(slot) => {
+                    slot_records += 1;
+                    encode_slot_mfa(&mut buf, kind, ts, pid, slot, value)
+                }
+                None => {
+                    let n = encode_compact_mfa(&mut buf, kind, ts, pid, mfa, value);
+                    // Every seventh compact record is refused by the ring: not put, not read.
+                    if i % 7 == 0 {
+                        continue;
+                    }
+                    producer.put(key);
+                    n
+                }
+            };
+            let (e, value) = RawEvent::decode(&buf[..n], near, &mut writer).unwrap();
+            let atom = |i: u32| u64::from(i) << 6 | ATOM_TAG;
+            assert_eq!(e.mfa, Some((atom(mfa.0), atom(mfa.1), mfa.2)), "event {i}");
+            assert_eq!((e.kind, e.ts), (kind, ts));
+            assert_eq!(value.map(|v| v.bytes), Some(&b"42"[..]));
+        }
+        assert!(slot_records > 2_000, "{slot_records}");
+    }
+
+    #[test]
     fn timestamps_are_restored_across_the_48_bit_boundary() {
         let edge = 5i64 << 48;
         for (ts, near) in [
@@ -703,7 +925,7 @@ mod tests {
         assert_eq!(e.encoded_len(), 48);
         let mut buf = [0u8; 48];
         let n = e.encode(&mut buf, |_| None);
-        let (back, value) = RawEvent::decode(&buf[..n], 0).unwrap();
+        let (back, value) = RawEvent::decode(&buf[..n], 0, &mut MfaSlots::default()).unwrap();
         assert_eq!(back, e);
         assert_eq!(value, None);
     }

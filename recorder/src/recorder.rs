@@ -5,13 +5,14 @@
 //! ([`crate::drain`]). Stopping — by request, by a `stop_after` limit, or because writing
 //! failed — flips [`State`], after which the tracer answers `remove` so the BEAM detaches it.
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use crate::clock::Clock;
+use crate::record::MfaSlots;
 use crate::ring::{Padded, Ring};
 
 /// Recorder settings (validated by [`Config::validate`]).
@@ -216,6 +217,29 @@ pub struct Lane {
     pub ring: Ring,
     /// Its budget.
     pub budget: Budget,
+    /// The MFAs its producer wrote last, for slot records (`record.rs`).
+    pub mfa_slots: ProducerSlots,
+}
+
+/// A lane's [`MfaSlots`] as its producer keeps them.
+#[derive(Debug, Default)]
+pub struct ProducerSlots(UnsafeCell<MfaSlots>);
+
+// SAFETY: only a normal scheduler lane's one producer thread touches it (`ProducerSlots::get`).
+unsafe impl Sync for ProducerSlots {}
+
+impl ProducerSlots {
+    /// The table.
+    ///
+    /// # Safety
+    /// Only the producer of a normal scheduler's lane (its one thread) may call this, and
+    /// must not hold two of the references at once.
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    pub unsafe fn get(&self) -> &mut MfaSlots {
+        // SAFETY: the caller's contract: no other reference exists.
+        unsafe { &mut *self.0.get() }
+    }
 }
 
 /// A recording in progress.
@@ -288,6 +312,7 @@ impl Recorder {
             .map(|_| Lane {
                 ring: Ring::new(config.buffer_bytes),
                 budget: Budget::default(),
+                mfa_slots: ProducerSlots::default(),
             })
             .collect();
         let per_lane_budget = config

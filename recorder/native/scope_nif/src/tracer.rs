@@ -6,8 +6,9 @@ use rustler::{Atom, Env, Term};
 use scope_format::Kind;
 use scope_recorder::msg_hash::message_hash;
 use scope_recorder::record::{
-    compact_atom, encode_compact_message, encode_compact_mfa, encode_message, encode_mfa, no_value,
-    CompactPeer, RawEvent, RawPid, COMPACT_RECORD, MESSAGE_RECORD_MAX, MFA_RECORD,
+    compact_atom, encode_compact_message, encode_compact_mfa, encode_message, encode_mfa,
+    encode_slot_mfa, no_value, CompactPeer, MfaSlots, RawEvent, RawPid, COMPACT_RECORD,
+    MESSAGE_RECORD_MAX, MFA_RECORD, SLOT_RECORD,
 };
 use scope_recorder::recorder::Recorder;
 use scope_recorder::render::{render, render_elements, Out};
@@ -521,14 +522,47 @@ fn compact_mfa(
 /// (`record.rs`) when the pid and the atoms fit one, else `record::encode_mfa`.
 fn push_mfa(rec: &Recorder, lane_ix: usize, kind: Kind, ts: i64, pid: u64, mfa: (u64, u64, u8)) {
     if let Some((p, m)) = compact_mfa(pid, mfa) {
-        publish(rec, lane_ix, COMPACT_RECORD, |buf| {
-            encode_compact_mfa(buf, kind, ts, p, m, no_value)
-        });
+        push_compact_mfa(rec, lane_ix, (kind, ts, p, m), 0, no_value);
         return;
     }
     publish(rec, lane_ix, MFA_RECORD, |buf| {
         encode_mfa(buf, kind, ts, pid, mfa)
     });
+}
+
+/// A call or return as a slot record when its MFA is in the lane's table, else as a compact
+/// record that puts it there (`record.rs`); `value` (at most `value_room` bytes) as
+/// `record::encode_compact_mfa` takes it.
+#[inline(always)]
+fn push_compact_mfa(
+    rec: &Recorder,
+    lane_ix: usize,
+    (kind, ts, pid, mfa): (Kind, i64, u32, (u32, u32, u8)),
+    value_room: usize,
+    value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
+) {
+    let key = MfaSlots::key(mfa).filter(|_| lane_ix < rec.config.schedulers);
+    let Some(key) = key else {
+        publish(rec, lane_ix, COMPACT_RECORD + value_room, |buf| {
+            encode_compact_mfa(buf, kind, ts, pid, mfa, value)
+        });
+        return;
+    };
+    // SAFETY: a normal scheduler's lane, whose thread is its only producer; the reference
+    // ends with this function.
+    let slots = unsafe { rec.lanes[lane_ix].mfa_slots.get() };
+    if let Some(slot) = slots.find(key) {
+        publish(rec, lane_ix, SLOT_RECORD + value_room, |buf| {
+            encode_slot_mfa(buf, kind, ts, pid, slot, value)
+        });
+        return;
+    }
+    // Only a record the ring took names the slot: the writer fills its copy from those.
+    if publish(rec, lane_ix, COMPACT_RECORD + value_room, |buf| {
+        encode_compact_mfa(buf, kind, ts, pid, mfa, value)
+    }) {
+        slots.put(key);
+    }
 }
 
 /// [`push_mfa`] with a value to capture: a compact record, or [`push`].
@@ -543,10 +577,8 @@ fn push_mfa_value(
 ) {
     if let Some((p, m)) = compact_mfa(pid, mfa) {
         let render_bytes = capture_bytes.unwrap_or(0);
-        publish(rec, lane_ix, COMPACT_RECORD + render_bytes, |buf| {
-            encode_compact_mfa(buf, kind, ts, p, m, |v| {
-                render_value(v, capture, render_bytes)
-            })
+        push_compact_mfa(rec, lane_ix, (kind, ts, p, m), render_bytes, |v| {
+            render_value(v, capture, render_bytes)
         });
         return;
     }
@@ -599,8 +631,14 @@ fn push(
     });
 }
 
-/// Writes a record of at most `max_len` bytes into lane `lane_ix` (the caller's).
-fn publish(rec: &Recorder, lane_ix: usize, max_len: usize, fill: impl FnOnce(&mut [u8]) -> usize) {
+/// Writes a record of at most `max_len` bytes into lane `lane_ix` (the caller's); false when
+/// the ring refused it (a drop, counted).
+fn publish(
+    rec: &Recorder,
+    lane_ix: usize,
+    max_len: usize,
+    fill: impl FnOnce(&mut [u8]) -> usize,
+) -> bool {
     let ring = &rec.lanes[lane_ix].ring;
     // SAFETY: a normal scheduler thread is its lane's only producer; the shared lane is
     // guarded by its lock.
@@ -613,6 +651,7 @@ fn publish(rec: &Recorder, lane_ix: usize, max_len: usize, fill: impl FnOnce(&mu
         }
     };
     rec.after_push(lane_ix, used);
+    used.is_some()
 }
 
 fn gc_kind(tag: rustler::sys::ErlNifTerm) -> Option<Kind> {
