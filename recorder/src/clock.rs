@@ -33,12 +33,11 @@ impl Clock {
     }
 }
 
-/// Whether this machine's TSC can stamp events (see the module docs).
-pub fn ticks_usable() -> bool {
-    if !cfg!(target_arch = "x86_64") {
-        return false;
-    }
-    if std::env::var("ELIXIR_SCOPE_CLOCK").is_ok_and(|v| v == "monotonic") {
+/// Whether this machine's TSC can stamp events (see the module docs); never when
+/// `monotonic_asked` (`ELIXIR_SCOPE_CLOCK=monotonic`, which `ElixirScope.start/1` reads: the
+/// VM's copy of the environment, which `System.put_env/2` changes, is not the C library's).
+pub fn ticks_usable(monotonic_asked: bool) -> bool {
+    if !cfg!(target_arch = "x86_64") || monotonic_asked {
         return false;
     }
     std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")

@@ -177,6 +177,22 @@ defmodule ElixirScope.OptionsTest do
     assert TraceFiles.events(dir, :out) != []
   end
 
+  test "ELIXIR_SCOPE_CLOCK=monotonic set from Elixir is heeded", %{dir: dir, trace: trace} do
+    System.put_env("ELIXIR_SCOPE_CLOCK", "monotonic")
+
+    try do
+      {:ok, _} = ElixirScope.start(dir: trace)
+      {_pid, 3} = run([calls: [Workload], procs: false], fn -> Workload.add(1, 2) end)
+      {:ok, _} = ElixirScope.stop()
+    after
+      System.delete_env("ELIXIR_SCOPE_CLOCK")
+    end
+
+    %{clocks: clocks} = TraceFiles.summary(dir)
+    assert clocks != []
+    assert Enum.all?(clocks, &(&1 == "monotonic")), inspect(clocks)
+  end
+
   test "trace/2 refuses bad targets and options", %{trace: trace} do
     {:ok, _} = ElixirScope.start(dir: trace)
     assert {:error, {:invalid_target, :everything}} = ElixirScope.trace(:everything, [])

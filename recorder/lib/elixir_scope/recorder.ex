@@ -175,8 +175,9 @@ defmodule ElixirScope.Recorder do
            stop_after_ms: stop_ms,
            schedulers: :erlang.system_info(:schedulers),
            # Read here, not by the NIF: the VM keeps its own copy of the environment, which
-           # System.put_env/2 changes and the C library's getenv does not see.
-           term_access_api: System.get_env("ELIXIR_SCOPE_TERM_ACCESS") == "api"
+           # System.put_env/2 changes and the C library's getenv does not see (README).
+           term_access_api: System.get_env("ELIXIR_SCOPE_TERM_ACCESS") == "api",
+           clock_monotonic: System.get_env("ELIXIR_SCOPE_CLOCK") == "monotonic"
          }}
       end
     end

@@ -127,6 +127,20 @@ fn main() {
         })
         .collect();
     summary.push_str(&nodes.join(","));
+    // Each segment's clock setting (what stamped its events: tsc or monotonic).
+    summary.push_str("], clocks => [");
+    let clocks: Vec<String> = trace
+        .segments()
+        .iter()
+        .filter_map(|s| s.header.as_ref())
+        .filter_map(|h| h.settings.iter().find(|(k, _)| k == "clock"))
+        .map(|(_, v)| {
+            let mut b = String::new();
+            bin(&mut b, v.as_bytes());
+            b
+        })
+        .collect();
+    summary.push_str(&clocks.join(","));
     summary.push_str("], kinds => #{");
     let kinds: Vec<String> = by_kind
         .iter()

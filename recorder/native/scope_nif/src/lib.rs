@@ -31,7 +31,7 @@ pub(crate) mod atoms {
         __struct__, running, stopping, stopped, failed,
         custom, span_start, span_stop, telemetry,
         dir, node, otp_release, segment_bytes, max_bytes, buffer_bytes, flush_ms, capture,
-        redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers, term_access_api,
+        redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers, term_access_api, clock_monotonic,
         events, committed, dropped, dropped_full, dropped_budget, bytes, segments, rate, state,
         last_error, stop_reason, requested, event_limit, time_limit,
     }
@@ -131,8 +131,8 @@ pub(crate) fn now() -> i64 {
 
 /// Measures the TSC's rate against [`now`] over a millisecond (start runs on a dirty
 /// scheduler), when the TSC can stamp events (`scope_recorder::clock`).
-fn calibrate_ticks() -> Option<TickMap> {
-    if !clock::ticks_usable() {
+fn calibrate_ticks(monotonic_asked: bool) -> Option<TickMap> {
+    if !clock::ticks_usable(monotonic_asked) {
         return None;
     }
     let reading = || clock::read_pair(now);
@@ -237,6 +237,7 @@ fn config(map: Term<'_>) -> NifResult<(Config, Vec<u64>)> {
 fn start<'a>(env: Env<'a>, opts: Term<'a>) -> NifResult<Term<'a>> {
     let (config, redact) = config(opts)?;
     term_view::set_api_only(get::<bool>(opts, atoms::term_access_api())?);
+    let monotonic_asked = get::<bool>(opts, atoms::clock_monotonic())?;
     calibrate_clocks();
     // SAFETY: enif_self fills the caller's pid (start is called from a process).
     unsafe {
@@ -249,7 +250,7 @@ fn start<'a>(env: Env<'a>, opts: Term<'a>) -> NifResult<Term<'a>> {
     }
     let rec = match Recorder::new(config) {
         Ok(mut r) => {
-            if let Some(map) = calibrate_ticks() {
+            if let Some(map) = calibrate_ticks(monotonic_asked) {
                 r.set_clock(Clock::Ticks(map));
             }
             Arc::new(r)
