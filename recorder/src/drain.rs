@@ -468,7 +468,13 @@ impl Drainer {
             hot.record(i, batch.ring_bytes(), since, &lane.ring);
             for bytes in batch.records() {
                 let Some((mut raw, value)) = RawEvent::decode(bytes, near, &mut slots[i]) else {
-                    continue;
+                    // Only the tracer writes rings: a record it cannot read back (or a slot
+                    // record naming an empty slot) is a recorder bug, named rather than skipped.
+                    failure = Some(format!(
+                        "lane {i}: a {}-byte ring record this recorder cannot read",
+                        bytes.len()
+                    ));
+                    break;
                 };
                 if let Some(t) = ticks.as_mut() {
                     raw.ts = t.map.ns(raw.ts as u64).max(t.last[i]);

@@ -236,6 +236,8 @@ enum Node {
 pub struct CopyRenderer {
     nodes: Vec<Node>,
     kids: Vec<u32>,
+    /// Children parsed but not yet placed (a stack: nested containers push above).
+    pending: Vec<u32>,
     atoms: HashMap<u32, Option<Box<str>>>,
     text: Vec<u8>,
 }
@@ -265,6 +267,7 @@ impl CopyRenderer {
         }
         self.nodes.clear();
         self.kids.clear();
+        self.pending.clear();
         if self.atoms.len() > ATOM_CACHE_CAP {
             self.atoms.clear();
         }
@@ -273,15 +276,17 @@ impl CopyRenderer {
             at: 0,
             nodes: &mut self.nodes,
             kids: &mut self.kids,
+            pending: &mut self.pending,
             atoms: &mut self.atoms,
             atom_text,
         };
         let root = if marker == COPY_ELEMENTS {
-            let mut heads = Vec::new();
             while parser.at < body.len() {
-                heads.push(parser.node(1)?);
+                let head = parser.node(1)?;
+                parser.pending.push(head);
             }
-            parser.list(&heads, Node::Nil)?
+            let tail = parser.push(Node::Nil)?;
+            parser.cells(0, tail)?
         } else {
             let root = parser.node(0)?;
             if parser.at != body.len() {
@@ -289,8 +294,10 @@ impl CopyRenderer {
             }
             root
         };
-        self.text.clear();
-        self.text.resize(limit, 0);
+        // Grown once to the limit, never cleared: `Out` writes before it reads.
+        if self.text.len() < limit {
+            self.text.resize(limit, 0);
+        }
         let view = View {
             copy: Decoded {
                 nodes: &self.nodes,
@@ -316,6 +323,7 @@ struct Parser<'p, 'b> {
     at: usize,
     nodes: &'p mut Vec<Node>,
     kids: &'p mut Vec<u32>,
+    pending: &'p mut Vec<u32>,
     atoms: &'p mut HashMap<u32, Option<Box<str>>>,
     atom_text: &'p mut dyn FnMut(u32) -> Option<String>,
 }
@@ -336,16 +344,12 @@ impl Parser<'_, '_> {
         u32::try_from(self.nodes.len() - 1).ok()
     }
 
-    /// The list of `heads` ending in the node `end`; its index.
-    fn list(&mut self, heads: &[u32], end: Node) -> Option<u32> {
-        let tail = self.push(end)?;
-        self.cells(heads, tail)
-    }
-
-    /// Cells holding `heads`, the last one's tail `tail` (an index); the first's index.
-    fn cells(&mut self, heads: &[u32], mut tail: u32) -> Option<u32> {
+    /// Cells holding the heads pending from `from` on (which it takes), the last one's tail
+    /// `tail` (an index); the first's index.
+    fn cells(&mut self, from: usize, mut tail: u32) -> Option<u32> {
         // From the last: each cell's tail is the cell after it.
-        for &head in heads.iter().rev() {
+        while self.pending.len() > from {
+            let head = self.pending.pop()?;
             tail = self.push(Node::Cons { head, tail })?;
         }
         Some(tail)
@@ -383,12 +387,14 @@ impl Parser<'_, '_> {
             TUPLE => {
                 let [arity] = self.take::<1>()?;
                 // Elements parse first (theirs go into `kids`), then take one run of it.
-                let mut elems = Vec::with_capacity(usize::from(arity));
+                let from = self.pending.len();
                 for _ in 0..arity {
-                    elems.push(self.node(depth + 1)?);
+                    let e = self.node(depth + 1)?;
+                    self.pending.push(e);
                 }
                 let first = u32::try_from(self.kids.len()).ok()?;
-                self.kids.extend_from_slice(&elems);
+                self.kids.extend_from_slice(&self.pending[from..]);
+                self.pending.truncate(from);
                 Node::Tuple {
                     first,
                     len: u32::from(arity),
@@ -399,12 +405,13 @@ impl Parser<'_, '_> {
                 if cells == 0 {
                     return None;
                 }
-                let mut heads = Vec::with_capacity(usize::from(cells));
+                let from = self.pending.len();
                 for _ in 0..cells {
-                    heads.push(self.node(depth + 1)?);
+                    let head = self.node(depth + 1)?;
+                    self.pending.push(head);
                 }
                 let tail = self.node(depth + 1)?;
-                return self.cells(&heads, tail);
+                return self.cells(from, tail);
             }
             _ => return None,
         };
