@@ -481,7 +481,13 @@ impl Drainer {
                     t.last[i] = raw.ts;
                 }
                 let value = match value {
-                    Some(v) if is_copy(v.bytes) => render_copy(v, copies, capture, r).map(Some),
+                    Some(v) if is_copy(v.bytes) => {
+                        let want_hash = raw.hash_from_copy;
+                        render_copy(v, copies, (capture, want_hash), r).map(|(v, hash)| {
+                            raw.msg_hash = raw.msg_hash.or(hash);
+                            Some(v)
+                        })
+                    }
                     v => Ok(v),
                 };
                 let pushed = value
@@ -519,15 +525,22 @@ impl Drainer {
 }
 
 /// A value the traced process copied (`term_copy.rs`), rendered as it would have rendered it,
-/// within the capture bound.
+/// within the capture bound; and, when `hash` asks (the traced process left the message
+/// hash to the writer, `record::HASH_FROM_COPY`), the copy's message hash.
 fn render_copy<'c>(
     v: RawValue<'_>,
     copies: &'c mut CopyRenderer,
-    limit: usize,
+    (limit, hash): (usize, bool),
     r: &mut dyn Resolve,
-) -> Result<RawValue<'c>, String> {
-    match copies.render(v.bytes, limit, &mut |i| r.atom_text(i)) {
-        Some((bytes, truncated)) => Ok(RawValue { bytes, truncated }),
+) -> Result<(RawValue<'c>, Option<u32>), String> {
+    match copies.render(v.bytes, limit, &mut |i| r.atom_text(i), hash) {
+        Some(out) => Ok((
+            RawValue {
+                bytes: out.text,
+                truncated: out.truncated,
+            },
+            out.hash,
+        )),
         // Rings hold only copies `copy_value` wrote whole: this is a recorder bug, and
         // stopping with it named beats writing a wrong value.
         None => Err(format!(

@@ -31,7 +31,7 @@
 //! | bytes    | field                                                                  |
 //! |----------|------------------------------------------------------------------------|
 //! | 0        | 0x80 + kind code                                                       |
-//! | 1        | calls: arity; messages: 0 no peer, 1 peer pid, 2 registered name      |
+//! | 1        | calls: arity; messages: 0 no peer, 1 peer pid, 2 registered name, + 0x80 when the hash is the writer's to take from the value (a term copy) |
 //! | 2 .. 8   | ts, low 48 bits (the writer restores the rest from its own clock reading) |
 //! | 8 .. 12  | pid: number + serial << 16 (a local pid); bit 30: a value follows, bit 31: it was truncated |
 //! | 12 .. 16 | calls: module atom index; messages: hash                               |
@@ -113,6 +113,9 @@ pub struct RawEvent<'a> {
     pub name_text: Option<&'a [u8]>,
     /// Message hash.
     pub msg_hash: Option<u32>,
+    /// The message hash is the value's (a term copy): the writer hashes it
+    /// ([`HASH_FROM_COPY`]).
+    pub hash_from_copy: bool,
     /// Correlation id (0 = none).
     pub correlation: u64,
     /// Kind-specific numbers.
@@ -131,6 +134,7 @@ impl<'a> RawEvent<'a> {
             name: None,
             name_text: None,
             msg_hash: None,
+            hash_from_copy: false,
             correlation: 0,
             nums: [0; 4],
         }
@@ -345,14 +349,16 @@ pub fn encode_compact_mfa(
     put_compact(out, head, ts, pid, (module, function), value)
 }
 
-/// Writes a send or receive of a local process as a compact record. Returns the length.
+/// Writes a send or receive of a local process as a compact record. `hash` gives the
+/// message hash; it is not called when the value is a term copy (`term_copy.rs`): the
+/// writer then hashes the copy ([`HASH_FROM_COPY`]). Returns the length.
 #[inline(always)]
 pub fn encode_compact_message(
     out: &mut [u8],
     kind: Kind,
     ts: i64,
     pid: u32,
-    (to, hash): (CompactPeer, u32),
+    (to, hash): (CompactPeer, impl FnOnce() -> u32),
     value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
 ) -> usize {
     let (form, peer) = match to {
@@ -360,15 +366,19 @@ pub fn encode_compact_message(
         CompactPeer::Pid(p) => (1, p),
         CompactPeer::Name(n) => (2, n),
     };
-    put_compact(
-        out,
-        [0x80 | kind.code(), form],
-        ts,
-        pid,
-        (hash, peer),
-        value,
-    )
+    let (len, pid) = put_value(out, pid, value);
+    let (form, hash) = if crate::term_copy::is_copy(&out[COMPACT_RECORD..len]) {
+        (form | HASH_FROM_COPY, 0)
+    } else {
+        (form, hash())
+    };
+    put_head(out, [0x80 | kind.code(), form], ts, pid, (hash, peer));
+    len
 }
+
+/// Compact message form bit: the hash field is empty, and the writer hashes the value, a
+/// term copy, with the same walk (`msg_hash::message_hash`) over the same term.
+pub const HASH_FROM_COPY: u8 = 0x80;
 
 #[inline(always)]
 fn put_compact(
@@ -376,14 +386,31 @@ fn put_compact(
     head: [u8; 2],
     ts: i64,
     pid: u32,
-    (a, b): (u32, u32),
+    words: (u32, u32),
     value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
 ) -> usize {
-    let (len, pid) = match value(&mut out[COMPACT_RECORD..]) {
+    let (len, pid) = put_value(out, pid, value);
+    put_head(out, head, ts, pid, words);
+    len
+}
+
+/// A compact record's value: the record's length and the pid field with the value bits.
+#[inline(always)]
+fn put_value(
+    out: &mut [u8],
+    pid: u32,
+    value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
+) -> (usize, u32) {
+    match value(&mut out[COMPACT_RECORD..]) {
         None => (COMPACT_RECORD, pid),
         Some((n, false)) => (COMPACT_RECORD + n, pid | HAS_VALUE),
         Some((n, true)) => (COMPACT_RECORD + n, pid | HAS_VALUE | TRUNCATED),
-    };
+    }
+}
+
+/// A compact record's fixed 20 bytes.
+#[inline(always)]
+fn put_head(out: &mut [u8], head: [u8; 2], ts: i64, pid: u32, (a, b): (u32, u32)) {
     let out = &mut out[..COMPACT_RECORD];
     // The timestamp's 8 bytes first, the head then over its top two (little-endian).
     out[..8].copy_from_slice(&((ts as u64) << 16).to_le_bytes());
@@ -391,7 +418,6 @@ fn put_compact(
     out[8..12].copy_from_slice(&pid.to_le_bytes());
     out[12..16].copy_from_slice(&a.to_le_bytes());
     out[16..20].copy_from_slice(&b.to_le_bytes());
-    len
 }
 
 /// The timestamp nearest `near` whose low 48 bits are `low` (timestamps are ns or TSC
@@ -511,8 +537,14 @@ impl<'a> RawEvent<'a> {
         let mut e = RawEvent::new(kind, ts, pid(pid_bits & !(HAS_VALUE | TRUNCATED)));
         match kind {
             Kind::Send | Kind::SendToNonExistingProcess | Kind::Receive => {
-                e.msg_hash = Some(u32_at(12));
-                match b[1] {
+                if b[1] & HASH_FROM_COPY == 0 {
+                    e.msg_hash = Some(u32_at(12));
+                } else if value.is_some_and(|v| crate::term_copy::is_copy(v.bytes)) {
+                    e.hash_from_copy = true;
+                } else {
+                    return None;
+                }
+                match b[1] & !HASH_FROM_COPY {
                     0 => {}
                     1 => e.peer = Some(pid(u32_at(16))),
                     2 => e.name = Some(atom(u32_at(16))),
@@ -788,7 +820,7 @@ mod tests {
                 v[..5].copy_from_slice(b"{:ok}");
                 Some((5, kind == Kind::Receive))
             };
-            let n = encode_compact_message(&mut buf, kind, near, pid, (to, 0xDEAD_BEEF), value);
+            let n = encode_compact_message(&mut buf, kind, near, pid, (to, || 0xDEAD_BEEF), value);
             let (e, value) =
                 RawEvent::decode(&buf[..n], near + 123, &mut MfaSlots::default()).unwrap();
             let truncated = kind == Kind::Receive;

@@ -9,6 +9,13 @@
 //! Terms are seen through [`TermView`], implemented by the NIF for real terms and by tests
 //! for a plain enum, so the rules here are tested by `cargo test`.
 
+/// How a port, a reference and a fun print (their contents are not shown).
+pub const PORT_TEXT: &str = "#Port<…>";
+/// See [`PORT_TEXT`].
+pub const REFERENCE_TEXT: &str = "#Reference<…>";
+/// See [`PORT_TEXT`].
+pub const FUNCTION_TEXT: &str = "#Function<…>";
+
 /// Nesting depth beyond which a term prints as `…`.
 pub const MAX_DEPTH: usize = 24;
 
@@ -557,6 +564,8 @@ pub(crate) mod test_term {
         Tuple(Vec<T>),
         Map(Vec<(T, T)>),
         Pid(u32, u32),
+        /// A reference (printed without its contents).
+        Ref,
     }
 
     /// A view into a `T`, or into the tail of a list.
@@ -581,7 +590,7 @@ pub(crate) mod test_term {
                     T::List(..) => TermKind::Cons,
                     T::Tuple(_) => TermKind::Tuple,
                     T::Map(_) => TermKind::Map,
-                    T::Pid(..) => TermKind::Opaque,
+                    T::Pid(..) | T::Ref => TermKind::Opaque,
                 },
             }
         }
@@ -665,8 +674,10 @@ pub(crate) mod test_term {
             }
         }
         fn runtime(self, out: &mut Out<'_>) {
-            if let V::Term(T::Pid(n, s)) = self {
-                out.push_pid((*n, *s));
+            match self {
+                V::Term(T::Pid(n, s)) => out.push_pid((*n, *s)),
+                V::Term(T::Ref) => out.push_str(REFERENCE_TEXT),
+                _ => {}
             }
         }
     }

@@ -6,7 +6,7 @@
 //! writer decodes the copy and runs the same [`render`] over it with the same byte limit, so
 //! the text is the same byte for byte, truncation included. That holds because a copy is
 //! only made of a whole term: the first node that cannot be copied (a map, a bignum, a
-//! remote pid, a port…), or a term that does not fit the capture bound, or nesting deeper than
+//! remote pid, a bitstring), or a term that does not fit the capture bound, or nesting deeper than
 //! [`MAX_DEPTH`], makes [`copy_value`] give up, and the caller renders in place as before. A
 //! failed copy costs at most the bound's worth of writes, so a value still never costs more
 //! than twice its bound to capture.
@@ -29,10 +29,14 @@
 //! | 6 | binary | u32 length, the bytes |
 //! | 7 | tuple | u8 arity, the elements |
 //! | 8 | list | u16 cells (≥ 1), their heads, then the tail |
+//! | 9 | port, reference or fun | u8: 1 port, 2 reference, 3 fun (printed and hashed without their contents, as in the traced process) |
 
 use std::collections::HashMap;
 
-use crate::render::{render, render_elements, Out, TermKind, TermView, MAX_DEPTH};
+use crate::render::{
+    render, render_elements, Out, TermKind, TermView, FUNCTION_TEXT, MAX_DEPTH, PORT_TEXT,
+    REFERENCE_TEXT,
+};
 
 /// First byte of a copied value rendered as a term ([`render`]).
 pub const COPY_TERM: u8 = 0xFF;
@@ -55,6 +59,7 @@ const FLOAT: u8 = 5;
 const BINARY: u8 = 6;
 const TUPLE: u8 = 7;
 const LIST: u8 = 8;
+const OPAQUE: u8 = 9;
 
 /// What a term is, as far as copying goes.
 #[derive(Debug)]
@@ -75,8 +80,41 @@ pub enum Shape<'a, S> {
     Tuple(usize),
     /// A list cell: head and tail.
     Cons(S, S),
+    /// A port, reference or fun (their contents are neither printed nor hashed).
+    Opaque(Opaque),
     /// Anything else: not copied.
     Other,
+}
+
+/// A term printed by the runtime without its contents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Opaque {
+    /// A port: [`PORT_TEXT`].
+    Port = 1,
+    /// A reference: [`REFERENCE_TEXT`].
+    Reference = 2,
+    /// A fun: [`FUNCTION_TEXT`].
+    Function = 3,
+}
+
+impl Opaque {
+    fn from_code(c: u8) -> Option<Opaque> {
+        Some(match c {
+            1 => Opaque::Port,
+            2 => Opaque::Reference,
+            3 => Opaque::Function,
+            _ => return None,
+        })
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Opaque::Port => PORT_TEXT,
+            Opaque::Reference => REFERENCE_TEXT,
+            Opaque::Function => FUNCTION_TEXT,
+        }
+    }
 }
 
 /// A term as [`copy_value`] reads it (the NIF's terms; tests' own).
@@ -175,6 +213,7 @@ fn leaf<S>(s: Shape<'_, S>, out: &mut Sink<'_>) -> Option<()> {
         Shape::Pid(p) => out.tag_u32(PID, p),
         Shape::Float(f) => out.tag_u64(FLOAT, f.to_bits()),
         Shape::Binary(b) => out.binary(b),
+        Shape::Opaque(o) => out.bytes([OPAQUE, o as u8]),
         Shape::Tuple(_) | Shape::Cons(..) | Shape::Other => None,
     }
 }
@@ -228,6 +267,7 @@ enum Node {
     Binary { at: u32, len: u32 },
     Tuple { first: u32, len: u32 },
     Cons { head: u32, tail: u32 },
+    Opaque(Opaque),
 }
 
 /// Renders copies in the writer thread; keeps its scratch space and the atoms' text between
@@ -252,15 +292,21 @@ impl CopyRenderer {
     }
 
     /// Renders the copy `bytes` (marker first) as the traced process would have rendered the
-    /// term, at most `limit` bytes: the text and whether it was cut at the limit. `atom_text`
-    /// gives an atom's text by index, exactly as the traced process would have seen it
-    /// (`None`: unreadable). `None` if `bytes` is not a well-formed copy.
+    /// term, at most `limit` bytes: the text and whether it was cut at the limit, and when
+    /// `hash` asks, the term's message hash (`msg_hash::message_hash`). `atom_text` gives an
+    /// atom's text by index, exactly as the traced process would have seen it (`None`:
+    /// unreadable). `None` if `bytes` is not a well-formed copy.
+    ///
+    /// The hash is what the traced process would have computed from the term: the walk
+    /// reads the same terms through the same [`TermView`] answers (a copy is of a whole
+    /// term; maps, which the hash reads by size alone when large, are never copied).
     pub fn render(
         &mut self,
         bytes: &[u8],
         limit: usize,
         atom_text: &mut dyn FnMut(u32) -> Option<String>,
-    ) -> Option<(&[u8], bool)> {
+        hash: bool,
+    ) -> Option<Rendered<'_>> {
         let (&marker, body) = bytes.split_first()?;
         if marker != COPY_TERM && marker != COPY_ELEMENTS {
             return None;
@@ -307,6 +353,7 @@ impl CopyRenderer {
             },
             ix: root,
         };
+        let hash = hash.then(|| crate::msg_hash::message_hash(view));
         let mut out = Out::new(&mut self.text, limit);
         if marker == COPY_ELEMENTS {
             render_elements(view, &mut out);
@@ -314,8 +361,23 @@ impl CopyRenderer {
             render(view, &mut out);
         }
         let (len, truncated) = (out.len(), out.truncated());
-        Some((&self.text[..len], truncated))
+        Some(Rendered {
+            text: &self.text[..len],
+            truncated,
+            hash,
+        })
     }
+}
+
+/// A copy rendered by [`CopyRenderer::render`].
+#[derive(Debug)]
+pub struct Rendered<'r> {
+    /// The text.
+    pub text: &'r [u8],
+    /// Cut at the limit.
+    pub truncated: bool,
+    /// The message hash, when asked for.
+    pub hash: Option<u32>,
 }
 
 struct Parser<'p, 'b> {
@@ -374,6 +436,7 @@ impl Parser<'_, '_> {
             INT32 => Node::Int(i64::from(self.u32()? as i32)),
             INT64 => Node::Int(i64::from_le_bytes(self.take::<8>()?)),
             PID => Node::Pid(self.u32()?),
+            OPAQUE => Node::Opaque(Opaque::from_code(self.take::<1>()?[0])?),
             FLOAT => Node::Float(f64::from_le_bytes(self.take::<8>()?)),
             BINARY => {
                 let len = self.u32()?;
@@ -451,8 +514,8 @@ impl<'v> TermView<'v> for View<'v> {
             Node::Nil => TermKind::Nil,
             Node::Atom(_) => TermKind::Atom,
             Node::Int(_) => TermKind::Int,
-            // As the NIF sees a pid: printed by `runtime`.
-            Node::Pid(_) => TermKind::Opaque,
+            // As the NIF sees them: printed by `runtime`.
+            Node::Pid(_) | Node::Opaque(_) => TermKind::Opaque,
             Node::Float(_) => TermKind::Float,
             Node::Binary { .. } => TermKind::Binary,
             Node::Tuple { .. } => TermKind::Tuple,
@@ -529,9 +592,11 @@ impl<'v> TermView<'v> for View<'v> {
     }
 
     fn runtime(self, out: &mut Out<'_>) {
-        // Only pids are copied among the terms the runtime prints; as the NIF prints them.
-        if let Some(p) = self.pid() {
-            out.push_pid(p);
+        // As the NIF prints them.
+        match self.node() {
+            Node::Pid(p) => out.push_pid((p & 0xFFFF, p >> 16)),
+            Node::Opaque(o) => out.push_str(o.text()),
+            _ => {}
         }
     }
 }
@@ -576,9 +641,10 @@ mod tests {
                     let (h, t) = self.cons().unwrap();
                     Shape::Cons(h, t)
                 }
-                TermKind::Opaque => match self.pid() {
-                    Some((n, s)) => Shape::Pid(n | s << 16),
-                    None => Shape::Other,
+                TermKind::Opaque => match (self, self.pid()) {
+                    (_, Some((n, s))) => Shape::Pid(n | s << 16),
+                    (V::Term(T::Ref), None) => Shape::Opaque(Opaque::Reference),
+                    _ => Shape::Other,
                 },
                 _ => Shape::Other,
             }
@@ -607,10 +673,16 @@ mod tests {
         let copied = copy_value(V::Term(t), marker, &mut copy).map(|n| {
             let mut r = CopyRenderer::new();
             let mut text = |i: u32| ATOMS.get(i as usize).map(|s| s.to_string());
-            let (b, cut) = r
-                .render(&copy[..n], bound, &mut text)
+            let hash = marker == COPY_TERM;
+            let out = r
+                .render(&copy[..n], bound, &mut text, hash)
                 .expect("a well-formed copy");
-            (String::from_utf8(b.to_vec()).unwrap(), cut)
+            // The writer's hash of a copied message is the traced process's of the term.
+            if hash {
+                let direct = crate::msg_hash::message_hash(V::Term(t));
+                assert_eq!(out.hash, Some(direct), "hash of {t:?}");
+            }
+            (String::from_utf8(out.text.to_vec()).unwrap(), out.truncated)
         });
         (direct, copied)
     }
@@ -645,6 +717,12 @@ mod tests {
             T::Tuple(vec![]),
             T::Tuple(vec![T::Atom("ping"), T::Pid(123, 0), T::Int(99_999)]),
             T::Tuple(vec![T::Atom("pong"), T::Pid(0x7FFF, 0x1FFF)]),
+            // A GenServer call: {:"$gen_call", {from, ref}, request}.
+            T::Tuple(vec![
+                T::Atom("EXIT"),
+                T::Tuple(vec![T::Pid(9, 0), T::Ref]),
+                T::Tuple(vec![T::Atom("ok"), T::Int(1)]),
+            ]),
             T::Tuple(vec![
                 T::Atom("EXIT"),
                 T::Pid(5, 1),
@@ -676,7 +754,8 @@ mod tests {
         let mut copy = vec![0u8; 128];
         let n = copy_value(V::Term(&t), COPY_TERM, &mut copy).expect("fits");
         let mut r = CopyRenderer::new();
-        let (b, cut) = r.render(&copy[..n], 24, &mut |_| None).unwrap();
+        let out = r.render(&copy[..n], 24, &mut |_| None, false).unwrap();
+        let (b, cut) = (out.text, out.truncated);
         let mut buf = vec![0u8; 24];
         let mut out = Out::new(&mut buf, 24);
         render(V::Term(&t), &mut out);
@@ -721,6 +800,7 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..12).prop_map(T::Bin),
             proptest::collection::vec(32u8..127, 0..12).prop_map(T::Bin),
             (0u32..0x8000, 0u32..0x2000).prop_map(|(n, s)| T::Pid(n, s)),
+            Just(T::Ref),
         ];
         leaf.prop_recursive(4, 48, 6, |inner| {
             prop_oneof![
@@ -767,21 +847,21 @@ mod tests {
         let mut r = CopyRenderer::new();
         for cut in 0..n {
             assert!(
-                r.render(&buf[..cut], 256, &mut |_| None).is_none(),
+                r.render(&buf[..cut], 256, &mut |_| None, false).is_none(),
                 "cut at {cut}"
             );
         }
         let mut extra = buf[..n].to_vec();
         extra.push(0);
-        assert!(r.render(&extra, 256, &mut |_| None).is_none());
-        assert!(r.render(b"{:ok}", 256, &mut |_| None).is_none());
+        assert!(r.render(&extra, 256, &mut |_| None, false).is_none());
+        assert!(r.render(b"{:ok}", 256, &mut |_| None, false).is_none());
         for bad in [
             [COPY_TERM, 9],
             [COPY_TERM, TUPLE],
             [COPY_ELEMENTS, LIST],
             [COPY_ELEMENTS, 9],
         ] {
-            assert!(r.render(&bad, 256, &mut |_| None).is_none());
+            assert!(r.render(&bad, 256, &mut |_| None, false).is_none());
         }
     }
 }

@@ -50,9 +50,17 @@ defmodule ElixirScope.TermAccessTest do
         send(:elixir_scope_access_test, {:pong, [], <<1, 2, 3>>})
         send(self(), :bare_atom)
         # Copied whole and rendered by the writer (no map, bignum or remote pid in it; a pid
-        # that is the same in both recordings).
+        # that is the same in both recordings; a ref, a port and a fun print and hash
+        # without their contents).
         init = Process.whereis(:init)
-        send(self(), {:copied, init, 1.5, -7, 1 <<< 40, "bin", ~c"abc", [a: 1], [1 | 2], {}})
+        port = hd(Port.list())
+
+        send(
+          self(),
+          {:copied, init, 1.5, -7, 1 <<< 40, 1 <<< 62, "bin", ~c"abc", [a: 1], [1 | 2], {},
+           {:"$gen_call", {init, make_ref()}, :get}, port, &Kernel.+/2}
+        )
+
         for _ <- 1..4, do: receive(do: (m -> m))
         Process.unregister(:elixir_scope_access_test)
         :done

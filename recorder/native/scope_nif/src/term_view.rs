@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustler::sys::{self, ErlNifEnv, ErlNifTerm, ErlNifTermType};
 use scope_recorder::msg_hash::{Leaf, LeafTupleHash};
-use scope_recorder::render::{Out, TermKind, TermView};
-use scope_recorder::term_copy::{CopySource, Shape};
+use scope_recorder::render::{Out, TermKind, TermView, FUNCTION_TEXT, PORT_TEXT, REFERENCE_TEXT};
+use scope_recorder::term_copy::{CopySource, Opaque, Shape};
 
 /// Whether the VM tags atoms, local pids and small integers in their words as ERTS does on
 /// 64-bit machines (`erl_term.h`: atom `0x0B` in the low 6 bits, pid `0x3` and small
@@ -603,10 +603,17 @@ impl<'a> CopySource<'a> for Raw<'a> {
         if let Some(elems) = unsafe { heap_tuple(w) } {
             return Shape::Tuple(elems.len());
         }
-        match self.kind_from_vm() {
-            TermKind::Float => self.float().map_or(Shape::Other, Shape::Float),
-            TermKind::Binary => self.binary().map_or(Shape::Other, Shape::Binary),
-            _ => Shape::Other,
+        match self.term_type() {
+            ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => Shape::Opaque(Opaque::Reference),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => Shape::Opaque(Opaque::Port),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => Shape::Opaque(Opaque::Function),
+            _ => match self.kind_from_vm() {
+                TermKind::Float => self.float().map_or(Shape::Other, Shape::Float),
+                TermKind::Binary => self.binary().map_or(Shape::Other, Shape::Binary),
+                // A boxed integer that fits 64 bits (above the small integers' 60).
+                TermKind::Int => TermView::int(self).map_or(Shape::Other, Shape::Int),
+                _ => Shape::Other,
+            },
         }
     }
 
@@ -821,9 +828,9 @@ impl<'a> TermView<'a> for Raw<'a> {
                 Some(p) => out.push_pid(p),
                 None => out.push_str("#PID<?>"),
             },
-            ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => out.push_str("#Port<…>"),
-            ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => out.push_str("#Reference<…>"),
-            ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => out.push_str("#Function<…>"),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => out.push_str(PORT_TEXT),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => out.push_str(REFERENCE_TEXT),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => out.push_str(FUNCTION_TEXT),
             ErlNifTermType::ERL_NIF_TERM_TYPE_INTEGER => match self.u64() {
                 Some(v) => out.push_u64(v),
                 None => out.push_str("#BigInteger<…>"),

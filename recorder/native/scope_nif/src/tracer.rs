@@ -389,7 +389,7 @@ fn trace_message<'a>(
     let Some(lane) = admit(h, ts) else {
         return;
     };
-    let hash = msg.leaf_tuple_hash().unwrap_or_else(|| message_hash(msg));
+    let hash_of = || msg.leaf_tuple_hash().unwrap_or_else(|| message_hash(msg));
     let capture_bytes = h.rec.config.capture_bytes;
     // The receiver is made a `Raw` in each branch, not once above: kept across them, it went
     // through the stack (see `raw_pid`).
@@ -407,14 +407,16 @@ fn trace_message<'a>(
             };
             match (peer, capture_bytes) {
                 (Some(peer), None) => {
+                    let hash = hash_of();
                     publish(&h.rec, lane, COMPACT_RECORD, |buf| {
-                        encode_compact_message(buf, kind, ts, me, (peer, hash), no_value)
+                        encode_compact_message(buf, kind, ts, me, (peer, || hash), no_value)
                     });
                     return;
                 }
                 (Some(peer), Some(n)) => {
+                    // A copied message is hashed by the writer (`record::HASH_FROM_COPY`).
                     publish(&h.rec, lane, COMPACT_RECORD + n, |buf| {
-                        encode_compact_message(buf, kind, ts, me, (peer, hash), |v| {
+                        encode_compact_message(buf, kind, ts, me, (peer, hash_of), |v| {
                             render_value(v, Capture::Term(msg), n)
                         })
                     });
@@ -424,6 +426,7 @@ fn trace_message<'a>(
             }
         }
     }
+    let hash = hash_of();
     let to = to.map(|t| Raw::new(env.as_c_arg(), t.as_c_arg()));
     if let (None, RawPid::Word(w)) = (capture_bytes, pid) {
         let write = |to: (Option<RawPid>, Option<u64>)| {
