@@ -5,7 +5,7 @@
 //! checks (keyword list? charlist? identifier?); copying costs a tag and the word. The
 //! writer decodes the copy and runs the same [`render`] over it with the same byte limit, so
 //! the text is the same byte for byte, truncation included. That holds because a copy is
-//! only made of a whole term: the first node that cannot be copied (a map, a bignum, a
+//! only made of a whole term: the first node that cannot be copied (a bignum, a
 //! remote pid, a bitstring), or a term that does not fit the capture bound, or nesting deeper than
 //! [`MAX_DEPTH`], makes [`copy_value`] give up, and the caller renders in place as before. A
 //! failed copy costs at most the bound's worth of writes, so a value still never costs more
@@ -30,6 +30,7 @@
 //! | 7 | tuple | u8 arity, the elements |
 //! | 8 | list | u16 cells (≥ 1), their heads, then the tail |
 //! | 9 | port, reference or fun | u8: 1 port, 2 reference, 3 fun (printed and hashed without their contents, as in the traced process) |
+//! | 10 | map | u32 entries, then each key and its value in the VM's iteration order (the order the renderer and the hash walk read them in) |
 
 use std::collections::HashMap;
 
@@ -60,6 +61,7 @@ const BINARY: u8 = 6;
 const TUPLE: u8 = 7;
 const LIST: u8 = 8;
 const OPAQUE: u8 = 9;
+const MAP: u8 = 10;
 
 /// What a term is, as far as copying goes.
 #[derive(Debug)]
@@ -82,6 +84,8 @@ pub enum Shape<'a, S> {
     Cons(S, S),
     /// A port, reference or fun (their contents are neither printed nor hashed).
     Opaque(Opaque),
+    /// A map of this many entries ([`CopySource::map_pairs`]).
+    Map(usize),
     /// Anything else: not copied.
     Other,
 }
@@ -123,6 +127,9 @@ pub trait CopySource<'a>: Copy {
     fn shape(self) -> Shape<'a, Self>;
     /// A tuple's element `i`.
     fn tuple_elem(self, i: usize) -> Option<Self>;
+    /// Calls `f` on a map's keys and values, in the order the renderer reads them, until it
+    /// returns false.
+    fn map_pairs(self, f: &mut dyn FnMut(Self, Self) -> bool);
 }
 
 /// Bounded output for a copy; every write fails once the bound is reached.
@@ -197,6 +204,7 @@ fn node<'a, S: CopySource<'a>>(t: S, out: &mut Sink<'_>, depth: usize) -> Option
     match t.shape() {
         Shape::Tuple(n) => tuple(t, n, out, depth),
         Shape::Cons(h, tail) => list(h, tail, out, depth),
+        Shape::Map(n) => map(t, n, out, depth),
         leaf => self::leaf(leaf, out),
     }
 }
@@ -214,7 +222,7 @@ fn leaf<S>(s: Shape<'_, S>, out: &mut Sink<'_>) -> Option<()> {
         Shape::Float(f) => out.tag_u64(FLOAT, f.to_bits()),
         Shape::Binary(b) => out.binary(b),
         Shape::Opaque(o) => out.bytes([OPAQUE, o as u8]),
-        Shape::Tuple(_) | Shape::Cons(..) | Shape::Other => None,
+        Shape::Tuple(_) | Shape::Cons(..) | Shape::Map(_) | Shape::Other => None,
     }
 }
 
@@ -225,6 +233,19 @@ fn tuple<'a, S: CopySource<'a>>(t: S, n: usize, out: &mut Sink<'_>, depth: usize
         node(t.tuple_elem(i)?, out, depth + 1)?;
     }
     Some(())
+}
+
+#[inline(never)]
+fn map<'a, S: CopySource<'a>>(t: S, n: usize, out: &mut Sink<'_>, depth: usize) -> Option<()> {
+    out.tag_u32(MAP, u32::try_from(n).ok()?)?;
+    let mut seen = 0;
+    let mut ok = true;
+    t.map_pairs(&mut |k, v| {
+        seen += 1;
+        ok = node(k, out, depth + 1).is_some() && node(v, out, depth + 1).is_some();
+        ok
+    });
+    (ok && seen == n).then_some(())
 }
 
 #[inline(never)]
@@ -264,10 +285,24 @@ enum Node {
     Int(i64),
     Pid(u32),
     Float(f64),
-    Binary { at: u32, len: u32 },
-    Tuple { first: u32, len: u32 },
-    Cons { head: u32, tail: u32 },
+    Binary {
+        at: u32,
+        len: u32,
+    },
+    Tuple {
+        first: u32,
+        len: u32,
+    },
+    Cons {
+        head: u32,
+        tail: u32,
+    },
     Opaque(Opaque),
+    /// Keys and values alternate in `kids` from `first`.
+    Map {
+        first: u32,
+        len: u32,
+    },
 }
 
 /// Renders copies in the writer thread; keeps its scratch space and the atoms' text between
@@ -278,9 +313,15 @@ pub struct CopyRenderer {
     kids: Vec<u32>,
     /// Children parsed but not yet placed (a stack: nested containers push above).
     pending: Vec<u32>,
-    atoms: HashMap<u32, Option<Box<str>>>,
+    atoms: AtomTexts,
     text: Vec<u8>,
 }
+
+/// Atoms' text and [`crate::msg_hash::atom_text_hash`] by index, as the writer has read them
+/// (`None`: unreadable).
+type AtomTexts = HashMap<u32, Option<(Box<str>, u32)>, Fx>;
+
+type Fx = std::hash::BuildHasherDefault<scope_format::dictionary::FxHasher>;
 
 /// Atoms the writer has seen are kept; a node with more distinct atoms than this starts over.
 const ATOM_CACHE_CAP: usize = 1 << 16;
@@ -299,7 +340,7 @@ impl CopyRenderer {
     ///
     /// The hash is what the traced process would have computed from the term: the walk
     /// reads the same terms through the same [`TermView`] answers (a copy is of a whole
-    /// term; maps, which the hash reads by size alone when large, are never copied).
+    /// term, its maps' entries in the order the VM iterated them).
     pub fn render(
         &mut self,
         bytes: &[u8],
@@ -386,7 +427,7 @@ struct Parser<'p, 'b> {
     nodes: &'p mut Vec<Node>,
     kids: &'p mut Vec<u32>,
     pending: &'p mut Vec<u32>,
-    atoms: &'p mut HashMap<u32, Option<Box<str>>>,
+    atoms: &'p mut AtomTexts,
     atom_text: &'p mut dyn FnMut(u32) -> Option<String>,
 }
 
@@ -428,7 +469,10 @@ impl Parser<'_, '_> {
             ATOM => {
                 let i = self.u32()?;
                 if !self.atoms.contains_key(&i) {
-                    let text = (self.atom_text)(i).map(String::into_boxed_str);
+                    let text = (self.atom_text)(i).map(|t| {
+                        let hash = crate::msg_hash::atom_text_hash(t.as_bytes());
+                        (t.into_boxed_str(), hash)
+                    });
                     self.atoms.insert(i, text);
                 }
                 Node::Atom(i)
@@ -437,6 +481,19 @@ impl Parser<'_, '_> {
             INT64 => Node::Int(i64::from_le_bytes(self.take::<8>()?)),
             PID => Node::Pid(self.u32()?),
             OPAQUE => Node::Opaque(Opaque::from_code(self.take::<1>()?[0])?),
+            MAP => {
+                let len = self.u32()?;
+                let from = self.pending.len();
+                for _ in 0..len {
+                    let k = self.node(depth + 1)?;
+                    let v = self.node(depth + 1)?;
+                    self.pending.extend([k, v]);
+                }
+                let first = u32::try_from(self.kids.len()).ok()?;
+                self.kids.extend_from_slice(&self.pending[from..]);
+                self.pending.truncate(from);
+                Node::Map { first, len }
+            }
             FLOAT => Node::Float(f64::from_le_bytes(self.take::<8>()?)),
             BINARY => {
                 let len = self.u32()?;
@@ -487,7 +544,7 @@ impl Parser<'_, '_> {
 struct Decoded<'v> {
     nodes: &'v [Node],
     kids: &'v [u32],
-    atoms: &'v HashMap<u32, Option<Box<str>>>,
+    atoms: &'v AtomTexts,
     body: &'v [u8],
 }
 
@@ -520,12 +577,21 @@ impl<'v> TermView<'v> for View<'v> {
             Node::Binary { .. } => TermKind::Binary,
             Node::Tuple { .. } => TermKind::Tuple,
             Node::Cons { .. } => TermKind::Cons,
+            Node::Map { .. } => TermKind::Map,
         }
     }
 
     fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
         match self.node() {
-            Node::Atom(i) => self.copy.atoms.get(&i)?.as_deref().map(f),
+            Node::Atom(i) => self.copy.atoms.get(&i)?.as_ref().map(|(t, _)| f(t)),
+            _ => None,
+        }
+    }
+
+    /// From the cache: the hash of the text [`Self::with_atom`] gives.
+    fn atom_hash(self) -> Option<u32> {
+        match self.node() {
+            Node::Atom(i) => self.copy.atoms.get(&i)?.as_ref().map(|&(_, h)| h),
             _ => None,
         }
     }
@@ -582,13 +648,34 @@ impl<'v> TermView<'v> for View<'v> {
     }
 
     fn map_size(self) -> Option<usize> {
-        None
+        match self.node() {
+            Node::Map { len, .. } => Some(len as usize),
+            _ => None,
+        }
     }
 
-    fn map_entries(self, _f: &mut dyn FnMut(Self, Self) -> bool) {}
+    fn map_entries(self, f: &mut dyn FnMut(Self, Self) -> bool) {
+        if let Node::Map { first, len } = self.node() {
+            let kids = &self.copy.kids[first as usize..(first + 2 * len) as usize];
+            for pair in kids.chunks_exact(2) {
+                if !f(self.at(pair[0]), self.at(pair[1])) {
+                    return;
+                }
+            }
+        }
+    }
 
+    /// As the NIF finds it: the value of the key `:__struct__`, if an atom.
     fn struct_name(self) -> Option<Self> {
-        None
+        let mut name = None;
+        self.map_entries(&mut |k, v| {
+            if k.kind() == TermKind::Atom && k.with_atom(|s| s == "__struct__") == Some(true) {
+                name = (v.kind() == TermKind::Atom).then_some(v);
+                return false;
+            }
+            true
+        });
+        name
     }
 
     fn runtime(self, out: &mut Out<'_>) {
@@ -624,6 +711,8 @@ mod tests {
         "error",
         "EXIT",
         "valid?",
+        "__struct__",
+        "Elixir.URI",
     ];
 
     impl<'a> CopySource<'a> for V<'a> {
@@ -637,6 +726,7 @@ mod tests {
                 TermKind::Float => Shape::Float(self.float().unwrap()),
                 TermKind::Binary => Shape::Binary(self.binary().unwrap()),
                 TermKind::Tuple => Shape::Tuple(self.tuple_len().unwrap()),
+                TermKind::Map => Shape::Map(self.map_size().unwrap()),
                 TermKind::Cons => {
                     let (h, t) = self.cons().unwrap();
                     Shape::Cons(h, t)
@@ -652,6 +742,10 @@ mod tests {
 
         fn tuple_elem(self, i: usize) -> Option<Self> {
             self.tuple_get(i)
+        }
+
+        fn map_pairs(self, f: &mut dyn FnMut(Self, Self) -> bool) {
+            self.map_entries(f)
         }
     }
 
@@ -717,6 +811,16 @@ mod tests {
             T::Tuple(vec![]),
             T::Tuple(vec![T::Atom("ping"), T::Pid(123, 0), T::Int(99_999)]),
             T::Tuple(vec![T::Atom("pong"), T::Pid(0x7FFF, 0x1FFF)]),
+            T::Map(vec![]),
+            T::Map(vec![
+                (T::Atom("a"), T::Int(1)),
+                (T::Int(2), T::Bin(b"x".to_vec())),
+            ]),
+            T::Map(vec![
+                (T::Atom("__struct__"), T::Atom("Elixir.URI")),
+                (T::Atom("a"), T::Atom("nil")),
+            ]),
+            T::Map(vec![(T::Atom("__struct__"), T::Int(3))]),
             // A GenServer call: {:"$gen_call", {from, ref}, request}.
             T::Tuple(vec![
                 T::Atom("EXIT"),
@@ -764,13 +868,13 @@ mod tests {
 
     #[test]
     fn what_cannot_be_copied_whole_is_left_to_the_traced_process() {
-        let map = T::Map(vec![(T::Atom("a"), T::Int(1))]);
         let big = list((0..100).map(T::Int).collect());
         let mut deep = T::Int(1);
         for _ in 0..=MAX_DEPTH {
             deep = T::Tuple(vec![deep]);
         }
-        for t in [map.clone(), T::Tuple(vec![T::Int(1), map]), big, deep] {
+        let big_map = T::Map((0..40).map(|i| (T::Int(i), T::Int(i))).collect());
+        for t in [big.clone(), T::Tuple(vec![T::Int(1), big]), big_map, deep] {
             let mut buf = vec![0u8; 256];
             assert_eq!(copy_value(V::Term(&t), COPY_TERM, &mut buf), None, "{t:?}");
         }
@@ -811,6 +915,11 @@ mod tests {
                     inner.clone()
                 )
                     .prop_map(|(v, t)| T::List(v, Some(Box::new(t)))),
+                proptest::collection::vec((inner.clone(), inner.clone()), 0..4).prop_map(T::Map),
+                (inner.clone(), (0..ATOMS.len())).prop_map(|(v, i)| T::Map(vec![
+                    (T::Atom("__struct__"), T::Atom(ATOMS[i])),
+                    (T::Atom("a"), v),
+                ])),
                 proptest::collection::vec((0..ATOMS.len(), inner), 1..4).prop_map(|kv| {
                     let pairs = kv
                         .into_iter()

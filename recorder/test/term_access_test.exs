@@ -49,9 +49,9 @@ defmodule ElixirScope.TermAccessTest do
         send(self(), {:ping, 1, "text", [1.5, :atom, -7, 1 <<< 70], %{k: :v}, {}, big})
         send(:elixir_scope_access_test, {:pong, [], <<1, 2, 3>>})
         send(self(), :bare_atom)
-        # Copied whole and rendered by the writer (no map, bignum or remote pid in it; a pid
-        # that is the same in both recordings; a ref, a port and a fun print and hash
-        # without their contents).
+        # Copied whole and rendered by the writer (no bignum or remote pid in it; a pid that
+        # is the same in both recordings; a ref, a port and a fun print and hash without
+        # their contents).
         init = Process.whereis(:init)
         port = hd(Port.list())
 
@@ -61,7 +61,10 @@ defmodule ElixirScope.TermAccessTest do
            {:"$gen_call", {init, make_ref()}, :get}, port, &Kernel.+/2}
         )
 
-        for _ <- 1..4, do: receive(do: (m -> m))
+        # Maps are copied in the VM's iteration order; a struct prints by its name.
+        send(self(), {:maps, %{a: 1, b: [2]}, %{{1, 2} => "v"}})
+        send(self(), %URI{scheme: "http", host: "x", path: "/y", port: 80})
+        for _ <- 1..6, do: receive(do: (m -> m))
         Process.unregister(:elixir_scope_access_test)
         :done
       end)

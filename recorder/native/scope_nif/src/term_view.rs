@@ -607,6 +607,9 @@ impl<'a> CopySource<'a> for Raw<'a> {
             ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => Shape::Opaque(Opaque::Reference),
             ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => Shape::Opaque(Opaque::Port),
             ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => Shape::Opaque(Opaque::Function),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_MAP => {
+                TermView::map_size(self).map_or(Shape::Other, Shape::Map)
+            }
             _ => match self.kind_from_vm() {
                 TermKind::Float => self.float().map_or(Shape::Other, Shape::Float),
                 TermKind::Binary => self.binary().map_or(Shape::Other, Shape::Binary),
@@ -620,6 +623,11 @@ impl<'a> CopySource<'a> for Raw<'a> {
     #[inline]
     fn tuple_elem(self, i: usize) -> Option<Self> {
         self.elem(i)
+    }
+
+    /// The renderer's own iteration ([`TermView::map_entries`]): the same order.
+    fn map_pairs(self, f: &mut dyn FnMut(Self, Self) -> bool) {
+        TermView::map_entries(self, f)
     }
 }
 
