@@ -281,6 +281,7 @@ fn list<'a, S: CopySource<'a>>(head: S, tail: S, out: &mut Sink<'_>, depth: usiz
 #[derive(Clone, Copy, Debug)]
 enum Node {
     Nil,
+    /// An atom, by its entry in the renderer's `AtomTexts`.
     Atom(u32),
     Int(i64),
     Pid(u32),
@@ -319,7 +320,44 @@ pub struct CopyRenderer {
 
 /// Atoms' text and [`crate::msg_hash::atom_text_hash`] by index, as the writer has read them
 /// (`None`: unreadable).
-type AtomTexts = HashMap<u32, Option<(Box<str>, u32)>, Fx>;
+#[derive(Debug, Default)]
+struct AtomTexts {
+    /// Atom index → entry in `texts`.
+    by_index: HashMap<u32, u32, Fx>,
+    /// Text and hash; a decoded copy's atom nodes hold their entry's position, so rendering
+    /// and hashing read them without a lookup.
+    texts: Vec<Option<(Box<str>, u32)>>,
+}
+
+impl AtomTexts {
+    fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    fn clear(&mut self) {
+        self.by_index.clear();
+        self.texts.clear();
+    }
+
+    fn get(&self, entry: u32) -> Option<&(Box<str>, u32)> {
+        self.texts.get(entry as usize)?.as_ref()
+    }
+
+    /// The entry of the atom with index `i`, read with `atom_text` the first time.
+    fn entry(&mut self, i: u32, atom_text: &mut dyn FnMut(u32) -> Option<String>) -> Option<u32> {
+        if let Some(&e) = self.by_index.get(&i) {
+            return Some(e);
+        }
+        let text = atom_text(i).map(|t| {
+            let hash = crate::msg_hash::atom_text_hash(t.as_bytes());
+            (t.into_boxed_str(), hash)
+        });
+        let e = u32::try_from(self.texts.len()).ok()?;
+        self.texts.push(text);
+        self.by_index.insert(i, e);
+        Some(e)
+    }
+}
 
 type Fx = std::hash::BuildHasherDefault<scope_format::dictionary::FxHasher>;
 
@@ -468,14 +506,7 @@ impl Parser<'_, '_> {
             NIL => Node::Nil,
             ATOM => {
                 let i = self.u32()?;
-                if !self.atoms.contains_key(&i) {
-                    let text = (self.atom_text)(i).map(|t| {
-                        let hash = crate::msg_hash::atom_text_hash(t.as_bytes());
-                        (t.into_boxed_str(), hash)
-                    });
-                    self.atoms.insert(i, text);
-                }
-                Node::Atom(i)
+                Node::Atom(self.atoms.entry(i, &mut *self.atom_text)?)
             }
             INT32 => Node::Int(i64::from(self.u32()? as i32)),
             INT64 => Node::Int(i64::from_le_bytes(self.take::<8>()?)),
@@ -583,7 +614,7 @@ impl<'v> TermView<'v> for View<'v> {
 
     fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
         match self.node() {
-            Node::Atom(i) => self.copy.atoms.get(&i)?.as_ref().map(|(t, _)| f(t)),
+            Node::Atom(e) => self.copy.atoms.get(e).map(|(t, _)| f(t)),
             _ => None,
         }
     }
@@ -591,7 +622,7 @@ impl<'v> TermView<'v> for View<'v> {
     /// From the cache: the hash of the text [`Self::with_atom`] gives.
     fn atom_hash(self) -> Option<u32> {
         match self.node() {
-            Node::Atom(i) => self.copy.atoms.get(&i)?.as_ref().map(|&(_, h)| h),
+            Node::Atom(e) => self.copy.atoms.get(e).map(|&(_, h)| h),
             _ => None,
         }
     }
