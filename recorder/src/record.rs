@@ -857,6 +857,41 @@ mod tests {
     }
 
     #[test]
+    fn a_copied_message_leaves_its_hash_to_the_writer() {
+        let pid = compact_pid((85, 3)).unwrap();
+        let mut buf = [0u8; 64];
+        let copy = |v: &mut [u8]| {
+            v[..2].copy_from_slice(&[crate::term_copy::COPY_TERM, 0]);
+            Some((2, false))
+        };
+        let n = encode_compact_message(
+            &mut buf,
+            Kind::Send,
+            7,
+            pid,
+            (CompactPeer::None, || panic!("hashed in the traced process")),
+            copy,
+        );
+        let (e, value) = RawEvent::decode(&buf[..n], 7, &mut MfaSlots::default()).unwrap();
+        assert_eq!((e.msg_hash, e.hash_from_copy), (None, true));
+        assert!(value.is_some_and(|v| crate::term_copy::is_copy(v.bytes)));
+        let text = |v: &mut [u8]| {
+            v[..3].copy_from_slice(b":ok");
+            Some((3, false))
+        };
+        let n = encode_compact_message(
+            &mut buf,
+            Kind::Send,
+            7,
+            pid,
+            (CompactPeer::None, || 9),
+            text,
+        );
+        let (e, _) = RawEvent::decode(&buf[..n], 7, &mut MfaSlots::default()).unwrap();
+        assert_eq!((e.msg_hash, e.hash_from_copy), (Some(9), false));
+    }
+
+    #[test]
     fn mfa_keys_keep_every_bit_of_their_parts() {
         for mfa in [
             (0, 0, 0),

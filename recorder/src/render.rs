@@ -658,12 +658,14 @@ pub(crate) mod test_term {
                 }
             }
         }
+        /// The value of the `:__struct__` key (the first, should a test map repeat it), if an
+        /// atom: as the NIF's lookup of the key finds it.
         fn struct_name(self) -> Option<Self> {
             match self {
-                V::Term(T::Map(m)) => m.iter().find_map(|(k, v)| match (k, v) {
-                    (T::Atom("__struct__"), T::Atom(_)) => Some(V::Term(v)),
-                    _ => None,
-                }),
+                V::Term(T::Map(m)) => m
+                    .iter()
+                    .find(|(k, _)| matches!(k, T::Atom("__struct__")))
+                    .and_then(|(_, v)| matches!(v, T::Atom(_)).then_some(V::Term(v))),
                 _ => None,
             }
         }

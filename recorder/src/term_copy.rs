@@ -267,6 +267,10 @@ fn list<'a, S: CopySource<'a>>(head: S, tail: S, out: &mut Sink<'_>, depth: usiz
                 tuple(cur, n, out, depth + 1)?;
                 break;
             }
+            Shape::Map(n) if depth < MAX_DEPTH => {
+                map(cur, n, out, depth + 1)?;
+                break;
+            }
             end => {
                 leaf(end, out)?;
                 break;
@@ -834,6 +838,10 @@ mod tests {
             list(vec![T::Int(104), T::Int(105)]),
             list(vec![T::Int(1), T::Atom("a")]),
             T::List(vec![T::Int(1)], Some(Box::new(T::Int(2)))),
+            T::List(
+                vec![T::Int(1)],
+                Some(Box::new(T::Map(vec![(T::Atom("a"), T::Int(1))]))),
+            ),
             list(vec![
                 T::Tuple(vec![T::Atom("a"), T::Int(1)]),
                 T::Tuple(vec![T::Atom("b"), T::Bin(b"x".to_vec())]),
