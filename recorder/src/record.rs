@@ -401,10 +401,22 @@ fn put_value(
     pid: u32,
     value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
 ) -> (usize, u32) {
-    match value(&mut out[COMPACT_RECORD..]) {
-        None => (COMPACT_RECORD, pid),
-        Some((n, false)) => (COMPACT_RECORD + n, pid | HAS_VALUE),
-        Some((n, true)) => (COMPACT_RECORD + n, pid | HAS_VALUE | TRUNCATED),
+    put_value_after(out, COMPACT_RECORD, pid, value)
+}
+
+/// The value of a record whose fixed part is `fixed` bytes (a compact or a slot record):
+/// the record's length and the pid field with the value bits.
+#[inline(always)]
+fn put_value_after(
+    out: &mut [u8],
+    fixed: usize,
+    pid: u32,
+    value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
+) -> (usize, u32) {
+    match value(&mut out[fixed..]) {
+        None => (fixed, pid),
+        Some((n, false)) => (fixed + n, pid | HAS_VALUE),
+        Some((n, true)) => (fixed + n, pid | HAS_VALUE | TRUNCATED),
     }
 }
 
@@ -500,11 +512,7 @@ pub fn encode_slot_mfa(
     slot: u8,
     value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
 ) -> usize {
-    let (len, pid) = match value(&mut out[SLOT_RECORD..]) {
-        None => (SLOT_RECORD, pid),
-        Some((n, false)) => (SLOT_RECORD + n, pid | HAS_VALUE),
-        Some((n, true)) => (SLOT_RECORD + n, pid | HAS_VALUE | TRUNCATED),
-    };
+    let (len, pid) = put_value_after(out, SLOT_RECORD, pid, value);
     let out = &mut out[..SLOT_RECORD];
     out[..8].copy_from_slice(&((ts as u64) << 16).to_le_bytes());
     out[..2].copy_from_slice(&[0xC0 | kind.code(), slot]);

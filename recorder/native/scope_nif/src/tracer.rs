@@ -417,7 +417,7 @@ fn trace_message<'a>(
                     // A copied message is hashed by the writer (`record::HASH_FROM_COPY`).
                     publish(&h.rec, lane, COMPACT_RECORD + n, |buf| {
                         encode_compact_message(buf, kind, ts, me, (peer, hash_of), |v| {
-                            render_value(v, Capture::Term(msg), n)
+                            capture_value(v, Capture::Term(msg), n)
                         })
                     });
                     return;
@@ -581,7 +581,7 @@ fn push_mfa_value(
     if let Some((p, m)) = compact_mfa(pid, mfa) {
         let render_bytes = capture_bytes.unwrap_or(0);
         push_compact_mfa(rec, lane_ix, (kind, ts, p, m), render_bytes, |v| {
-            render_value(v, capture, render_bytes)
+            capture_value(v, capture, render_bytes)
         });
         return;
     }
@@ -593,7 +593,7 @@ fn push_mfa_value(
 /// Captures what `capture` says into `vbuf`, within `render_bytes`: a copy of the term for the
 /// writer to render (`term_copy.rs`), or, when it cannot be copied whole, its rendering. The
 /// bytes used and whether the rendering was cut short, or `None` for no value.
-fn render_value(
+fn capture_value(
     vbuf: &mut [u8],
     capture: Capture<'_>,
     render_bytes: usize,
@@ -630,7 +630,7 @@ fn push(
     let render_bytes = capture_bytes.unwrap_or(0);
     let max_len = e.encoded_len() + render_bytes;
     publish(rec, lane_ix, max_len, |buf| {
-        e.encode(buf, |vbuf| render_value(vbuf, capture, render_bytes))
+        e.encode(buf, |vbuf| capture_value(vbuf, capture, render_bytes))
     });
 }
 
