@@ -333,6 +333,12 @@ pub fn no_value(_: &mut [u8]) -> Option<(usize, bool)> {
     None
 }
 
+/// A value left out under pressure (`Recorder::lane_under_pressure`): empty and marked
+/// truncated, so the files say a value was there and none of it was kept.
+pub fn shed_value(_: &mut [u8]) -> Option<(usize, bool)> {
+    Some((0, true))
+}
+
 /// Writes a call, return_from or exception_from of a local process as a compact record
 /// (`pid` from [`compact_pid`], module and function from [`compact_atom`]); `value` gets
 /// the space after the fixed part, as in [`RawEvent::encode`]. Returns the length.

@@ -219,6 +219,10 @@ pub struct Lane {
     pub budget: Budget,
     /// The MFAs its producer wrote last, for slot records (`record.rs`).
     pub mfa_slots: ProducerSlots,
+    /// Values its producer left out because the writer was behind on this ring
+    /// ([`Recorder::lane_under_pressure`]): the events were kept, their values written empty
+    /// and marked truncated.
+    pub values_shed: AtomicU64,
 }
 
 /// A lane's [`MfaSlots`] as its producer keeps them.
@@ -313,6 +317,7 @@ impl Recorder {
                 ring: Ring::new(config.buffer_bytes),
                 budget: Budget::default(),
                 mfa_slots: ProducerSlots::default(),
+                values_shed: AtomicU64::new(0),
             })
             .collect();
         let per_lane_budget = config
@@ -417,6 +422,22 @@ impl Recorder {
                 self.wake_writer();
             }
         }
+    }
+
+    /// Whether lane `lane`'s ring was nearly full when last written and the writer has not
+    /// taken it since: its producer then leaves values out rather than fill it faster (the
+    /// writer renders copied values, so they cost it most).
+    #[inline]
+    pub fn lane_under_pressure(&self, lane: usize) -> bool {
+        self.flags.pressure.load(Ordering::Relaxed) & lane_bit(lane) != 0
+    }
+
+    /// Values left out under pressure, over all lanes.
+    pub fn values_shed(&self) -> u64 {
+        self.lanes
+            .iter()
+            .map(|l| l.values_shed.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Whether some ring was nearly full when last written (a hint for `enabled/3`, which
@@ -529,6 +550,7 @@ mod tests {
         assert!(!r.under_pressure(), "half full");
         r.after_push(1, Some(cap - PRESSURE_ROOM / 2));
         assert!(r.under_pressure());
+        assert!(r.lane_under_pressure(1) && !r.lane_under_pressure(2));
         r.after_push(0, None); // a refused record
         r.relieve(1);
         assert!(r.under_pressure(), "lane 0 still");

@@ -5,8 +5,9 @@ defmodule ElixirScope.OverloadTest do
 
   @moduledoc """
   Every call of a busy node traced into tiny buffers: events are dropped and counted in the
-  files, memory stays bounded, and the node keeps answering. The bounds are generous on
-  purpose (this is a safety test, not a benchmark).
+  files, values are left out of events while a ring is nearly full (counted, and written
+  empty and marked truncated), memory stays bounded, and the node keeps answering. The
+  bounds are generous on purpose (this is a safety test, not a benchmark).
   """
 
   defp rss_kb do
@@ -70,6 +71,7 @@ defmodule ElixirScope.OverloadTest do
     {:ok, stats} = ElixirScope.stop()
 
     assert stats.dropped_full > 0, "tiny buffers must overflow under this load"
+    assert stats.values_shed > 0, "a nearly full 64 KiB ring sheds values"
     assert worst < 2_000_000, "a probe answered in #{worst} µs"
     # Rings: (schedulers + 1) × 64 KiB; allow generous slack for the VM itself.
     assert rss_after - rss_before < 200_000, "RSS grew by #{rss_after - rss_before} kB"
@@ -77,5 +79,17 @@ defmodule ElixirScope.OverloadTest do
     assert summary.dropped == stats.dropped
     assert summary.damage == []
     assert summary.kinds[:dropped] > 0
+
+    # The shed values are in the files, each as an empty value marked truncated.
+    small = TraceFiles.tmp_dir("overload_small")
+    {:ok, _} = ElixirScope.start(dir: Path.join(small, "trace"), buffer_bytes: 65_536)
+    stop_at = System.monotonic_time(:millisecond) + 300
+    worker = spawn(fn -> hammer(stop_at) end)
+    :ok = ElixirScope.trace(worker, calls: [Workload], messages: false, procs: false)
+    ref = Process.monitor(worker)
+    assert_receive {:DOWN, ^ref, _, _, _}, 10_000
+    {:ok, stats} = ElixirScope.stop()
+    assert stats.values_shed > 0
+    assert TraceFiles.summary(small).empty_truncated == stats.values_shed
   end
 end

@@ -3,7 +3,8 @@
 //!
 //! `scope-events [--summary] <trace>…`. Text fields are binaries written as byte lists
 //! (`<<104,105>>`), so any bytes survive exactly. `--summary` prints only the summary (with
-//! events counted by kind), for traces too large to read back as terms.
+//! events counted by kind, and values left empty but marked truncated), for traces too large
+//! to read back as terms.
 
 use scope_format::{Event, Trace};
 
@@ -86,8 +87,19 @@ fn main() {
     let mut events = trace.events();
     let mut by_kind = std::collections::BTreeMap::<&str, u64>::new();
     let mut lines = Vec::new();
+    // Values kept as nothing but marked truncated: what a recorder under pressure writes for
+    // a value it left out.
+    let mut empty_truncated = 0u64;
     for te in &mut events {
         *by_kind.entry(te.event.kind.name()).or_default() += 1;
+        if te
+            .event
+            .value
+            .as_ref()
+            .is_some_and(|v| v.truncated && v.bytes.is_empty())
+        {
+            empty_truncated += 1;
+        }
         if !summary_only {
             lines.push(event(&te.event, te.wall_ns));
         }
@@ -96,9 +108,10 @@ fn main() {
     let mut problems = trace.problems().to_vec();
     problems.extend(events.problems());
     let mut summary = format!(
-        "#{{summary => true, events => {}, dropped => {}, segments => {}, damage => [",
+        "#{{summary => true, events => {}, dropped => {}, empty_truncated => {}, segments => {}, damage => [",
         total,
         trace.dropped(),
+        empty_truncated,
         trace.segments().len()
     );
     let damage: Vec<String> = problems

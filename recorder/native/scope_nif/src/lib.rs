@@ -32,7 +32,7 @@ pub(crate) mod atoms {
         custom, span_start, span_stop, telemetry,
         dir, node, otp_release, segment_bytes, max_bytes, buffer_bytes, flush_ms, capture,
         redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers, term_access_api, clock_monotonic,
-        events, committed, dropped, dropped_full, dropped_budget, bytes, segments, rate, state,
+        events, committed, dropped, dropped_full, dropped_budget, values_shed, bytes, segments, rate, state,
         last_error, stop_reason, requested, event_limit, time_limit,
     }
 }
@@ -325,6 +325,7 @@ fn stats<'a>(env: Env<'a>, h: Res<'a, Handle>) -> NifResult<Term<'a>> {
         (atoms::dropped(), (full + budget).encode(env)),
         (atoms::dropped_full(), full.encode(env)),
         (atoms::dropped_budget(), budget.encode(env)),
+        (atoms::values_shed(), h.rec.values_shed().encode(env)),
         (atoms::bytes(), s.bytes.load(Ordering::Relaxed).encode(env)),
         (
             atoms::segments(),

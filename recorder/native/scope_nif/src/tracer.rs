@@ -7,7 +7,7 @@ use scope_format::Kind;
 use scope_recorder::msg_hash::message_hash;
 use scope_recorder::record::{
     compact_atom, encode_compact_message, encode_compact_mfa, encode_message, encode_mfa,
-    encode_slot_mfa, no_value, CompactPeer, MfaSlots, RawEvent, RawPid, COMPACT_RECORD,
+    encode_slot_mfa, no_value, shed_value, CompactPeer, MfaSlots, RawEvent, RawPid, COMPACT_RECORD,
     MESSAGE_RECORD_MAX, MFA_RECORD, SLOT_RECORD,
 };
 use scope_recorder::recorder::Recorder;
@@ -486,6 +486,17 @@ fn trace_mfa<'a>(
     let Some(lane) = admit(h, ts) else {
         return;
     };
+    if capture_bytes.is_some()
+        && (kind != Kind::Call || args.is_some())
+        && h.rec.lane_under_pressure(lane)
+    {
+        if let Some((p, m)) = compact_local(pid).and_then(|w| compact_mfa(w, m)) {
+            if push_compact_mfa(&h.rec, lane, (kind, ts, p, m), 0, shed_value) {
+                shed(&h.rec, lane);
+            }
+            return;
+        }
+    }
     // A return's value is only looked up when it will be kept (a map lookup per event).
     let capture = match (capture_bytes, kind, args) {
         (None, ..) => Capture::None,
@@ -505,6 +516,27 @@ fn trace_mfa<'a>(
             e.mfa = Some(m);
             push(&h.rec, lane, &e, capture, capture_bytes);
         }
+    }
+}
+
+/// The writer is behind on lane `lane` (`Recorder::lane_under_pressure`): a call or return is
+/// kept and its value left out, counted. Copied values cost the writer most, so this lets it
+/// catch up rather than see the ring fill and whole events dropped. Messages keep theirs: the
+/// hash that pairs a send with its receive is taken from the copy (`HASH_FROM_COPY`), and
+/// hashing a message of maps in the traced process costs more than copying it.
+#[cold]
+fn shed(rec: &Recorder, lane: usize) {
+    rec.lanes[lane]
+        .values_shed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A local pid's word, if it is one.
+#[inline(always)]
+fn compact_local(pid: RawPid) -> Option<u64> {
+    match pid {
+        RawPid::Word(w) => Some(w),
+        RawPid::Numbers { .. } => None,
     }
 }
 
@@ -535,7 +567,7 @@ fn push_mfa(rec: &Recorder, lane_ix: usize, kind: Kind, ts: i64, pid: u64, mfa: 
 
 /// A call or return as a slot record when its MFA is in the lane's table, else as a compact
 /// record that puts it there (`record.rs`); `value` (at most `value_room` bytes) as
-/// `record::encode_compact_mfa` takes it.
+/// `record::encode_compact_mfa` takes it. False when the ring refused it.
 #[inline(always)]
 fn push_compact_mfa(
     rec: &Recorder,
@@ -543,29 +575,29 @@ fn push_compact_mfa(
     (kind, ts, pid, mfa): (Kind, i64, u32, (u32, u32, u8)),
     value_room: usize,
     value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
-) {
+) -> bool {
     let key = MfaSlots::key(mfa).filter(|_| lane_ix < rec.config.schedulers);
     let Some(key) = key else {
-        publish(rec, lane_ix, COMPACT_RECORD + value_room, |buf| {
+        return publish(rec, lane_ix, COMPACT_RECORD + value_room, |buf| {
             encode_compact_mfa(buf, kind, ts, pid, mfa, value)
         });
-        return;
     };
     // SAFETY: a normal scheduler's lane, whose thread is its only producer; the reference
     // ends with this function.
     let slots = unsafe { rec.lanes[lane_ix].mfa_slots.get() };
     if let Some(slot) = slots.find(key) {
-        publish(rec, lane_ix, SLOT_RECORD + value_room, |buf| {
+        return publish(rec, lane_ix, SLOT_RECORD + value_room, |buf| {
             encode_slot_mfa(buf, kind, ts, pid, slot, value)
         });
-        return;
     }
     // Only a record the ring took names the slot: the writer fills its copy from those.
-    if publish(rec, lane_ix, COMPACT_RECORD + value_room, |buf| {
+    let taken = publish(rec, lane_ix, COMPACT_RECORD + value_room, |buf| {
         encode_compact_mfa(buf, kind, ts, pid, mfa, value)
-    }) {
+    });
+    if taken {
         slots.put(key);
     }
+    taken
 }
 
 /// [`push_mfa`] with a value to capture: a compact record, or [`push`].
