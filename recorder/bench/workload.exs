@@ -54,6 +54,8 @@ IO.puts("#{workload} under #{tracer}: #{us} µs")
 
 if tracer != "floor" do
   {:ok, stats} = ElixirScope.stop()
-  IO.puts("recorded #{stats.events} events, dropped #{stats.dropped}")
+  IO.puts(
+    "recorded #{stats.events} events, dropped #{stats.dropped}, values shed #{stats.values_shed}"
+  )
   File.rm_rf!(dir)
 end

@@ -17,7 +17,7 @@ use scope_format::{
 
 use crate::clock::{self, Clock, TickMap};
 use crate::record::{MfaSlots, RawEvent, RawPid, RawValue};
-use crate::recorder::{Recorder, SharedRecorder, StopReason};
+use crate::recorder::{Recorder, SharedRecorder, StopReason, BACKLOG_SHARE};
 use crate::ring::Batch;
 use crate::term_copy::{is_copy, CopyRenderer};
 
@@ -462,7 +462,13 @@ impl Drainer {
             batch.clear();
             // SAFETY: this thread is the only consumer of every ring.
             unsafe { lane.ring.take(batch) };
-            rec.relieve(i);
+            // Behind on this ring: its producer sheds values until this batch is written.
+            let backlog = batch.ring_bytes() > lane.ring.capacity() / BACKLOG_SHARE;
+            if backlog {
+                rec.press(i);
+            } else {
+                rec.relieve(i);
+            }
             moved += batch.ring_bytes() as u64;
             let since = hot.taken(i);
             hot.record(i, batch.ring_bytes(), since, &lane.ring);
@@ -500,6 +506,9 @@ impl Drainer {
                 written += 1;
             }
             rec.stats.events.fetch_add(written, Ordering::Relaxed);
+            if backlog {
+                rec.relieve(i);
+            }
             if let Some(f) = failure {
                 return Err(f);
             }

@@ -300,6 +300,10 @@ const NOT_NORMAL: usize = usize::MAX;
 /// a few of the largest records (a 64 KiB value each, at most).
 pub const PRESSURE_ROOM: usize = 256 << 10;
 
+/// A batch taken from a ring that filled more than this share of it (1/4) is a backlog: the
+/// writer is behind on that ring ([`Recorder::press`]).
+pub const BACKLOG_SHARE: usize = 4;
+
 /// A lane's bit in [`Flags::pressure`].
 fn lane_bit(lane: usize) -> u64 {
     1 << lane.min(63)
@@ -451,6 +455,15 @@ impl Recorder {
 
     /// The writer has taken lane `lane`'s records (its ring is empty but for what was
     /// written since).
+    /// Marks lane `lane` as under pressure while the writer works through a backlog it took
+    /// from it ([`BACKLOG_SHARE`]): its producer sheds values meanwhile, so that the ring
+    /// refills with records that cost the writer little.
+    pub fn press(&self, lane: usize) {
+        self.flags
+            .pressure
+            .fetch_or(lane_bit(lane), Ordering::Relaxed);
+    }
+
     pub fn relieve(&self, lane: usize) {
         let bit = lane_bit(lane);
         if self.flags.pressure.load(Ordering::Relaxed) & bit != 0 {

@@ -12,7 +12,7 @@ use scope_recorder::record::{
 };
 use scope_recorder::recorder::Recorder;
 use scope_recorder::render::{render, render_elements, Out};
-use scope_recorder::term_copy::{copy_value, COPY_ELEMENTS, COPY_TERM};
+use scope_recorder::term_copy::{copy_value, COPY_ELEMENTS, COPY_HASH_ONLY, COPY_TERM};
 
 use crate::atoms;
 use crate::term_view::{compact_local_pid, external_pid, word, Raw};
@@ -415,11 +415,19 @@ fn trace_message<'a>(
                 }
                 (Some(peer), Some(n)) => {
                     // A copied message is hashed by the writer (`record::HASH_FROM_COPY`).
-                    publish(&h.rec, lane, COMPACT_RECORD + n, |buf| {
+                    let pressed = h.rec.lane_under_pressure(lane);
+                    let taken = publish(&h.rec, lane, COMPACT_RECORD + n, |buf| {
                         encode_compact_message(buf, kind, ts, me, (peer, hash_of), |v| {
-                            capture_value(v, Capture::Term(msg), n)
+                            if pressed {
+                                shed_message(v, msg, n)
+                            } else {
+                                capture_value(v, Capture::Term(msg), n)
+                            }
                         })
                     });
+                    if taken && pressed {
+                        shed(&h.rec, lane);
+                    }
                     return;
                 }
                 (None, _) => {}
@@ -519,16 +527,26 @@ fn trace_mfa<'a>(
     }
 }
 
-/// The writer is behind on lane `lane` (`Recorder::lane_under_pressure`): a call or return is
-/// kept and its value left out, counted. Copied values cost the writer most, so this lets it
-/// catch up rather than see the ring fill and whole events dropped. Messages keep theirs: the
-/// hash that pairs a send with its receive is taken from the copy (`HASH_FROM_COPY`), and
-/// hashing a message of maps in the traced process costs more than copying it.
+/// The writer is behind on lane `lane` (`Recorder::lane_under_pressure`): the event is kept
+/// and its value left out, counted. Rendering copied values costs the writer most, so this
+/// lets it catch up rather than see the ring fill and whole events dropped. A message is
+/// still copied, for the hash that pairs a send with its receive ([`shed_message`]).
 #[cold]
 fn shed(rec: &Recorder, lane: usize) {
     rec.lanes[lane]
         .values_shed
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A message's value shed under pressure: its copy marked [`COPY_HASH_ONLY`], from which the
+/// writer takes the hash (and writes the value empty, marked truncated); when it cannot be
+/// copied, the empty truncated value itself (the hash is then taken here).
+#[cold]
+fn shed_message(vbuf: &mut [u8], msg: Raw<'_>, bound: usize) -> Option<(usize, bool)> {
+    let bound = bound.min(vbuf.len());
+    copy_value(msg, COPY_HASH_ONLY, &mut vbuf[..bound])
+        .map(|n| (n, false))
+        .or(Some((0, true)))
 }
 
 /// A local pid's word, if it is one.
