@@ -43,4 +43,5 @@ impl<'a> Columns<'a> {
     typed!(i64, Int64Chunked);
     typed!(f64, Float64Chunked);
     typed!(list, ListChunked);
+    typed!(bool, BooleanChunked);
 }

@@ -342,6 +342,13 @@ impl Rows {
             value: strs("value")?,
             ..Rows::default()
         };
+        // A value cut at its bound (or left out under load: empty) reads as cut, as a term
+        // cut by its depth does: `…` after what was kept.
+        for (v, cut) in r.value.iter_mut().zip(cols.bool("value_truncated")?.iter()) {
+            if let (Some(v), Some(true)) = (v.as_mut(), cut) {
+                v.push('…');
+            }
+        }
         let nodes = strs("node")?;
         let kinds = strs("kind")?;
         let pids = strs("pid")?;

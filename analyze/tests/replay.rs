@@ -46,6 +46,37 @@ fn a_process_story_in_order_with_depth_and_message_peers() {
 }
 
 #[test]
+fn cut_values_read_as_cut_and_left_out_ones_as_nothing_but_the_cut() {
+    let mut ev = vec![
+        call(1, 1, "outer", 1),
+        call(2, 1, "inner", 1),
+        ret(3, 1, "inner", 1),
+        ret(4, 1, "outer", 1),
+    ];
+    let cut = |s: &str| {
+        let mut v = scope_format::Value::text(s);
+        v.truncated = true;
+        Some(v)
+    };
+    // Cut at its bound; left out under load (empty); kept whole.
+    ev[0].value = cut("[1, 2, 3");
+    ev[1].value = cut("");
+    ev[3].value = Some(scope_format::Value::text(":ok"));
+    let (_d, path) = support::write_events(&ev);
+    let (_, rows) = support::load(&path);
+    let s = spans::pair(&rows);
+    let m = messages::pair(&rows);
+    let p = replay::find_pid(&rows, "<0.1.0>");
+    let lines: Vec<String> = replay::history(&rows, &s, &m, &p)
+        .into_iter()
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(lines[0], "M.outer/1([1, 2, 3…)  [3.0 µs]");
+    assert_eq!(lines[1], "M.inner/1(…)  [1.0 µs]");
+    assert_eq!(lines[3], "M.outer/1 returned :ok");
+}
+
+#[test]
 fn pids_are_accepted_in_three_spellings() {
     for s in ["<0.12.0>", "0.12.0", "#PID<0.12.0>", " <0.12.0> "] {
         assert_eq!(replay::parse_pid(s).as_deref(), Some("<0.12.0>"), "{s}");
