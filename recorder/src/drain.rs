@@ -463,7 +463,8 @@ impl Drainer {
             // SAFETY: this thread is the only consumer of every ring.
             unsafe { lane.ring.take(batch) };
             // Behind on this ring: its producer sheds values until this batch is written.
-            let backlog = batch.ring_bytes() > lane.ring.capacity() / BACKLOG_SHARE;
+            let backlog = batch.ring_bytes()
+                > (lane.ring.capacity() / BACKLOG_SHARE).max(4 * POLL_BYTES as usize);
             if backlog {
                 rec.press(i);
             } else {

@@ -300,8 +300,9 @@ const NOT_NORMAL: usize = usize::MAX;
 /// a few of the largest records (a 64 KiB value each, at most).
 pub const PRESSURE_ROOM: usize = 256 << 10;
 
-/// A batch taken from a ring that filled more than this share of it (1/4) is a backlog: the
-/// writer is behind on that ring ([`Recorder::press`]).
+/// A batch taken from a ring that filled more than this share of it (1/4), and more than
+/// four of the writer's usual passes (`drain.rs`, 64 KiB each), is a backlog: the writer is
+/// behind on that ring ([`Recorder::press`]).
 pub const BACKLOG_SHARE: usize = 4;
 
 /// A lane's bit in [`Flags::pressure`].
