@@ -6,6 +6,17 @@ use scope_analyze::replay::Select;
 use scope_analyze::{correlation, messages, replay, spans};
 use support::ev::*;
 
+/// The replay of process `pid` in a trace of `ev`.
+fn history_of(ev: &[scope_format::Event], pid: &str) -> Vec<replay::Entry> {
+    let (_d, path) = support::write_events(ev);
+    let (_, rows) = support::load(&path);
+    let s = spans::pair(&rows);
+    let m = messages::pair(&rows);
+    let p = replay::find_pid(&rows, pid);
+    assert_eq!(p.len(), 1, "{pid}");
+    replay::history(&rows, &s, &m, &p)
+}
+
 #[test]
 fn a_process_story_in_order_with_depth_and_message_peers() {
     let mut ev = vec![
@@ -22,13 +33,7 @@ fn a_process_story_in_order_with_depth_and_message_peers() {
     ];
     ev[1].value = Some(scope_format::Value::text("42"));
     ev[8].value = Some(scope_format::Value::text(":done"));
-    let (_d, path) = support::write_events(&ev);
-    let (_, rows) = support::load(&path);
-    let s = spans::pair(&rows);
-    let m = messages::pair(&rows);
-    let p = replay::find_pid(&rows, "<0.1.0>");
-    assert_eq!(p.len(), 1);
-    let lines: Vec<(u32, String)> = replay::history(&rows, &s, &m, &p)
+    let lines: Vec<(u32, String)> = history_of(&ev, "<0.1.0>")
         .into_iter()
         .map(|e| (e.depth, e.text))
         .collect();
@@ -62,12 +67,7 @@ fn cut_values_read_as_cut_and_left_out_ones_as_nothing_but_the_cut() {
     ev[0].value = cut("[1, 2, 3");
     ev[1].value = cut("");
     ev[3].value = Some(scope_format::Value::text(":ok"));
-    let (_d, path) = support::write_events(&ev);
-    let (_, rows) = support::load(&path);
-    let s = spans::pair(&rows);
-    let m = messages::pair(&rows);
-    let p = replay::find_pid(&rows, "<0.1.0>");
-    let lines: Vec<String> = replay::history(&rows, &s, &m, &p)
+    let lines: Vec<String> = history_of(&ev, "<0.1.0>")
         .into_iter()
         .map(|e| e.text)
         .collect();
@@ -114,15 +114,10 @@ fn a_genserver_state_is_read_from_each_callback_return() {
     ev[1].value = Some(scope_format::Value::text("{:ok, %{n: 0}}"));
     ev[3].value = Some(scope_format::Value::text("{:reply, 0, %{n: 1}}"));
     ev[5].value = Some(scope_format::Value::text("{:noreply, %{n: 2}}"));
-    let (_d, path) = support::write_events(&ev);
-    let (_, rows) = support::load(&path);
-    let s = spans::pair(&rows);
-    let m = messages::pair(&rows);
-    let states: Vec<Option<String>> =
-        replay::history(&rows, &s, &m, &replay::find_pid(&rows, "<0.3.0>"))
-            .into_iter()
-            .map(|e| e.state)
-            .collect();
+    let states: Vec<Option<String>> = history_of(&ev, "<0.3.0>")
+        .into_iter()
+        .map(|e| e.state)
+        .collect();
     let n = |k: u32| Some(format!("%{{n: {k}}}"));
     assert_eq!(states, vec![None, n(0), None, n(1), None, n(2)]);
 }

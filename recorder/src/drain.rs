@@ -31,7 +31,7 @@ pub trait Resolve: Send {
     /// An atom's text by its index (`record::compact_atom`) exactly as the traced process's
     /// renderer reads it, for values it copied instead of rendering (`term_copy.rs`).
     fn atom_text(&mut self, index: u32) -> Option<String> {
-        self.atom(u64::from(index) << 6 | crate::record::ATOM_TAG)
+        self.atom(crate::record::atom_word(index))
     }
     /// Monotonic ns (markers, and what TSC stamps are converted to).
     fn now(&self) -> i64;

@@ -304,6 +304,28 @@ pub fn compact_pid((number, serial): (u32, u32)) -> Option<u32> {
     (number <= 0xFFFF && serial <= 0x3FFF).then_some(number | serial << 16)
 }
 
+/// The numbers a [`compact_pid`] holds.
+#[inline(always)]
+pub fn compact_pid_numbers(p: u32) -> (u32, u32) {
+    (p & 0xFFFF, p >> 16)
+}
+
+/// A local pid from its [`compact_pid`] form.
+fn compact_raw_pid(p: u32) -> RawPid {
+    let (number, serial) = compact_pid_numbers(p);
+    RawPid::Numbers {
+        node: 0,
+        number,
+        serial,
+    }
+}
+
+/// The word of the atom with this index (the inverse of [`compact_atom`]).
+#[inline(always)]
+pub fn atom_word(index: u32) -> u64 {
+    u64::from(index) << 6 | ATOM_TAG
+}
+
 /// Compact record pid bits: a value follows, and it was truncated.
 const HAS_VALUE: u32 = 1 << 30;
 const TRUNCATED: u32 = 1 << 31;
@@ -372,7 +394,7 @@ pub fn encode_compact_message(
         CompactPeer::Pid(p) => (1, p),
         CompactPeer::Name(n) => (2, n),
     };
-    let (len, pid) = put_value(out, pid, value);
+    let (len, pid) = put_value_after(out, COMPACT_RECORD, pid, value);
     let (form, hash) = if crate::term_copy::is_copy(&out[COMPACT_RECORD..len]) {
         (form | HASH_FROM_COPY, 0)
     } else {
@@ -395,19 +417,9 @@ fn put_compact(
     words: (u32, u32),
     value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
 ) -> usize {
-    let (len, pid) = put_value(out, pid, value);
+    let (len, pid) = put_value_after(out, COMPACT_RECORD, pid, value);
     put_head(out, head, ts, pid, words);
     len
-}
-
-/// A compact record's value: the record's length and the pid field with the value bits.
-#[inline(always)]
-fn put_value(
-    out: &mut [u8],
-    pid: u32,
-    value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
-) -> (usize, u32) {
-    put_value_after(out, COMPACT_RECORD, pid, value)
 }
 
 /// The value of a record whose fixed part is `fixed` bytes (a compact or a slot record):
@@ -430,12 +442,18 @@ fn put_value_after(
 #[inline(always)]
 fn put_head(out: &mut [u8], head: [u8; 2], ts: i64, pid: u32, (a, b): (u32, u32)) {
     let out = &mut out[..COMPACT_RECORD];
+    put_stamp(out, head, ts, pid);
+    out[12..16].copy_from_slice(&a.to_le_bytes());
+    out[16..20].copy_from_slice(&b.to_le_bytes());
+}
+
+/// The first 12 bytes of a compact or slot record: head, timestamp's low 48 bits, pid field.
+#[inline(always)]
+fn put_stamp(out: &mut [u8], head: [u8; 2], ts: i64, pid: u32) {
     // The timestamp's 8 bytes first, the head then over its top two (little-endian).
     out[..8].copy_from_slice(&((ts as u64) << 16).to_le_bytes());
     out[..2].copy_from_slice(&head);
     out[8..12].copy_from_slice(&pid.to_le_bytes());
-    out[12..16].copy_from_slice(&a.to_le_bytes());
-    out[16..20].copy_from_slice(&b.to_le_bytes());
 }
 
 /// The timestamp nearest `near` whose low 48 bits are `low` (timestamps are ns or TSC
@@ -519,10 +537,7 @@ pub fn encode_slot_mfa(
     value: impl FnOnce(&mut [u8]) -> Option<(usize, bool)>,
 ) -> usize {
     let (len, pid) = put_value_after(out, SLOT_RECORD, pid, value);
-    let out = &mut out[..SLOT_RECORD];
-    out[..8].copy_from_slice(&((ts as u64) << 16).to_le_bytes());
-    out[..2].copy_from_slice(&[0xC0 | kind.code(), slot]);
-    out[8..12].copy_from_slice(&pid.to_le_bytes());
+    put_stamp(&mut out[..SLOT_RECORD], [0xC0 | kind.code(), slot], ts, pid);
     len
 }
 
@@ -537,12 +552,7 @@ impl<'a> RawEvent<'a> {
         let kind = Kind::from_code(b[0] & 0x7F)?;
         let u32_at = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
         let ts = extend_ts(u64::from_le_bytes(b[..8].try_into().ok()?) >> 16, near);
-        let pid = |p: u32| RawPid::Numbers {
-            node: 0,
-            number: p & 0xFFFF,
-            serial: p >> 16,
-        };
-        let atom = |i: u32| u64::from(i) << 6 | ATOM_TAG;
+        let (pid, atom) = (compact_raw_pid, atom_word);
         let pid_bits = u32_at(8);
         let value = (pid_bits & HAS_VALUE != 0).then(|| RawValue {
             bytes: &all[COMPACT_RECORD..],
@@ -589,17 +599,8 @@ impl<'a> RawEvent<'a> {
         let ts = extend_ts(u64::from_le_bytes(b[..8].try_into().ok()?) >> 16, near);
         let pid_bits = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
         let p = pid_bits & !(HAS_VALUE | TRUNCATED);
-        let mut e = RawEvent::new(
-            kind,
-            ts,
-            RawPid::Numbers {
-                node: 0,
-                number: p & 0xFFFF,
-                serial: p >> 16,
-            },
-        );
-        let atom = |i: u32| u64::from(i) << 6 | ATOM_TAG;
-        e.mfa = Some((atom(module), atom(function), arity));
+        let mut e = RawEvent::new(kind, ts, compact_raw_pid(p));
+        e.mfa = Some((atom_word(module), atom_word(function), arity));
         let value = (pid_bits & HAS_VALUE != 0).then(|| RawValue {
             bytes: &all[SLOT_RECORD..],
             truncated: pid_bits & TRUNCATED != 0,

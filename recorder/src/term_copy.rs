@@ -208,7 +208,18 @@ fn node<'a, S: CopySource<'a>>(t: S, out: &mut Sink<'_>, depth: usize) -> Option
     if depth > MAX_DEPTH {
         return None;
     }
-    match t.shape() {
+    shaped(t, t.shape(), out, depth)
+}
+
+/// [`node`] once `t`'s shape `s` is read.
+#[inline(always)]
+fn shaped<'a, S: CopySource<'a>>(
+    t: S,
+    s: Shape<'a, S>,
+    out: &mut Sink<'_>,
+    depth: usize,
+) -> Option<()> {
+    match s {
         Shape::Tuple(n) => tuple(t, n, out, depth),
         Shape::Cons(h, tail) => list(h, tail, out, depth),
         Shape::Map(n) => map(t, n, out, depth),
@@ -270,18 +281,12 @@ fn list<'a, S: CopySource<'a>>(head: S, tail: S, out: &mut Sink<'_>, depth: usiz
                 node(h, out, depth + 1)?;
                 cur = t;
             }
-            Shape::Tuple(n) if depth < MAX_DEPTH => {
-                tuple(cur, n, out, depth + 1)?;
+            // The list's end: `[]`, or the tail of an improper list.
+            end if depth < MAX_DEPTH => {
+                shaped(cur, end, out, depth + 1)?;
                 break;
             }
-            Shape::Map(n) if depth < MAX_DEPTH => {
-                map(cur, n, out, depth + 1)?;
-                break;
-            }
-            end => {
-                leaf(end, out)?;
-                break;
-            }
+            _ => return None,
         }
     }
     out.buf[count_at..count_at + 2].copy_from_slice(&cells.to_le_bytes());
@@ -688,7 +693,7 @@ impl<'v> TermView<'v> for View<'v> {
 
     fn pid(self) -> Option<(u32, u32)> {
         match self.node() {
-            Node::Pid(p) => Some((p & 0xFFFF, p >> 16)),
+            Node::Pid(p) => Some(crate::record::compact_pid_numbers(p)),
             _ => None,
         }
     }
@@ -727,7 +732,7 @@ impl<'v> TermView<'v> for View<'v> {
     fn runtime(self, out: &mut Out<'_>) {
         // As the NIF prints them.
         match self.node() {
-            Node::Pid(p) => out.push_pid((p & 0xFFFF, p >> 16)),
+            Node::Pid(p) => out.push_pid(crate::record::compact_pid_numbers(p)),
             Node::Opaque(o) => out.push_str(o.text()),
             _ => {}
         }

@@ -31,8 +31,10 @@ pub(crate) mod atoms {
         __struct__, running, stopping, stopped, failed,
         custom, span_start, span_stop, telemetry,
         dir, node, otp_release, segment_bytes, max_bytes, buffer_bytes, flush_ms, capture,
-        redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers, term_access_api, clock_monotonic,
-        events, committed, dropped, dropped_full, dropped_budget, values_shed, bytes, segments, rate, state,
+        redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers,
+        term_access_api, clock_monotonic,
+        events, committed, dropped, dropped_full, dropped_budget, values_shed, bytes, segments,
+        rate, state,
         last_error, stop_reason, requested, event_limit, time_limit,
     }
 }
@@ -181,7 +183,7 @@ impl Resolve for EnvResolver {
     }
 
     fn atom_text(&mut self, index: u32) -> Option<String> {
-        let word = u64::from(index) << 6 | scope_recorder::record::ATOM_TAG;
+        let word = scope_recorder::record::atom_word(index);
         // The renderer's own read of an atom (`TermView::with_atom`): what a value rendered
         // in the traced process would have shown.
         self.env.run(|env| {

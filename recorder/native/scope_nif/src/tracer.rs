@@ -498,7 +498,10 @@ fn trace_mfa<'a>(
         && (kind != Kind::Call || args.is_some())
         && h.rec.lane_under_pressure(lane)
     {
-        if let Some((p, m)) = compact_local(pid).and_then(|w| compact_mfa(w, m)) {
+        if let Some((p, m)) = match pid {
+            RawPid::Word(w) => compact_mfa(w, m),
+            RawPid::Numbers { .. } => None,
+        } {
             if push_compact_mfa(&h.rec, lane, (kind, ts, p, m), 0, shed_value) {
                 shed(&h.rec, lane);
             }
@@ -547,15 +550,6 @@ fn shed_message(vbuf: &mut [u8], msg: Raw<'_>, bound: usize) -> Option<(usize, b
     copy_value(msg, COPY_HASH_ONLY, &mut vbuf[..bound])
         .map(|n| (n, false))
         .or(Some((0, true)))
-}
-
-/// A local pid's word, if it is one.
-#[inline(always)]
-fn compact_local(pid: RawPid) -> Option<u64> {
-    match pid {
-        RawPid::Word(w) => Some(w),
-        RawPid::Numbers { .. } => None,
-    }
 }
 
 /// A local process's pid word and `{M, F, A}` as a compact record holds them, if they fit
