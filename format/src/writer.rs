@@ -21,6 +21,10 @@ use crate::{footer, segment_name};
 /// Dictionary chunks are cut at this raw size (well under the reader's limit).
 const DICT_CHUNK_BYTES: usize = 4 << 20;
 
+/// zstd's shortest match the writer looks for (zstd's own minimum is 3; its fast levels
+/// use 5–6).
+const MIN_MATCH: u32 = 4;
+
 /// Writer settings.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -40,7 +44,8 @@ pub struct WriterConfig {
     pub chunk_bytes: usize,
     /// Cut a chunk at this many events. Default 32768.
     pub chunk_events: usize,
-    /// zstd level. Default 1 (fast; columns already compress well).
+    /// zstd level. Default 1 (fast; columns already compress well). Whatever the level,
+    /// matches as short as 4 bytes are looked for.
     pub zstd_level: i32,
     /// Random per recorder start.
     pub run_id: u64,
@@ -190,7 +195,14 @@ impl TraceWriter {
         let next_segment = list_segments(&node_dir)?
             .last()
             .map_or(1, |(seq, _)| seq.saturating_add(1));
-        let compressor = zstd::bulk::Compressor::new(config.zstd_level)
+        let mut compressor = zstd::bulk::Compressor::new(config.zstd_level)
+            .map_err(|e| Error::InvalidConfig(format!("zstd: {e}")))?;
+        // The columns are runs of 1–4 byte fields: at the fast levels zstd looks for matches
+        // of 5–6 bytes and stores a 4-byte zero hash or a repeated short value as literals
+        // (a recorded ping-pong with values: 4.17 → 3.88 bytes per event; calls with values
+        // 2.97 → 1.29).
+        compressor
+            .set_parameter(zstd::zstd_safe::CParameter::MinMatch(MIN_MATCH))
             .map_err(|e| Error::InvalidConfig(format!("zstd: {e}")))?;
         Ok(TraceWriter {
             config,

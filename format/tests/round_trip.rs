@@ -233,3 +233,31 @@ fn chunks_stay_under_the_readers_limit_whatever_the_events_hold() {
     }
     assert_eq!(trace.events().count(), n);
 }
+
+/// Calls of one function whose argument counts down (`f(399_999)`, `f(399_998)`, …, the
+/// argument list stored as its bare elements, as the recorder does): the values differ in
+/// their last digits, and a chunk should cost about those. zstd's level 1 looks for matches
+/// of 6 bytes and kept every value as literals: 2.36 bytes per event here, against 0.48
+/// with matches of 4 bytes, which the writer asks for.
+#[test]
+fn short_values_that_differ_a_little_compress_to_their_differences() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = WriterConfig::new(dir.path(), "calls@host");
+    config.clock = anchor;
+    let mut w = TraceWriter::create(config).unwrap();
+    let mfa = Mfa {
+        module: Sym::from("Elixir.Bench.Work"),
+        function: Sym::from("f"),
+        arity: 1,
+    };
+    let n = 40_000;
+    for i in 0..n {
+        let mut call = Event::new(i64::from(i) * 250, 1, Kind::Call, Pid::local(104, 0));
+        call.mfa = Some(mfa.clone());
+        call.value = Some(Value::text(&(399_999 - i).to_string()));
+        w.push(&call).unwrap();
+    }
+    let stats = w.close().unwrap();
+    let per_event = stats.stored_bytes as f64 / f64::from(n);
+    assert!(per_event < 1.0, "{per_event:.2} bytes per event");
+}
