@@ -11,9 +11,8 @@
 //! failed copy costs at most the bound's worth of writes, so a value still never costs more
 //! than twice its bound to capture.
 //!
-//! In a record, a value whose first byte is [`COPY_TERM`], [`COPY_ELEMENTS`] or
-//! [`COPY_HASH_ONLY`] is a copy (rendered text is UTF-8, which never holds 0xFD–0xFF); copies
-//! exist only in rings,
+//! In a record, a value whose first byte is [`COPY_TERM`] or [`COPY_ELEMENTS`] is a copy
+//! (rendered text is UTF-8, which never holds 0xFE or 0xFF); copies exist only in rings,
 //! never on disk. After [`COPY_TERM`], one node; after [`COPY_ELEMENTS`], the elements of a
 //! proper list, one node each to the end of the value (an argument list: no list header and
 //! no `[]`, so a call's one-integer arguments take 6 bytes and its record fits 32). Nodes,
@@ -45,17 +44,11 @@ pub const COPY_TERM: u8 = 0xFF;
 /// First byte of a copied list rendered as its elements ([`render_elements`]: call
 /// arguments).
 pub const COPY_ELEMENTS: u8 = 0xFE;
-/// First byte of a copied message kept only for its hash: its value was shed under pressure
-/// (`Recorder::lane_under_pressure`) and is written empty and marked truncated.
-pub const COPY_HASH_ONLY: u8 = 0xFD;
 
 /// Whether a record's value bytes are a copy rather than rendered text.
 #[inline]
 pub fn is_copy(value: &[u8]) -> bool {
-    matches!(
-        value.first(),
-        Some(&COPY_TERM | &COPY_ELEMENTS | &COPY_HASH_ONLY)
-    )
+    matches!(value.first(), Some(&COPY_TERM | &COPY_ELEMENTS))
 }
 
 const NIL: u8 = 0;
@@ -387,8 +380,7 @@ impl CopyRenderer {
     }
 
     /// Renders the copy `bytes` (marker first) as the traced process would have rendered the
-    /// term, at most `limit` bytes (none for [`COPY_HASH_ONLY`]): the text and whether it was
-    /// cut at the limit, and when
+    /// term, at most `limit` bytes: the text and whether it was cut at the limit, and when
     /// `hash` asks, the term's message hash (`msg_hash::message_hash`). `atom_text` gives an
     /// atom's text by index, exactly as the traced process would have seen it (`None`:
     /// unreadable). `None` if `bytes` is not a well-formed copy.
@@ -404,12 +396,9 @@ impl CopyRenderer {
         hash: bool,
     ) -> Option<Rendered<'_>> {
         let (&marker, body) = bytes.split_first()?;
-        let limit = match marker {
-            COPY_TERM | COPY_ELEMENTS => limit,
-            // Nothing of it is kept: rendered to nothing, and so marked truncated.
-            COPY_HASH_ONLY => 0,
-            _ => return None,
-        };
+        if !matches!(marker, COPY_TERM | COPY_ELEMENTS) {
+            return None;
+        }
         self.nodes.clear();
         self.kids.clear();
         self.pending.clear();
@@ -1001,19 +990,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn a_message_kept_for_its_hash_renders_to_nothing_truncated() {
-        let t = T::Tuple(vec![T::Atom("ping"), T::Map(vec![(T::Atom("a"), T::Ref)])]);
-        let mut buf = vec![0u8; 256];
-        let n = copy_value(V::Term(&t), COPY_HASH_ONLY, &mut buf).unwrap();
-        assert!(is_copy(&buf[..n]));
-        let mut r = CopyRenderer::new();
-        let mut text = |i: u32| ATOMS.get(i as usize).map(|s| s.to_string());
-        let out = r.render(&buf[..n], 256, &mut text, true).unwrap();
-        assert_eq!((out.text, out.truncated), (&b""[..], true));
-        assert_eq!(out.hash, Some(crate::msg_hash::message_hash(V::Term(&t))));
     }
 
     #[test]

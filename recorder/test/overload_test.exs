@@ -92,4 +92,50 @@ defmodule ElixirScope.OverloadTest do
     assert stats.values_shed > 0
     assert TraceFiles.summary(small).empty_truncated == stats.values_shed
   end
+
+  test "messages whose values are shed still pair a send with its receive" do
+    dir = TraceFiles.tmp_dir("overload_messages")
+    # Rings of 2 MiB: the writer renders these messages slower than the process sends them,
+    # falls behind, and the process sheds values, with room left for the shed records.
+    {:ok, _} = ElixirScope.start(dir: Path.join(dir, "trace"), buffer_bytes: 2_097_152)
+    uri = URI.parse("https://user@example.com:8443/path/to/resource?query=1#frag")
+    n = 20_000
+
+    worker =
+      spawn(fn ->
+        receive do
+          :go -> :ok
+        end
+
+        for port <- 1..n do
+          send(self(), {:update, %{uri | port: port}})
+
+          receive do
+            {:update, _} -> :ok
+          end
+        end
+      end)
+
+    :ok = ElixirScope.trace(worker, messages: true, procs: false)
+    ref = Process.monitor(worker)
+    send(worker, :go)
+    assert_receive {:DOWN, ^ref, _, _, _}, 10_000
+    {:ok, stats} = ElixirScope.stop()
+
+    assert stats.values_shed > 0, "the writer fell behind these messages"
+    {_summary, events} = TraceFiles.read(dir)
+    hashes = fn kind -> for %{kind: ^kind, hash: h} <- events, do: h end
+    sends = hashes.(:send)
+    receives = hashes.(:receive)
+    # The n messages, and the receive of :go.
+    assert length(sends) + length(receives) == 2 * n + 1 - stats.dropped
+    # Each message hashes apart (the port differs), so pairing is exact: a receive without
+    # its send is :go's, or one whose send was dropped (none, with rings this size, here).
+    assert length(Enum.uniq(sends)) == length(sends)
+    unmatched = Enum.sort(receives) -- Enum.sort(sends)
+    assert length(unmatched) <= stats.dropped + 1
+
+    shed = Enum.count(events, &(&1.value == "" and &1.truncated))
+    assert shed == stats.values_shed
+  end
 end

@@ -12,7 +12,7 @@ use scope_recorder::record::{
 };
 use scope_recorder::recorder::Recorder;
 use scope_recorder::render::{render, render_elements, Out};
-use scope_recorder::term_copy::{copy_value, COPY_ELEMENTS, COPY_HASH_ONLY, COPY_TERM};
+use scope_recorder::term_copy::{copy_value, COPY_ELEMENTS, COPY_TERM};
 
 use crate::atoms;
 use crate::term_view::{compact_local_pid, external_pid, word, Raw};
@@ -414,20 +414,22 @@ fn trace_message<'a>(
                     return;
                 }
                 (Some(peer), Some(n)) => {
+                    if h.rec.lane_under_pressure(lane) {
+                        // Hashed here: a copy for the writer to hash would take the ring
+                        // space and the writer's time that shedding is to spare.
+                        if publish(&h.rec, lane, COMPACT_RECORD, |buf| {
+                            encode_compact_message(buf, kind, ts, me, (peer, hash_of), shed_value)
+                        }) {
+                            shed(&h.rec, lane);
+                        }
+                        return;
+                    }
                     // A copied message is hashed by the writer (`record::HASH_FROM_COPY`).
-                    let pressed = h.rec.lane_under_pressure(lane);
-                    let taken = publish(&h.rec, lane, COMPACT_RECORD + n, |buf| {
+                    publish(&h.rec, lane, COMPACT_RECORD + n, |buf| {
                         encode_compact_message(buf, kind, ts, me, (peer, hash_of), |v| {
-                            if pressed {
-                                shed_message(v, msg, n)
-                            } else {
-                                capture_value(v, Capture::Term(msg), n)
-                            }
+                            capture_value(v, Capture::Term(msg), n)
                         })
                     });
-                    if taken && pressed {
-                        shed(&h.rec, lane);
-                    }
                     return;
                 }
                 (None, _) => {}
@@ -533,23 +535,12 @@ fn trace_mfa<'a>(
 /// The writer is behind on lane `lane` (`Recorder::lane_under_pressure`): the event is kept
 /// and its value left out, counted. Rendering copied values costs the writer most, so this
 /// lets it catch up rather than see the ring fill and whole events dropped. A message is
-/// still copied, for the hash that pairs a send with its receive ([`shed_message`]).
+/// still hashed, here, so that a send pairs with its receive.
 #[cold]
 fn shed(rec: &Recorder, lane: usize) {
     rec.lanes[lane]
         .values_shed
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// A message's value shed under pressure: its copy marked [`COPY_HASH_ONLY`], from which the
-/// writer takes the hash (and writes the value empty, marked truncated); when it cannot be
-/// copied, the empty truncated value itself (the hash is then taken here).
-#[cold]
-fn shed_message(vbuf: &mut [u8], msg: Raw<'_>, bound: usize) -> Option<(usize, bool)> {
-    let bound = bound.min(vbuf.len());
-    copy_value(msg, COPY_HASH_ONLY, &mut vbuf[..bound])
-        .map(|n| (n, false))
-        .or(Some((0, true)))
 }
 
 /// A local process's pid word and `{M, F, A}` as a compact record holds them, if they fit
