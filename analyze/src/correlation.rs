@@ -5,9 +5,12 @@
 //! parent); spans whose parent chain leads to it, and telemetry or custom events carrying
 //! one of those span ids, belong to it. What it caused is found by following activity:
 //! - a process's activity inside a span is the span's window in that process;
-//! - a message sent from an activity starts activity in its receiver: from the receive to
-//!   the end of the callback that handled it (the receiver's next traced callback, and the
-//!   reply sent right after it), or to the receiver's next send back, or just the receive;
+//! - a message sent from an activity starts activity in its receiver: the receive, and the
+//!   GenServer callback that took the message out of the mailbox (callbacks take messages
+//!   in the order they arrived, so a message queued behind others is handled by a later
+//!   callback than the next one: `mailbox::handlers`) with the reply sent right after it;
+//!   in a process without traced callbacks, from the receive to its next send back to the
+//!   sender, or just the receive;
 //! - a process spawned from an activity belongs to the request for its whole life.
 //!
 //! Following stops after [`MAX_HOPS`] messages or spawns from the root.
@@ -70,8 +73,12 @@ struct Index<'a> {
     /// Per process: its rows in order.
     by_pid: Vec<Vec<usize>>,
     paired_by_send: HashMap<usize, usize>,
-    /// Per process: its GenServer callback spans (monotonic start, end).
-    callbacks: Vec<Vec<(i64, i64)>>,
+    /// Receive row → the `call` row of the callback that handled that message.
+    handler: HashMap<usize, usize>,
+    /// A callback's `call` row → its end (monotonic).
+    callback_end: HashMap<usize, i64>,
+    /// Processes that ran traced GenServer callbacks.
+    has_callbacks: Vec<bool>,
     last_ts: Vec<i64>,
 }
 
@@ -110,10 +117,12 @@ impl<'a> Index<'a> {
             by_pid[p].push(i);
             last_ts[p] = last_ts[p].max(rows.ts[i]);
         }
-        let mut callbacks: Vec<Vec<(i64, i64)>> = vec![Vec::new(); rows.pids.len()];
+        let mut has_callbacks = vec![false; rows.pids.len()];
+        let mut callback_end = HashMap::new();
         for s in &spans.spans {
             if crate::mailbox::is_callback(rows, s.mfa) {
-                callbacks[s.pid as usize].push((s.start_ts, s.end_ts));
+                has_callbacks[s.pid as usize] = true;
+                callback_end.insert(s.call, s.end_ts);
             }
         }
         Index {
@@ -123,7 +132,9 @@ impl<'a> Index<'a> {
             tagged,
             by_pid,
             paired_by_send: msgs.pairs.iter().map(|p| (p.send, p.receive)).collect(),
-            callbacks,
+            handler: crate::mailbox::handlers(rows, msgs),
+            callback_end,
+            has_callbacks,
             last_ts,
         }
     }
@@ -167,24 +178,34 @@ impl<'a> Index<'a> {
         self.rows.kind[j] == Some(Kind::Send) && self.rows.peer[j].is_none_or(|p| p == sender)
     }
 
-    /// Where process `q`'s handling of the message received at row `recv` ends.
-    fn end_of_handling(&self, q: u32, recv: usize, sender: u32) -> i64 {
+    /// The window in which process `q` handled the message it received at row `recv` from
+    /// `sender`: the callback that took it out of the mailbox and the reply sent right
+    /// after it; without traced callbacks, from the receive to `q`'s next send back to
+    /// `sender`; else (a message still queued, or a reply a callback awaited) nothing.
+    fn handling(&self, q: u32, recv: usize, sender: u32) -> Option<(i64, i64)> {
         let rows = self.rows;
-        let tr = rows.ts[recv];
         let list = &self.by_pid[q as usize];
-        let cbs = &self.callbacks[q as usize];
-        if let Some(&(_, end)) = cbs.get(cbs.partition_point(|c| c.0 < tr)) {
+        if let Some(&call) = self.handler.get(&recv) {
+            let end = self
+                .callback_end
+                .get(&call)
+                .copied()
+                .unwrap_or(rows.ts[call]);
             // A GenServer replies right after its callback returns.
             let next = list.partition_point(|&j| rows.ts[j] <= end);
-            return match list.get(next) {
+            let to = match list.get(next) {
                 Some(&j) if self.is_reply(j, sender) => rows.ts[j],
                 _ => end,
             };
+            return Some((rows.ts[call], to));
+        }
+        if self.has_callbacks[q as usize] {
+            return None;
         }
         list[list.partition_point(|&j| j <= recv)..]
             .iter()
             .find(|&&j| rows.kind[j] == Some(Kind::Send) && rows.peer[j] == Some(sender))
-            .map_or(tr, |&j| rows.ts[j])
+            .map(|&j| (rows.ts[recv], rows.ts[j]))
     }
 
     /// Everything spans `ids` did and caused.
@@ -230,12 +251,21 @@ impl<'a> Index<'a> {
                         }
                         if let Some(&recv) = self.paired_by_send.get(&j) {
                             let q = rows.pid[recv];
+                            // The receive itself, whether or not anything handled it.
                             queue.push_back(Activity {
                                 pid: q,
                                 from: rows.ts[recv],
-                                to: self.end_of_handling(q, recv, a.pid),
+                                to: rows.ts[recv],
                                 hops: a.hops + 1,
                             });
+                            if let Some((from, to)) = self.handling(q, recv, a.pid) {
+                                queue.push_back(Activity {
+                                    pid: q,
+                                    from,
+                                    to,
+                                    hops: a.hops + 1,
+                                });
+                            }
                         }
                     }
                     Some(Kind::Spawn) if a.hops < MAX_HOPS => {

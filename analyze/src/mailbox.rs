@@ -7,14 +7,18 @@
 //! messages delivered − callbacks started; it needs those callbacks traced (trace the
 //! module with `calls:`), and processes without them are not judged. A reply to a call the
 //! process itself made from a callback (it sent to A, then receives from A while that
-//! callback runs) is taken out by that call, not by a callback, and is not counted.
+//! callback runs) is taken out by that call, not by a callback, and is not counted; so is,
+//! for each message the callback sent to a process whose receive is not in the trace (the
+//! code server, say), one message from a sender not in the trace while it runs, and a
+//! receive of `:timeout` with no send in the trace while it runs: how the BEAM traces a
+//! `receive … after` that timed out (a sleep), told apart only when values are captured.
 //!
 //! Slow handling: for a message from A paired with its send, the gap until the receiver
 //! next sends to A (its reply) — per process, gaps whose modified z-score of log-gap is
 //! above the threshold, among at least `min_samples` gaps. When the trace has GenServer
 //! callbacks, only processes running them are judged; a messages-only trace judges all.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use scope_format::Kind;
 
@@ -28,6 +32,111 @@ pub(crate) fn is_callback(rows: &Rows, mfa: u32) -> bool {
     crate::genserver::is_message_callback(rows.mfas.get(mfa))
 }
 
+/// What happens to a process's mailbox at a row ([`walk`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// A message put in: a receive, unless it is the reply a running callback awaits.
+    Arrive,
+    /// A message taken out: a GenServer message callback starting.
+    Take,
+    /// The process exited: whatever was queued is gone.
+    Clear,
+}
+
+/// Per process, what [`walk`] needs to tell a reply from a message for later.
+#[derive(Default)]
+struct Caller {
+    /// Processes the running callback sent to (by pid, or found by the send's pairing:
+    /// a registered name, an alias).
+    sent_since_callback: HashSet<u32>,
+    /// Sends of the running callback whose receive is not in the trace (an untraced
+    /// server, such as the code server a first call of a module asks): each may be
+    /// answered by one message whose send is not in the trace either.
+    untraced_since_callback: u32,
+    /// Callbacks running (a callback can call into another traced callback).
+    in_callback: u32,
+}
+
+/// The rows in order, as steps of their process's mailbox: `f(pid, row, step)`.
+fn walk(rows: &Rows, msgs: &Messages, mut f: impl FnMut(u32, usize, Step)) {
+    let sender_of: HashMap<usize, u32> = msgs.pairs.iter().map(|p| (p.receive, p.sender)).collect();
+    let receiver_of: HashMap<usize, u32> =
+        msgs.pairs.iter().map(|p| (p.send, p.receiver)).collect();
+    let mut callers: HashMap<u32, Caller> = HashMap::new();
+    for i in 0..rows.len() {
+        let p = rows.pid[i];
+        match rows.kind[i] {
+            Some(Kind::Call) if rows.mfa[i].is_some_and(|m| is_callback(rows, m)) => {
+                let c = callers.entry(p).or_default();
+                c.sent_since_callback.clear();
+                c.untraced_since_callback = 0;
+                c.in_callback += 1;
+                f(p, i, Step::Take);
+            }
+            Some(Kind::ReturnFrom | Kind::ExceptionFrom)
+                if rows.mfa[i].is_some_and(|m| is_callback(rows, m)) =>
+            {
+                let c = callers.entry(p).or_default();
+                c.in_callback = c.in_callback.saturating_sub(1);
+            }
+            Some(Kind::Send) => {
+                let c = callers.entry(p).or_default();
+                if let Some(to) = receiver_of.get(&i).copied().or(rows.peer[i]) {
+                    c.sent_since_callback.insert(to);
+                }
+                if !receiver_of.contains_key(&i) {
+                    c.untraced_since_callback += 1;
+                }
+            }
+            Some(Kind::Receive) => {
+                let c = callers.entry(p).or_default();
+                if c.in_callback > 0 {
+                    match sender_of.get(&i) {
+                        // A reply, taken by the call that awaited it.
+                        Some(s) if c.sent_since_callback.contains(s) => continue,
+                        // A `receive … after` in the callback (a sleep) that timed out: the
+                        // BEAM traces it as a receive of `timeout`, and only a captured value
+                        // tells it from a message. (The server loop's own timeout, outside
+                        // callbacks, is taken by `handle_info/2` like a message.)
+                        None if rows.value[i].as_deref() == Some(":timeout") => continue,
+                        None if c.untraced_since_callback > 0 => {
+                            c.untraced_since_callback -= 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                }
+                f(p, i, Step::Arrive);
+            }
+            Some(Kind::Exit) => f(p, i, Step::Clear),
+            _ => {}
+        }
+    }
+}
+
+/// Which callback took each message out of its receiver's mailbox: a GenServer takes its
+/// messages in the order they arrived, one callback each (the model [`growth`] counts
+/// with). Receive row → the row of that callback's `call`; messages still queued at the
+/// end, replies awaited by a callback and receives of processes without traced callbacks
+/// have none.
+pub(crate) fn handlers(rows: &Rows, msgs: &Messages) -> HashMap<usize, usize> {
+    let mut queues: HashMap<u32, VecDeque<usize>> = HashMap::new();
+    let mut out = HashMap::new();
+    walk(rows, msgs, |p, i, step| {
+        let q = queues.entry(p).or_default();
+        match step {
+            Step::Arrive => q.push_back(i),
+            Step::Take => {
+                if let Some(r) = q.pop_front() {
+                    out.insert(r, i);
+                }
+            }
+            Step::Clear => q.clear(),
+        }
+    });
+    out
+}
+
 #[derive(Default)]
 struct Box_ {
     backlog: i64,
@@ -38,66 +147,38 @@ struct Box_ {
     peak_start: usize,
     arrivals: u64,
     taken: u64,
-    sent_since_callback: HashSet<u32>,
-    /// Callbacks running (a callback can call into another traced callback).
-    in_callback: u32,
     consumes: bool,
 }
 
 /// Processes whose backlog reached `min_backlog`.
 pub fn growth(rows: &Rows, msgs: &Messages, t: &Thresholds) -> Vec<Anomaly> {
-    let sender_of: HashMap<usize, u32> = msgs.pairs.iter().map(|p| (p.receive, p.sender)).collect();
     let mut boxes: HashMap<u32, Box_> = HashMap::new();
-    for i in 0..rows.len() {
-        let p = rows.pid[i];
-        match rows.kind[i] {
-            Some(Kind::Call) if rows.mfa[i].is_some_and(|m| is_callback(rows, m)) => {
-                let b = boxes.entry(p).or_default();
-                b.consumes = true;
-                b.taken += 1;
-                b.backlog = (b.backlog - 1).max(0);
-                b.sent_since_callback.clear();
-                b.in_callback += 1;
-            }
-            Some(Kind::ReturnFrom | Kind::ExceptionFrom)
-                if rows.mfa[i].is_some_and(|m| is_callback(rows, m)) =>
-            {
-                let b = boxes.entry(p).or_default();
-                b.in_callback = b.in_callback.saturating_sub(1);
-            }
-            Some(Kind::Send) => {
-                if let Some(to) = rows.peer[i] {
-                    boxes.entry(p).or_default().sent_since_callback.insert(to);
-                }
-            }
-            Some(Kind::Receive) => {
-                let b = boxes.entry(p).or_default();
-                if b.in_callback > 0
-                    && sender_of
-                        .get(&i)
-                        .is_some_and(|s| b.sent_since_callback.contains(s))
-                {
-                    continue; // a reply, taken by the call that awaited it
-                }
-                b.arrivals += 1;
-                if b.backlog == 0 {
-                    b.growth_start = i;
-                }
-                b.backlog += 1;
-                if b.backlog > b.peak {
-                    b.peak = b.backlog;
-                    b.peak_row = i;
-                    b.peak_start = b.growth_start;
-                }
-            }
-            Some(Kind::Exit) => {
-                if let Some(b) = boxes.get_mut(&p) {
-                    b.backlog = 0;
-                }
-            }
-            _ => {}
+    walk(rows, msgs, |p, i, step| match step {
+        Step::Take => {
+            let b = boxes.entry(p).or_default();
+            b.consumes = true;
+            b.taken += 1;
+            b.backlog = (b.backlog - 1).max(0);
         }
-    }
+        Step::Arrive => {
+            let b = boxes.entry(p).or_default();
+            b.arrivals += 1;
+            if b.backlog == 0 {
+                b.growth_start = i;
+            }
+            b.backlog += 1;
+            if b.backlog > b.peak {
+                b.peak = b.backlog;
+                b.peak_row = i;
+                b.peak_start = b.growth_start;
+            }
+        }
+        Step::Clear => {
+            if let Some(b) = boxes.get_mut(&p) {
+                b.backlog = 0;
+            }
+        }
+    });
     let mut out = Vec::new();
     let mut pids: Vec<_> = boxes.keys().copied().collect();
     pids.sort_unstable();

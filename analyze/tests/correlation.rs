@@ -80,3 +80,95 @@ fn span_ids_repeat_across_nodes_and_stay_apart() {
     let got: Vec<_> = r.iter().map(|q| (q.name.as_str(), q.duration_ns)).collect();
     assert_eq!(got, vec![("a-req", Some(10_000)), ("b-req", Some(20_000))]);
 }
+
+#[test]
+fn a_message_queued_behind_others_starts_activity_in_the_callback_that_took_it() {
+    let mut ev = vec![
+        // GenServer 2 is busy with 7's call when 5's and then the request's messages arrive.
+        send(1, 7, 2, 700),
+        recv(2, 2, 700),
+        call(3, 2, "handle_call", 3),
+        send(4, 5, 2, 800),
+        recv(5, 2, 800),
+        span_start(0, 1, "checkout", 10, 0),
+        send(6, 1, 2, 100),
+        recv(7, 2, 100),
+        ret(20, 2, "handle_call", 3),
+        send(21, 2, 7, 701),
+        // 5's message first: what 2 does for it is not the request's.
+        call(22, 2, "handle_call", 3),
+        send(23, 2, 9, 300),
+        recv(24, 9, 300),
+        ret(30, 2, "handle_call", 3),
+        send(31, 2, 5, 801),
+        // Then the request's.
+        call(40, 2, "handle_call", 3),
+        send(42, 2, 8, 302),
+        recv(43, 8, 302),
+        ret(50, 2, "handle_call", 3),
+        send(51, 2, 1, 101),
+        recv(52, 1, 101),
+        span_stop(100, 1, "checkout", 10, 0),
+    ];
+    ev.sort_by_key(|e| e.ts);
+    let (_d, path) = support::write_events(&ev);
+    let (_, rows) = support::load(&path);
+    let s = spans::pair(&rows);
+    let m = messages::pair(&rows);
+    let r = correlation::requests(&rows, &s, &m);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].processes, vec!["<0.1.0>", "<0.2.0>", "<0.8.0>"]);
+    assert_eq!(r[0].messages, 3, "1→2, 2→8, 2→1");
+    // Its events: 1's span, send and reply; 2's receive and the callback that took it, with
+    // its send to 8 and the reply; 8's receive.
+    let c = correlation::caused_by(&rows, &s, &m, 10, None).unwrap();
+    let ts: Vec<i64> = c.rows.iter().map(|&i| rows.ts[i] / 1000).collect();
+    assert_eq!(ts, vec![0, 6, 7, 40, 42, 43, 50, 51, 52, 100]);
+}
+
+#[test]
+fn replies_from_untraced_servers_and_receive_timeouts_are_not_queued_messages() {
+    let timeout = |us, pid| {
+        let mut e = recv(us, pid, 0x7153);
+        e.value = Some(scope_format::Value::text(":timeout"));
+        e
+    };
+    let mut ev = vec![
+        // 2's first callback asks the (untraced) code server, gets its answer, then sleeps
+        // (`receive … after`, traced as a receive of `timeout`).
+        send(1, 7, 2, 700),
+        recv(2, 2, 700),
+        call(3, 2, "handle_call", 3),
+        send_to_name(4, 2, "code_server", 710),
+        recv(5, 2, 711),
+        timeout(9, 2),
+        ret(10, 2, "handle_call", 3),
+        send(11, 2, 7, 701),
+        // The request's message, to 2 idle: its next callback takes it.
+        span_start(20, 1, "checkout", 10, 0),
+        send(21, 1, 2, 100),
+        recv(22, 2, 100),
+        call(23, 2, "handle_call", 3),
+        send(24, 2, 8, 302),
+        recv(25, 8, 302),
+        ret(30, 2, "handle_call", 3),
+        send(31, 2, 1, 101),
+        recv(32, 1, 101),
+        span_stop(40, 1, "checkout", 10, 0),
+        // Then 5's, whose callback is not the request's.
+        send(50, 5, 2, 800),
+        recv(51, 2, 800),
+        call(52, 2, "handle_call", 3),
+        send(53, 2, 9, 303),
+        recv(54, 9, 303),
+        ret(60, 2, "handle_call", 3),
+    ];
+    ev.sort_by_key(|e| e.ts);
+    let (_d, path) = support::write_events(&ev);
+    let (_, rows) = support::load(&path);
+    let s = spans::pair(&rows);
+    let m = messages::pair(&rows);
+    let r = correlation::requests(&rows, &s, &m);
+    assert_eq!(r[0].processes, vec!["<0.1.0>", "<0.2.0>", "<0.8.0>"]);
+    assert_eq!(r[0].messages, 3, "1→2, 2→8, 2→1");
+}
