@@ -25,6 +25,8 @@ pub const MAX_NODES: usize = 48;
 /// Most bytes of a binary hashed (its length is hashed too).
 pub const MAX_BINARY: usize = 64;
 const MAX_DEPTH: usize = 16;
+/// Maps with more keys are hashed by their size only.
+const MAX_MAP_KEYS: usize = 32;
 
 /// The hash of message `t`.
 pub fn message_hash<'a, T: TermView<'a> + 'a>(t: T) -> u32 {
@@ -84,6 +86,79 @@ impl LeafTupleHash {
     }
 
     pub fn finish(self) -> u32 {
+        self.0.finish()
+    }
+}
+
+/// [`message_hash`] fed a term's subterms one by one, in the order the walk visits them
+/// (each container, then its children; a map's keys and values alternating; a list's heads,
+/// then its tail), by a reader that is going through the term anyway: the writer thread
+/// decoding a term copy (`term_copy.rs`) takes the hash on the way instead of walking the
+/// decoded copy again. The reader asks [`Self::enter`] before each subterm whether the
+/// walk looks at it, and after each child of a container whether the walk goes on
+/// ([`Self::spent`]); then it gives the same hash (tested against [`message_hash`]).
+#[derive(Debug)]
+pub struct HashFeed(Hasher);
+
+impl Default for HashFeed {
+    fn default() -> Self {
+        HashFeed(Hasher {
+            h: 0,
+            budget: MAX_NODES,
+        })
+    }
+}
+
+impl HashFeed {
+    /// A subterm at `depth` (the message is at 0): whether the walk looks at it and, for a
+    /// container, into it. False once the budget is spent or past the depth bound.
+    #[inline(always)]
+    pub fn enter(&mut self, depth: usize) -> bool {
+        self.0.visit(depth)
+    }
+
+    /// Whether the budget is spent: a container the walk is in takes no more children
+    /// (a map's value still gets its [`Self::enter`] after its key spent it).
+    #[inline(always)]
+    pub fn spent(&self) -> bool {
+        self.0.budget == 0
+    }
+
+    #[inline(always)]
+    pub fn leaf(&mut self, leaf: Leaf) {
+        self.0.leaf(leaf);
+    }
+
+    /// A port, reference or fun.
+    pub fn opaque(&mut self) {
+        self.0.mix(Word::Opaque, 0);
+    }
+
+    pub fn float(&mut self, f: f64) {
+        self.0.mix(Word::Float, f.to_bits());
+    }
+
+    pub fn binary(&mut self, b: &[u8]) {
+        self.0.mix(Word::Binary, b.len() as u64);
+        self.0.chunks(&b[..b.len().min(MAX_BINARY)]);
+    }
+
+    pub fn tuple(&mut self, len: usize) {
+        self.0.mix(Word::Tuple, len as u64);
+    }
+
+    /// A list's first cell (its heads and tail follow).
+    pub fn cons(&mut self) {
+        self.0.mix(Word::Cons, 0);
+    }
+
+    /// A map of `size` entries: whether the walk looks at its entries (not above 32).
+    pub fn map(&mut self, size: usize) -> bool {
+        self.0.mix(Word::Map, size as u64);
+        size <= MAX_MAP_KEYS
+    }
+
+    pub fn finish(&self) -> u32 {
         self.0.finish()
     }
 }
@@ -250,7 +325,7 @@ impl Hasher {
                 self.mix(Word::Map, size as u64);
                 // Above 32 keys a map is a hash trie whose order follows each node's own
                 // hash of its keys (pids, refs): only the size is node-independent.
-                if size > 32 {
+                if size > MAX_MAP_KEYS {
                     return;
                 }
                 t.map_entries(&mut |k, v| {

@@ -34,6 +34,7 @@
 
 use std::collections::HashMap;
 
+use crate::msg_hash::{HashFeed, Leaf};
 use crate::render::{
     render, render_elements, Out, TermKind, TermView, FUNCTION_TEXT, MAX_DEPTH, PORT_TEXT,
     REFERENCE_TEXT,
@@ -413,21 +414,23 @@ impl CopyRenderer {
             pending: &mut self.pending,
             atoms: &mut self.atoms,
             atom_text,
+            feed: HashFeed::default(),
         };
         let root = if marker == COPY_ELEMENTS {
             while parser.at < body.len() {
-                let head = parser.node(1)?;
+                let head = parser.node(1, false)?;
                 parser.pending.push(head);
             }
             let tail = parser.push(Node::Nil)?;
             parser.cells(0, tail)?
         } else {
-            let root = parser.node(0)?;
+            let root = parser.node(0, hash)?;
             if parser.at != body.len() {
                 return None;
             }
             root
         };
+        let hash = hash.then(|| parser.feed.finish());
         // Grown once to the limit, never cleared: `Out` writes before it reads.
         if self.text.len() < limit {
             self.text.resize(limit, 0);
@@ -441,7 +444,6 @@ impl CopyRenderer {
             },
             ix: root,
         };
-        let hash = hash.then(|| crate::msg_hash::message_hash(view));
         let mut out = Out::new(&mut self.text, limit);
         if marker == COPY_ELEMENTS {
             render_elements(view, &mut out);
@@ -476,6 +478,8 @@ struct Parser<'p, 'b> {
     pending: &'p mut Vec<u32>,
     atoms: &'p mut AtomTexts,
     atom_text: &'p mut dyn FnMut(u32) -> Option<String>,
+    /// The message hash, taken on the way when asked for (`msg_hash::HashFeed`).
+    feed: HashFeed,
 }
 
 impl Parser<'_, '_> {
@@ -505,28 +509,66 @@ impl Parser<'_, '_> {
         Some(tail)
     }
 
-    /// One node and everything under it; its index.
-    fn node(&mut self, depth: usize) -> Option<u32> {
+    /// One node and everything under it; its index. `hashed`: the hash walk visits it
+    /// (`msg_hash::message_hash` over the term, which this gives without a second walk).
+    fn node(&mut self, depth: usize, hashed: bool) -> Option<u32> {
         if depth > MAX_DEPTH + 1 {
             return None;
         }
         let [tag] = self.take::<1>()?;
+        // Whether the walk looks into this node (a cut is mixed where it does not).
+        let inside = hashed && self.feed.enter(depth);
         let n = match tag {
-            NIL => Node::Nil,
+            NIL => {
+                if inside {
+                    self.feed.leaf(Leaf::Nil);
+                }
+                Node::Nil
+            }
             ATOM => {
                 let i = self.u32()?;
-                Node::Atom(self.atoms.entry(i, &mut *self.atom_text)?)
+                let e = self.atoms.entry(i, &mut *self.atom_text)?;
+                if inside {
+                    let hash = self.atoms.get(e).map_or(0, |&(_, h)| h);
+                    self.feed.leaf(Leaf::Atom(hash));
+                }
+                Node::Atom(e)
             }
-            INT32 => Node::Int(i64::from(self.u32()? as i32)),
-            INT64 => Node::Int(i64::from_le_bytes(self.take::<8>()?)),
-            PID => Node::Pid(self.u32()?),
-            OPAQUE => Node::Opaque(Opaque::from_code(self.take::<1>()?[0])?),
+            INT32 | INT64 => {
+                let v = if tag == INT32 {
+                    i64::from(self.u32()? as i32)
+                } else {
+                    i64::from_le_bytes(self.take::<8>()?)
+                };
+                if inside {
+                    self.feed.leaf(Leaf::Int(v));
+                }
+                Node::Int(v)
+            }
+            PID => {
+                let p = self.u32()?;
+                if inside {
+                    let (n, s) = crate::record::compact_pid_numbers(p);
+                    self.feed.leaf(Leaf::Pid(n, s));
+                }
+                Node::Pid(p)
+            }
+            OPAQUE => {
+                let o = Opaque::from_code(self.take::<1>()?[0])?;
+                if inside {
+                    self.feed.opaque();
+                }
+                Node::Opaque(o)
+            }
             MAP => {
                 let len = self.u32()?;
+                let mut hashed = inside && self.feed.map(len as usize);
                 let from = self.pending.len();
                 for _ in 0..len {
-                    let k = self.node(depth + 1)?;
-                    let v = self.node(depth + 1)?;
+                    // The walk takes a key's value even when the key spent the budget.
+                    let k = self.node(depth + 1, hashed)?;
+                    let v = self.node(depth + 1, hashed)?;
+                    hashed &= !self.feed.spent();
                     self.pending.extend([k, v]);
                 }
                 let first = u32::try_from(self.kids.len()).ok()?;
@@ -534,22 +576,35 @@ impl Parser<'_, '_> {
                 self.pending.truncate(from);
                 Node::Map { first, len }
             }
-            FLOAT => Node::Float(f64::from_le_bytes(self.take::<8>()?)),
+            FLOAT => {
+                let f = f64::from_le_bytes(self.take::<8>()?);
+                if inside {
+                    self.feed.float(f);
+                }
+                Node::Float(f)
+            }
             BINARY => {
                 let len = self.u32()?;
                 let at = u32::try_from(self.at).ok()?;
-                self.at = self.at.checked_add(len as usize)?;
-                if self.at > self.body.len() {
-                    return None;
+                let end = self.at.checked_add(len as usize)?;
+                let bytes = self.body.get(self.at..end)?;
+                if inside {
+                    self.feed.binary(bytes);
                 }
+                self.at = end;
                 Node::Binary { at, len }
             }
             TUPLE => {
                 let [arity] = self.take::<1>()?;
+                let mut hashed = inside;
+                if inside {
+                    self.feed.tuple(usize::from(arity));
+                }
                 // Elements parse first (theirs go into `kids`), then take one run of it.
                 let from = self.pending.len();
                 for _ in 0..arity {
-                    let e = self.node(depth + 1)?;
+                    let e = self.node(depth + 1, hashed)?;
+                    hashed &= !self.feed.spent();
                     self.pending.push(e);
                 }
                 let first = u32::try_from(self.kids.len()).ok()?;
@@ -565,12 +620,17 @@ impl Parser<'_, '_> {
                 if cells == 0 {
                     return None;
                 }
+                let mut hashed = inside;
+                if inside {
+                    self.feed.cons();
+                }
                 let from = self.pending.len();
                 for _ in 0..cells {
-                    let head = self.node(depth + 1)?;
+                    let head = self.node(depth + 1, hashed)?;
+                    hashed &= !self.feed.spent();
                     self.pending.push(head);
                 }
-                let tail = self.node(depth + 1)?;
+                let tail = self.node(depth + 1, hashed)?;
                 return self.cells(from, tail);
             }
             _ => return None,
@@ -988,6 +1048,84 @@ mod tests {
                 if let Some(copied) = copied {
                     proptest::prop_assert_eq!(direct, copied);
                 }
+            }
+        }
+    }
+
+    /// The writer's hash of a copy ([`CopyRenderer::render`], taken while decoding) and the
+    /// traced process's of the term.
+    fn hashes(t: &T) -> Option<(u32, u32)> {
+        let mut copy = vec![0u8; 1 << 16];
+        let n = copy_value(V::Term(t), COPY_TERM, &mut copy)?;
+        let mut r = CopyRenderer::new();
+        let mut text = |i: u32| ATOMS.get(i as usize).map(|s| s.to_string());
+        let out = r.render(&copy[..n], 256, &mut text, true).unwrap();
+        Some((out.hash.unwrap(), crate::msg_hash::message_hash(V::Term(t))))
+    }
+
+    #[test]
+    fn the_hash_is_cut_where_the_walk_cuts_it() {
+        let ints = |n: i64| (0..n).map(T::Int).collect::<Vec<_>>();
+        let mut deep = T::Int(1);
+        for i in 0..22 {
+            deep = if i % 2 == 0 {
+                T::Tuple(vec![T::Atom("a"), deep])
+            } else {
+                list(vec![deep, T::Int(i)])
+            };
+        }
+        let key = |i: i64| T::Tuple(vec![T::Int(i), T::Atom("b")]);
+        let cases = [
+            T::Tuple(ints(100)),
+            list(ints(100)),
+            T::List(ints(60), Some(Box::new(T::Int(7)))),
+            T::Map((0..40).map(|i| (T::Int(i), T::Int(i))).collect()),
+            T::Map((0..30).map(|i| (T::Int(i), list(ints(3)))).collect()),
+            // The budget runs out inside a key: the walk still looks at its value.
+            T::Map((0..20).map(|i| (key(i), T::Atom("ok"))).collect()),
+            T::Tuple(vec![T::Tuple(ints(46)), T::Int(1), T::Int(2)]),
+            T::Tuple(vec![list(ints(45)), T::Atom("ping"), T::Pid(1, 2)]),
+            deep,
+        ];
+        for t in &cases {
+            let (copied, direct) = hashes(t).expect("copied");
+            assert_eq!(copied, direct, "{t:?}");
+        }
+    }
+
+    fn arb_wide_term() -> impl proptest::strategy::Strategy<Value = T> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            (0..ATOMS.len()).prop_map(|i| T::Atom(ATOMS[i])),
+            (-300i64..300).prop_map(T::Int),
+            any::<f64>().prop_map(T::Float),
+            proptest::collection::vec(any::<u8>(), 0..80).prop_map(T::Bin),
+            (0u32..0x8000, 0u32..0x2000).prop_map(|(n, s)| T::Pid(n, s)),
+            Just(T::Ref),
+        ];
+        leaf.prop_recursive(20, 300, 40, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..40).prop_map(T::Tuple),
+                proptest::collection::vec(inner.clone(), 0..40).prop_map(|v| T::List(v, None)),
+                (
+                    proptest::collection::vec(inner.clone(), 1..20),
+                    inner.clone()
+                )
+                    .prop_map(|(v, t)| T::List(v, Some(Box::new(t)))),
+                proptest::collection::vec((inner.clone(), inner), 0..40).prop_map(T::Map),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 300,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        #[test]
+        fn the_writer_hashes_any_copied_message_as_the_traced_process(t in arb_wide_term()) {
+            if let Some((copied, direct)) = hashes(&t) {
+                proptest::prop_assert_eq!(copied, direct);
             }
         }
     }
