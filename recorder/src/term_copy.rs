@@ -335,7 +335,7 @@ struct AtomTexts {
     /// Atom index → entry in `texts`.
     by_index: HashMap<u32, u32, Fx>,
     /// Text and hash; a decoded copy's atom nodes hold their entry's position, so rendering
-    /// and hashing read them without a lookup.
+    /// reads them without a lookup (and the decoding hashes each atom from its entry).
     texts: Vec<Option<(Box<str>, u32)>>,
 }
 
@@ -386,8 +386,8 @@ impl CopyRenderer {
     /// atom's text by index, exactly as the traced process would have seen it (`None`:
     /// unreadable). `None` if `bytes` is not a well-formed copy.
     ///
-    /// The hash is what the traced process would have computed from the term: the walk
-    /// reads the same terms through the same [`TermView`] answers (a copy is of a whole
+    /// The hash is what the traced process would have computed from the term: the decoding
+    /// feeds it the same subterms in the walk's order ([`HashFeed`]; a copy is of a whole
     /// term, its maps' entries in the order the VM iterated them).
     pub fn render(
         &mut self,
@@ -684,14 +684,6 @@ impl<'v> TermView<'v> for View<'v> {
     fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
         match self.node() {
             Node::Atom(e) => self.copy.atoms.get(e).map(|(t, _)| f(t)),
-            _ => None,
-        }
-    }
-
-    /// From the cache: the hash of the text [`Self::with_atom`] gives.
-    fn atom_hash(self) -> Option<u32> {
-        match self.node() {
-            Node::Atom(e) => self.copy.atoms.get(e).map(|&(_, h)| h),
             _ => None,
         }
     }
