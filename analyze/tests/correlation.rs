@@ -3,12 +3,38 @@
 
 mod support;
 
+use scope_analyze::messages::Messages;
+use scope_analyze::spans::Spans;
+use scope_analyze::table::Rows;
 use scope_analyze::{correlation, messages, spans};
+use scope_format::Event;
 use support::ev::*;
+
+/// Events written to a trace and loaded back, with their spans and messages paired.
+struct Traced {
+    _dir: tempfile::TempDir,
+    rows: Rows,
+    spans: Spans,
+    msgs: Messages,
+}
+
+impl Traced {
+    fn of(mut ev: Vec<Event>) -> Traced {
+        ev.sort_by_key(|e| e.ts);
+        let (dir, path) = support::write_events(&ev);
+        let (_, rows) = support::load(&path);
+        Traced {
+            _dir: dir,
+            spans: spans::pair(&rows),
+            msgs: messages::pair(&rows),
+            rows,
+        }
+    }
+}
 
 #[test]
 fn a_request_reaches_a_genserver_a_spawned_task_and_what_that_task_calls() {
-    let mut ev = vec![
+    let ev = vec![
         // Request 10 in process 1, with a child span 11 and a telemetry event.
         span_start(0, 1, "checkout", 10, 0),
         send(5, 1, 2, 100), // a call to GenServer 2 …
@@ -35,12 +61,8 @@ fn a_request_reaches_a_genserver_a_spawned_task_and_what_that_task_calls() {
         span_start(300, 5, "report", 20, 0),
         send(301, 5, 6, 500),
     ];
-    ev.sort_by_key(|e| e.ts);
-    let (_d, path) = support::write_events(&ev);
-    let (_, rows) = support::load(&path);
-    let s = spans::pair(&rows);
-    let m = messages::pair(&rows);
-    let r = correlation::requests(&rows, &s, &m);
+    let t = Traced::of(ev);
+    let r = correlation::requests(&t.rows, &t.spans, &t.msgs);
     assert_eq!(r.len(), 2);
     let a = &r[0];
     assert_eq!(
@@ -83,7 +105,7 @@ fn span_ids_repeat_across_nodes_and_stay_apart() {
 
 #[test]
 fn a_message_queued_behind_others_starts_activity_in_the_callback_that_took_it() {
-    let mut ev = vec![
+    let ev = vec![
         // GenServer 2 is busy with 7's call when 5's and then the request's messages arrive.
         send(1, 7, 2, 700),
         recv(2, 2, 700),
@@ -110,19 +132,15 @@ fn a_message_queued_behind_others_starts_activity_in_the_callback_that_took_it()
         recv(52, 1, 101),
         span_stop(100, 1, "checkout", 10, 0),
     ];
-    ev.sort_by_key(|e| e.ts);
-    let (_d, path) = support::write_events(&ev);
-    let (_, rows) = support::load(&path);
-    let s = spans::pair(&rows);
-    let m = messages::pair(&rows);
-    let r = correlation::requests(&rows, &s, &m);
+    let t = Traced::of(ev);
+    let r = correlation::requests(&t.rows, &t.spans, &t.msgs);
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].processes, vec!["<0.1.0>", "<0.2.0>", "<0.8.0>"]);
     assert_eq!(r[0].messages, 3, "1→2, 2→8, 2→1");
     // Its events: 1's span, send and reply; 2's receive and the callback that took it, with
     // its send to 8 and the reply; 8's receive.
-    let c = correlation::caused_by(&rows, &s, &m, 10, None).unwrap();
-    let ts: Vec<i64> = c.rows.iter().map(|&i| rows.ts[i] / 1000).collect();
+    let c = correlation::caused_by(&t.rows, &t.spans, &t.msgs, 10, None).unwrap();
+    let ts: Vec<i64> = c.rows.iter().map(|&i| t.rows.ts[i] / 1000).collect();
     assert_eq!(ts, vec![0, 6, 7, 40, 42, 43, 50, 51, 52, 100]);
 }
 
@@ -133,7 +151,7 @@ fn replies_from_untraced_servers_and_receive_timeouts_are_not_queued_messages() 
         e.value = Some(scope_format::Value::text(":timeout"));
         e
     };
-    let mut ev = vec![
+    let ev = vec![
         // 2's first callback asks the (untraced) code server, gets its answer, then sleeps
         // (`receive … after`, traced as a receive of `timeout`).
         send(1, 7, 2, 700),
@@ -163,12 +181,8 @@ fn replies_from_untraced_servers_and_receive_timeouts_are_not_queued_messages() 
         recv(54, 9, 303),
         ret(60, 2, "handle_call", 3),
     ];
-    ev.sort_by_key(|e| e.ts);
-    let (_d, path) = support::write_events(&ev);
-    let (_, rows) = support::load(&path);
-    let s = spans::pair(&rows);
-    let m = messages::pair(&rows);
-    let r = correlation::requests(&rows, &s, &m);
+    let t = Traced::of(ev);
+    let r = correlation::requests(&t.rows, &t.spans, &t.msgs);
     assert_eq!(r[0].processes, vec!["<0.1.0>", "<0.2.0>", "<0.8.0>"]);
     assert_eq!(r[0].messages, 3, "1→2, 2→8, 2→1");
 }
