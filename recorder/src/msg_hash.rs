@@ -230,9 +230,10 @@ impl Hasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.mix(Word::Bytes, u64::from_le_bytes(last));
+            // The rest zero-padded, read little-endian; a byte loop, not a copy of a
+            // variable length (a call to `memcpy` for a few bytes).
+            let last = rest.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b));
+            self.mix(Word::Bytes, last);
         }
     }
 

@@ -139,25 +139,34 @@ impl<'b> Out<'b> {
         self.truncated
     }
 
-    /// Appends `s`, cut at the limit (on a UTF-8 boundary).
+    /// Appends `s`, cut at the limit (on a UTF-8 boundary). Inlined: most pushes are
+    /// punctuation of a length known where they are made, copied then without a call.
+    #[inline(always)]
     pub fn push(&mut self, s: &[u8]) {
+        if !self.truncated && s.len() <= self.limit - self.len {
+            self.buf[self.len..self.len + s.len()].copy_from_slice(s);
+            self.len += s.len();
+        } else {
+            self.push_cut(s);
+        }
+    }
+
+    /// [`Self::push`] of what does not fit (or after the cut).
+    #[cold]
+    #[inline(never)]
+    fn push_cut(&mut self, s: &[u8]) {
         if self.truncated {
             return;
         }
+        // Cut on a UTF-8 boundary so text values stay valid.
         let room = self.limit - self.len;
-        if s.len() > room {
-            // Cut on a UTF-8 boundary so text values stay valid.
-            let mut cut = room;
-            while cut > 0 && cut < s.len() && (s[cut] & 0xC0) == 0x80 {
-                cut -= 1;
-            }
-            self.buf[self.len..self.len + cut].copy_from_slice(&s[..cut]);
-            self.len += cut;
-            self.truncated = true;
-            return;
+        let mut cut = room;
+        while cut > 0 && cut < s.len() && (s[cut] & 0xC0) == 0x80 {
+            cut -= 1;
         }
-        self.buf[self.len..self.len + s.len()].copy_from_slice(s);
-        self.len += s.len();
+        self.buf[self.len..self.len + cut].copy_from_slice(&s[..cut]);
+        self.len += cut;
+        self.truncated = true;
     }
 
     /// Appends `s`.
