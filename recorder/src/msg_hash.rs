@@ -354,6 +354,38 @@ mod tests {
         T::List(v, None)
     }
 
+    /// The values `structural-3` recorders have written: a change here breaks pairing with
+    /// their files and with nodes that run them, and needs a new [`VERSION`].
+    #[test]
+    fn the_hash_gives_the_values_recorders_of_its_version_wrote() {
+        let cases = [
+            (
+                T::Tuple(vec![T::Atom("ping"), T::Pid(123, 0), T::Int(1)]),
+                0xc2a3_f72b,
+            ),
+            (T::Bin(b"https".to_vec()), 0xc541_95a2),
+            (T::Bin(b"/path/to/resource?q=1".to_vec()), 0xba53_10e4),
+            (T::Bin((0..100u8).collect()), 0xcde8_89da),
+            (
+                T::Tuple(vec![
+                    T::Atom("update"),
+                    T::Map(vec![
+                        (T::Atom("host"), T::Bin(b"example.com".to_vec())),
+                        (T::Atom("port"), T::Int(8443)),
+                    ]),
+                ]),
+                0xaec9_c68b,
+            ),
+            (
+                list(vec![T::Float(1.5), T::Ref, T::Atom("with space")]),
+                0x6151_4d49,
+            ),
+        ];
+        for (t, want) in &cases {
+            assert_eq!(hash(t), *want, "{t:?}");
+        }
+    }
+
     #[test]
     fn equal_messages_hash_equal_and_different_ones_differ() {
         let ping = |n| T::Tuple(vec![T::Atom("ping"), T::Pid(123, 0), T::Int(n)]);
