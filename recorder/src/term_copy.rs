@@ -334,6 +334,11 @@ pub struct CopyRenderer {
 struct AtomTexts {
     /// Atom index → entry in `texts`.
     by_index: HashMap<u32, u32, Fx>,
+    /// In front of `by_index`, slot `index % RECENT`: `(index + 1) << 32 | entry`, 0 when
+    /// empty. A message's atoms are a few of the node's, met again and again: one load
+    /// each instead of a hash map's probe (the writer thread's time per `%URI{}` message
+    /// event, `bench/uri_messages.exs` with rings too large to shed: 640–654 → 627–634 ns).
+    recent: Vec<u64>,
     /// Text and hash; a decoded copy's atom nodes hold their entry's position, so rendering
     /// reads them without a lookup (and the decoding hashes each atom from its entry).
     texts: Vec<Option<(Box<str>, u32)>>,
@@ -346,6 +351,7 @@ impl AtomTexts {
 
     fn clear(&mut self) {
         self.by_index.clear();
+        self.recent.clear();
         self.texts.clear();
     }
 
@@ -354,7 +360,29 @@ impl AtomTexts {
     }
 
     /// The entry of the atom with index `i`, read with `atom_text` the first time.
+    #[inline]
     fn entry(&mut self, i: u32, atom_text: &mut dyn FnMut(u32) -> Option<String>) -> Option<u32> {
+        let key = (u64::from(i) + 1) << 32;
+        if let Some(&slot) = self.recent.get(i as usize % RECENT) {
+            if slot & !u64::from(u32::MAX) == key {
+                return Some(slot as u32);
+            }
+        }
+        let e = self.entry_by_index(i, atom_text)?;
+        if self.recent.is_empty() {
+            self.recent.resize(RECENT, 0);
+        }
+        self.recent[i as usize % RECENT] = key | u64::from(e);
+        Some(e)
+    }
+
+    /// [`Self::entry`] past the front cache.
+    #[inline(never)]
+    fn entry_by_index(
+        &mut self,
+        i: u32,
+        atom_text: &mut dyn FnMut(u32) -> Option<String>,
+    ) -> Option<u32> {
         if let Some(&e) = self.by_index.get(&i) {
             return Some(e);
         }
@@ -370,6 +398,9 @@ impl AtomTexts {
 }
 
 type Fx = std::hash::BuildHasherDefault<scope_format::dictionary::FxHasher>;
+
+/// Slots of [`AtomTexts::recent`].
+const RECENT: usize = 1024;
 
 /// Atoms the writer has seen are kept; a node with more distinct atoms than this starts over.
 const ATOM_CACHE_CAP: usize = 1 << 16;
@@ -1119,6 +1150,28 @@ mod tests {
             if let Some((copied, direct)) = hashes(&t) {
                 proptest::prop_assert_eq!(copied, direct);
             }
+        }
+    }
+
+    #[test]
+    fn atoms_that_share_a_front_cache_slot_keep_their_own_text() {
+        let indexes = [
+            5u32,
+            5 + RECENT as u32,
+            5,
+            5 + 2 * RECENT as u32,
+            5 + RECENT as u32,
+        ];
+        let mut copy = vec![COPY_TERM, TUPLE, indexes.len() as u8];
+        for i in indexes {
+            copy.push(ATOM);
+            copy.extend_from_slice(&i.to_le_bytes());
+        }
+        let mut r = CopyRenderer::new();
+        let mut text = |i: u32| Some(format!("a{i}"));
+        for _ in 0..2 {
+            let out = r.render(&copy, 256, &mut text, false).unwrap();
+            assert_eq!(out.text, b"{:a5, :a1029, :a5, :a2053, :a1029}");
         }
     }
 
