@@ -60,6 +60,24 @@ pub trait TermView<'a>: Copy {
     fn atom_hash(self) -> Option<u32> {
         self.with_atom(|s| crate::msg_hash::atom_text_hash(s.as_bytes()))
     }
+    /// Writes the atom as [`render`] shows it (`:ok`, `nil`, `Foo.Bar`, `:"a b"`); false
+    /// (nothing written) if this is not an atom or its text cannot be read.
+    /// Implementations may write a form cached by the atom's identity.
+    fn push_atom(self, out: &mut Out<'_>) -> bool {
+        self.with_atom(|s| atom_text(s, out)).is_some()
+    }
+    /// Writes `key: ` when this is an identifier atom (a keyword or map key shown that
+    /// way); false (nothing written) otherwise. May be cached like [`Self::push_atom`].
+    fn push_key(self, out: &mut Out<'_>) -> bool {
+        self.with_atom(|s| {
+            let ok = is_identifier(s);
+            if ok {
+                out.push_str(s);
+                out.push_str(": ");
+            }
+            ok
+        }) == Some(true)
+    }
     /// An integer.
     fn int(self) -> Option<i64>;
     /// A float.
@@ -272,12 +290,12 @@ fn term<'a, T: TermView<'a> + 'a>(t: T, out: &mut Out<'_>, depth: usize) {
 
 /// Elixir's forms: `:ok`, `nil`, `Foo.Bar` for `Elixir.Foo.Bar`, `:"with space"`.
 fn atom<'a, T: TermView<'a>>(t: T, out: &mut Out<'_>) {
-    if t.with_atom(|s| atom_text(s, out)).is_none() {
+    if !t.push_atom(out) {
         out.push_str(":\"?\"");
     }
 }
 
-fn atom_text(s: &str, out: &mut Out<'_>) {
+pub(crate) fn atom_text(s: &str, out: &mut Out<'_>) {
     if matches!(s, "nil" | "true" | "false") {
         out.push_str(s);
     } else if let Some(alias) = s.strip_prefix("Elixir.") {
@@ -292,7 +310,7 @@ fn atom_text(s: &str, out: &mut Out<'_>) {
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_@]*[?!]?`: atoms Elixir prints without quotes (`:ok`, `:EXIT`).
-fn is_identifier(s: &str) -> bool {
+pub(crate) fn is_identifier(s: &str) -> bool {
     let b = s.as_bytes();
     let Some((&first, rest)) = b.split_first() else {
         return false;
@@ -508,18 +526,11 @@ fn keyword_pair<'a, T: TermView<'a> + 'a>(h: T, out: &mut Out<'_>, depth: usize)
 
 /// Writes `key: value` when `k` is an identifier atom; false (nothing written) otherwise.
 fn key_value<'a, T: TermView<'a> + 'a>(k: T, v: T, out: &mut Out<'_>, depth: usize) -> bool {
-    let written = k.with_atom(|s| {
-        let ok = is_identifier(s);
-        if ok {
-            out.push_str(s);
-            out.push_str(": ");
-        }
-        ok
-    });
-    if written == Some(true) {
+    let written = k.push_key(out);
+    if written {
         term(v, out, depth + 1);
     }
-    written == Some(true)
+    written
 }
 
 /// `%{a: 1, "k" => v}`, structs as `%Name{field: v}`.

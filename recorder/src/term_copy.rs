@@ -339,9 +339,38 @@ struct AtomTexts {
     /// each instead of a hash map's probe (the writer thread's time per `%URI{}` message
     /// event, `bench/uri_messages.exs` with rings too large to shed: 640–654 → 627–634 ns).
     recent: Vec<u64>,
-    /// Text and hash; a decoded copy's atom nodes hold their entry's position, so rendering
-    /// reads them without a lookup (and the decoding hashes each atom from its entry).
-    texts: Vec<Option<(Box<str>, u32)>>,
+    /// A decoded copy's atom nodes hold their entry's position, so rendering reads them
+    /// without a lookup (and the decoding hashes each atom from its entry).
+    texts: Vec<Option<AtomEntry>>,
+}
+
+/// What the writer keeps of an atom.
+#[derive(Debug)]
+struct AtomEntry {
+    text: Box<str>,
+    /// [`crate::msg_hash::atom_text_hash`] of the text.
+    hash: u32,
+    /// The atom as the renderer shows it (`render::atom_text`: `:ok`, `nil`, `Foo.Bar`,
+    /// `:"a b"`), worked out once rather than for every occurrence.
+    shown: Box<str>,
+    /// `text: ` when the atom is an identifier, as a keyword or map key shows it.
+    key: Option<Box<str>>,
+}
+
+impl AtomEntry {
+    fn new(text: String) -> AtomEntry {
+        // Quoting at most doubles the text (escapes), with a colon and two quotes.
+        let mut buf = vec![0u8; 2 * text.len() + 3];
+        let mut out = Out::new(&mut buf, usize::MAX);
+        crate::render::atom_text(&text, &mut out);
+        let shown = String::from_utf8_lossy(out.bytes()).into();
+        AtomEntry {
+            hash: crate::msg_hash::atom_text_hash(text.as_bytes()),
+            shown,
+            key: crate::render::is_identifier(&text).then(|| format!("{text}: ").into()),
+            text: text.into_boxed_str(),
+        }
+    }
 }
 
 impl AtomTexts {
@@ -355,7 +384,7 @@ impl AtomTexts {
         self.texts.clear();
     }
 
-    fn get(&self, entry: u32) -> Option<&(Box<str>, u32)> {
+    fn get(&self, entry: u32) -> Option<&AtomEntry> {
         self.texts.get(entry as usize)?.as_ref()
     }
 
@@ -386,10 +415,7 @@ impl AtomTexts {
         if let Some(&e) = self.by_index.get(&i) {
             return Some(e);
         }
-        let text = atom_text(i).map(|t| {
-            let hash = crate::msg_hash::atom_text_hash(t.as_bytes());
-            (t.into_boxed_str(), hash)
-        });
+        let text = atom_text(i).map(AtomEntry::new);
         let e = u32::try_from(self.texts.len()).ok()?;
         self.texts.push(text);
         self.by_index.insert(i, e);
@@ -560,7 +586,7 @@ impl Parser<'_, '_> {
                 let i = self.u32()?;
                 let e = self.atoms.entry(i, &mut *self.atom_text)?;
                 if inside {
-                    let hash = self.atoms.get(e).map_or(0, |&(_, h)| h);
+                    let hash = self.atoms.get(e).map_or(0, |a| a.hash);
                     self.feed.leaf(Leaf::Atom(hash));
                 }
                 Node::Atom(e)
@@ -714,9 +740,26 @@ impl<'v> TermView<'v> for View<'v> {
 
     fn with_atom<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
         match self.node() {
-            Node::Atom(e) => self.copy.atoms.get(e).map(|(t, _)| f(t)),
+            Node::Atom(e) => self.copy.atoms.get(e).map(|a| f(&a.text)),
             _ => None,
         }
+    }
+
+    fn push_atom(self, out: &mut Out<'_>) -> bool {
+        match self.node() {
+            Node::Atom(e) => self.copy.atoms.get(e).map(|a| out.push_str(&a.shown)),
+            _ => None,
+        }
+        .is_some()
+    }
+
+    fn push_key(self, out: &mut Out<'_>) -> bool {
+        match self.node() {
+            Node::Atom(e) => self.copy.atoms.get(e).and_then(|a| a.key.as_deref()),
+            _ => None,
+        }
+        .map(|k| out.push_str(k))
+        .is_some()
     }
 
     fn int(self) -> Option<i64> {
@@ -1150,6 +1193,37 @@ mod tests {
             if let Some((copied, direct)) = hashes(&t) {
                 proptest::prop_assert_eq!(copied, direct);
             }
+        }
+    }
+
+    #[test]
+    fn an_atoms_cached_forms_are_what_the_renderer_writes() {
+        let quotes = "\"".repeat(255);
+        let texts = [
+            "ok",
+            "nil",
+            "true",
+            "Elixir.Foo.Bar",
+            "Elixir.",
+            "with space",
+            "a\"b",
+            "back\\slash",
+            "tab\there",
+            "caf\u{e9}",
+            "",
+            "valid?",
+            "9lives",
+            "EXIT",
+            &quotes,
+        ];
+        for text in texts {
+            let e = AtomEntry::new(text.to_string());
+            let mut buf = vec![0u8; 1024];
+            let mut out = Out::new(&mut buf, 1024);
+            crate::render::atom_text(text, &mut out);
+            assert_eq!(e.shown.as_bytes(), out.bytes(), "{text:?}");
+            let key = crate::render::is_identifier(text).then(|| format!("{text}: "));
+            assert_eq!(e.key.as_deref(), key.as_deref(), "{text:?}");
         }
     }
 
