@@ -1,7 +1,8 @@
 # Tracing overhead, all in one run: untraced, a NIF tracer that only counts (the BEAM's floor
 # for erl_tracer; also with the `arity` flag ElixirScope sets without value capture),
 # ElixirScope (values captured, and not), dbg's process tracer, and dbg:trace_port(file).
-# Prints ns/event over untraced, bytes/event on disk, and ratios.
+# Prints ns/event over untraced, bytes/event on disk, ratios, and for ElixirScope the CPU its
+# writer thread used per event (the node pays it besides the traced process's time).
 #
 #   cd recorder && MIX_ENV=test mix compile && \
 #     elixir -pa _build/test/lib/elixir_scope/ebin bench/overhead.exs [calls]
@@ -50,7 +51,7 @@ defmodule Bench do
   end
 
   # ElixirScope started with `start_opts`, tracing what `flags` asks for: {setup, measure},
-  # measure giving {bytes on disk, events dropped + values shed}.
+  # measure giving {bytes on disk, events dropped + values shed, writer thread CPU µs}.
   def recorder(flags, ret, start_opts) do
     dir = tmp()
 
@@ -76,7 +77,7 @@ defmodule Bench do
       File.rm_rf!(dir)
       stats = Process.get(:stats)
       # Values left out while the writer was behind count with the drops (expected: none).
-      {bytes, stats.dropped + stats.values_shed}
+      {bytes, stats.dropped + stats.values_shed, stats.writer_cpu_us}
     end
 
     {setup, measure}
@@ -161,10 +162,10 @@ for {wname, work, ret, flags, events} <- workloads do
   IO.puts("\n## #{wname} (#{events} events when traced)\n")
 
   IO.puts(
-    "| tracer | µs (median) | ns/event over untraced | × floor | trace_port ÷ this | bytes/event | dropped (+ values shed) |"
+    "| tracer | µs (median) | ns/event over untraced | × floor | trace_port ÷ this | bytes/event | dropped (+ values shed) | writer thread ns/event |"
   )
 
-  IO.puts("|---|---|---|---|---|---|---|")
+  IO.puts("|---|---|---|---|---|---|---|---|")
 
   run = fn ->
     case work do
@@ -189,9 +190,15 @@ for {wname, work, ret, flags, events} <- workloads do
         setup2 = fn pid -> setup.(Enum.reject([pid, peer], &is_nil/1)) end
 
         us = Bench.timed(setup2, fun)
-        {bytes, dropped} = measure.()
+        # Only ElixirScope has a writer thread to measure.
+        {bytes, dropped, writer_us} =
+          case measure.() do
+            {bytes, dropped} -> {bytes, dropped, nil}
+            measured -> measured
+          end
+
         if peer, do: Process.exit(peer, :kill)
-        {tname, {us, bytes, dropped}}
+        {tname, {us, bytes, dropped, writer_us}}
       end
     end
 
@@ -201,16 +208,23 @@ for {wname, work, ret, flags, events} <- workloads do
       us = Bench.median(Enum.map(samples, &elem(&1, 0)))
       bytes = Bench.median(Enum.map(samples, &elem(&1, 1)))
       dropped = Enum.max(Enum.map(samples, &elem(&1, 2)))
-      {tname, us, bytes, dropped}
+
+      writer =
+        case Enum.map(samples, &elem(&1, 3)) do
+          [nil | _] -> "—"
+          writer_us -> round(Bench.median(writer_us) * 1000 / events)
+        end
+
+      {tname, us, bytes, dropped, writer}
     end
 
-  {_, base, _, _} = Enum.find(results, &(elem(&1, 0) == "untraced"))
-  {_, floor, _, _} = Enum.find(results, &(elem(&1, 0) == "NIF counting only (floor)"))
+  {_, base, _, _, _} = Enum.find(results, &(elem(&1, 0) == "untraced"))
+  {_, floor, _, _, _} = Enum.find(results, &(elem(&1, 0) == "NIF counting only (floor)"))
   floor_ns = max((floor - base) * 1000 / events, 1.0e-9)
-  {_, port, _, _} = Enum.find(results, &(elem(&1, 0) == "dbg:trace_port(file)"))
+  {_, port, _, _, _} = Enum.find(results, &(elem(&1, 0) == "dbg:trace_port(file)"))
   port_ns = (port - base) * 1000 / events
 
-  for {tname, us, bytes, dropped} <- results do
+  for {tname, us, bytes, dropped, writer} <- results do
     ns = (us - base) * 1000 / events
 
     ratio =
@@ -222,7 +236,7 @@ for {wname, work, ret, flags, events} <- workloads do
     bpe = if bytes > 0, do: :erlang.float_to_binary(bytes / events, decimals: 2), else: "—"
 
     IO.puts(
-      "| #{tname} | #{us} | #{round(ns)} | #{ratio} | #{below_port} | #{bpe} | #{dropped} |"
+      "| #{tname} | #{us} | #{round(ns)} | #{ratio} | #{below_port} | #{bpe} | #{dropped} | #{writer} |"
     )
   end
 end

@@ -103,7 +103,7 @@ defmodule ElixirScope do
     end
   end
 
-  @doc "Counters: events, dropped (ring full or over budget), values shed under pressure, bytes, segments, current rate, state and last error."
+  @doc "Counters: events, dropped (ring full or over budget), values shed under pressure, the writer thread's CPU time (`writer_cpu_us`), bytes, segments, current rate, state and last error."
   @spec stats() :: map
   def stats, do: Recorder.stats()
 

@@ -35,6 +35,10 @@ pub trait Resolve: Send {
     }
     /// Monotonic ns (markers, and what TSC stamps are converted to).
     fn now(&self) -> i64;
+    /// CPU time the calling thread has used, ns (`None`: not known here).
+    fn thread_cpu_ns(&self) -> Option<u64> {
+        None
+    }
     /// Both clocks read together: `(TSC ticks, monotonic ns)`.
     fn clock_pair(&self) -> (u64, i64) {
         clock::read_pair(|| self.now())
@@ -198,6 +202,13 @@ pub fn start(
     Ok(())
 }
 
+/// Keeps the writer thread's CPU time in the stats (`Stats::writer_cpu_us`).
+fn note_cpu(rec: &Recorder, r: &dyn Resolve) {
+    if let Some(ns) = r.thread_cpu_ns() {
+        rec.stats.writer_cpu_us.store(ns / 1000, Ordering::Relaxed);
+    }
+}
+
 /// The writer loop.
 fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i64) {
     let mut drainer = Drainer {
@@ -250,6 +261,7 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
         let events = rec.stats.events.load(Ordering::Relaxed);
         rec.stats.bytes.store(stats.stored_bytes, Ordering::Relaxed);
         rec.stats.segments.store(stats.segments, Ordering::Relaxed);
+        note_cpu(rec, r);
         if flush_due {
             rec.stats.committed.store(events, Ordering::Relaxed);
             last_flush = Instant::now();
@@ -294,6 +306,7 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
             let closed = last_pass
                 .and_then(|_| writer.push(&marker).map_err(|e| e.to_string()))
                 .and_then(|()| writer.close().map_err(|e| e.to_string()));
+            note_cpu(rec, r);
             match closed {
                 Ok(stats) => {
                     rec.stats.bytes.store(stats.stored_bytes, Ordering::Relaxed);

@@ -179,6 +179,9 @@ pub struct Stats {
     pub segments: AtomicU64,
     /// Events per second over the last writer cycle.
     pub rate: AtomicU64,
+    /// CPU time the writer thread has used, µs (what recording costs the node besides the
+    /// traced processes' own time), as of its last pass; 0 where it cannot be read.
+    pub writer_cpu_us: AtomicU64,
 }
 
 /// A per-ring events/s budget: a one-second window and a count, touched only by the ring's

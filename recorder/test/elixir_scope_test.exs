@@ -276,6 +276,7 @@ defmodule ElixirScopeTest do
   end
 
   test "stats reports counters and stop returns the final ones", %{trace: trace} do
+    t0 = System.monotonic_time(:microsecond)
     {:ok, _} = ElixirScope.start(dir: trace, flush_ms: 10)
     for i <- 1..10, do: ElixirScope.event("tick", i)
     Process.sleep(100)
@@ -289,6 +290,9 @@ defmodule ElixirScopeTest do
     assert final.state == :stopped
     assert final.stop_reason == :requested
     assert final.events == 10
+    # The writer thread's CPU time: some, and no more than the time it has existed.
+    assert final.writer_cpu_us > 0
+    assert final.writer_cpu_us <= System.monotonic_time(:microsecond) - t0
   end
 
   test "stop_after {:events, n} ends the recording by itself", %{dir: dir, trace: trace} do

@@ -33,7 +33,7 @@ pub(crate) mod atoms {
         dir, node, otp_release, segment_bytes, max_bytes, buffer_bytes, flush_ms, capture,
         redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers,
         term_access_api, clock_monotonic,
-        events, committed, dropped, dropped_full, dropped_budget, values_shed, bytes, segments,
+        events, committed, dropped, dropped_full, dropped_budget, values_shed, writer_cpu_us, bytes, segments,
         rate, state,
         last_error, stop_reason, requested, event_limit, time_limit,
     }
@@ -197,6 +197,16 @@ impl Resolve for EnvResolver {
     fn now(&self) -> i64 {
         now()
     }
+
+    fn thread_cpu_ns(&self) -> Option<u64> {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes the timespec we pass.
+        let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
+        ok.then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+    }
 }
 
 fn get<'a, T: rustler::Decoder<'a>>(map: Term<'a>, key: Atom) -> NifResult<T> {
@@ -334,6 +344,10 @@ fn stats<'a>(env: Env<'a>, h: Res<'a, Handle>) -> NifResult<Term<'a>> {
             s.segments.load(Ordering::Relaxed).encode(env),
         ),
         (atoms::rate(), s.rate.load(Ordering::Relaxed).encode(env)),
+        (
+            atoms::writer_cpu_us(),
+            s.writer_cpu_us.load(Ordering::Relaxed).encode(env),
+        ),
         (atoms::state(), state.encode(env)),
         (atoms::stop_reason(), stop_reason),
         (atoms::last_error(), last_error),
