@@ -75,7 +75,7 @@ impl LeafTupleHash {
             h: 0,
             budget: MAX_NODES - 1 - len,
         };
-        h.mix(Word::Tuple, len as u64);
+        h.tuple(len);
         Some(LeafTupleHash(h))
     }
 
@@ -131,31 +131,29 @@ impl HashFeed {
 
     /// A port, reference or fun.
     pub fn opaque(&mut self) {
-        self.0.mix(Word::Opaque, 0);
+        self.0.opaque();
     }
 
     pub fn float(&mut self, f: f64) {
-        self.0.mix(Word::Float, f.to_bits());
+        self.0.float(f);
     }
 
     pub fn binary(&mut self, b: &[u8]) {
-        self.0.mix(Word::Binary, b.len() as u64);
-        self.0.chunks(&b[..b.len().min(MAX_BINARY)]);
+        self.0.binary(b);
     }
 
     pub fn tuple(&mut self, len: usize) {
-        self.0.mix(Word::Tuple, len as u64);
+        self.0.tuple(len);
     }
 
     /// A list's first cell (its heads and tail follow).
     pub fn cons(&mut self) {
-        self.0.mix(Word::Cons, 0);
+        self.0.cons();
     }
 
     /// A map of `size` entries: whether the walk looks at its entries (not above 32).
     pub fn map(&mut self, size: usize) -> bool {
-        self.0.mix(Word::Map, size as u64);
-        size <= MAX_MAP_KEYS
+        self.0.map(size)
     }
 
     pub fn finish(&self) -> u32 {
@@ -272,7 +270,7 @@ impl Hasher {
             TermKind::Int => self.leaf(Leaf::Int(t.int().unwrap_or(0))),
             TermKind::Opaque => match t.pid() {
                 Some((n, s)) => self.leaf(Leaf::Pid(n, s)),
-                None => self.mix(Word::Opaque, 0),
+                None => self.opaque(),
             },
             TermKind::Nil => self.leaf(Leaf::Nil),
             kind => self.container(t, kind, depth),
@@ -289,20 +287,47 @@ impl Hasher {
         }
     }
 
+    // Each kind of subterm as the walk mixes it, for `container` and for [`HashFeed`].
+
+    fn opaque(&mut self) {
+        self.mix(Word::Opaque, 0);
+    }
+
+    fn float(&mut self, f: f64) {
+        self.mix(Word::Float, f.to_bits());
+    }
+
+    fn binary(&mut self, b: &[u8]) {
+        self.mix(Word::Binary, b.len() as u64);
+        self.chunks(&b[..b.len().min(MAX_BINARY)]);
+    }
+
+    fn tuple(&mut self, len: usize) {
+        self.mix(Word::Tuple, len as u64);
+    }
+
+    fn cons(&mut self) {
+        self.mix(Word::Cons, 0);
+    }
+
+    /// Whether the walk goes into the map's entries: above 32 keys a map is a hash trie
+    /// whose order follows each node's own hash of its keys (pids, refs), and only the size
+    /// is node-independent.
+    fn map(&mut self, size: usize) -> bool {
+        self.mix(Word::Map, size as u64);
+        size <= MAX_MAP_KEYS
+    }
+
     /// Every other kind of subterm, after [`Self::visit`].
     #[inline(never)]
     fn container<'a, T: TermView<'a> + 'a>(&mut self, t: T, kind: TermKind, depth: usize) {
         match kind {
-            TermKind::Float => self.mix(Word::Float, t.float().unwrap_or(0.0).to_bits()),
-            TermKind::Binary => {
-                let b = t.binary().unwrap_or(&[]);
-                self.mix(Word::Binary, b.len() as u64);
-                self.chunks(&b[..b.len().min(MAX_BINARY)]);
-            }
+            TermKind::Float => self.float(t.float().unwrap_or(0.0)),
+            TermKind::Binary => self.binary(t.binary().unwrap_or(&[])),
             TermKind::BigInt => self.mix(Word::BigInt, 0),
             TermKind::Bitstring => self.mix(Word::Bitstring, 0),
             TermKind::Cons => {
-                self.mix(Word::Cons, 0);
+                self.cons();
                 let mut cur = t;
                 while let Some((head, tail)) = cur.cons() {
                     self.term(head, depth + 1);
@@ -315,18 +340,14 @@ impl Hasher {
                 self.term(cur, depth + 1);
             }
             TermKind::Tuple => {
-                self.mix(Word::Tuple, t.tuple_len().unwrap_or(0) as u64);
+                self.tuple(t.tuple_len().unwrap_or(0));
                 t.tuple_each(|e| {
                     self.term(e, depth + 1);
                     self.budget > 0
                 });
             }
             TermKind::Map => {
-                let size = t.map_size().unwrap_or(0);
-                self.mix(Word::Map, size as u64);
-                // Above 32 keys a map is a hash trie whose order follows each node's own
-                // hash of its keys (pids, refs): only the size is node-independent.
-                if size > MAX_MAP_KEYS {
+                if !self.map(t.map_size().unwrap_or(0)) {
                     return;
                 }
                 t.map_entries(&mut |k, v| {
