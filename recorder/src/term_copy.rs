@@ -1064,6 +1064,16 @@ mod tests {
     }
 
     fn arb_term() -> impl proptest::strategy::Strategy<Value = T> {
+        arb_term_sized(4, 48, 6)
+    }
+
+    /// Terms nested up to `depth`, of about `size` subterms, containers and binaries of up
+    /// to about `width` elements and `2 × width` bytes.
+    fn arb_term_sized(
+        depth: u32,
+        size: u32,
+        width: usize,
+    ) -> impl proptest::strategy::Strategy<Value = T> {
         use proptest::prelude::*;
         let leaf = prop_oneof![
             (0..ATOMS.len()).prop_map(|i| T::Atom(ATOMS[i])),
@@ -1071,31 +1081,34 @@ mod tests {
             (-300i64..300).prop_map(T::Int),
             (32i64..127).prop_map(T::Int),
             any::<f64>().prop_map(T::Float),
-            proptest::collection::vec(any::<u8>(), 0..12).prop_map(T::Bin),
-            proptest::collection::vec(32u8..127, 0..12).prop_map(T::Bin),
+            proptest::collection::vec(any::<u8>(), 0..2 * width).prop_map(T::Bin),
+            proptest::collection::vec(32u8..127, 0..2 * width).prop_map(T::Bin),
             (0u32..0x8000, 0u32..0x2000).prop_map(|(n, s)| T::Pid(n, s)),
             Just(T::Ref),
         ];
-        leaf.prop_recursive(4, 48, 6, |inner| {
+        leaf.prop_recursive(depth, size, width as u32, move |inner| {
             prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(T::Tuple),
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(|v| T::List(v, None)),
+                proptest::collection::vec(inner.clone(), 0..width).prop_map(T::Tuple),
+                proptest::collection::vec(inner.clone(), 0..width).prop_map(|v| T::List(v, None)),
                 (
-                    proptest::collection::vec(inner.clone(), 1..4),
+                    proptest::collection::vec(inner.clone(), 1..width / 2 + 1),
                     inner.clone()
                 )
                     .prop_map(|(v, t)| T::List(v, Some(Box::new(t)))),
-                proptest::collection::vec((inner.clone(), inner.clone()), 0..4).prop_map(T::Map),
+                proptest::collection::vec((inner.clone(), inner.clone()), 0..width)
+                    .prop_map(T::Map),
                 (inner.clone(), (0..ATOMS.len())).prop_map(|(v, i)| T::Map(vec![
                     (T::Atom("__struct__"), T::Atom(ATOMS[i])),
                     (T::Atom("a"), v),
                 ])),
-                proptest::collection::vec((0..ATOMS.len(), inner), 1..4).prop_map(|kv| {
-                    let pairs = kv
-                        .into_iter()
-                        .map(|(i, v)| T::Tuple(vec![T::Atom(ATOMS[i]), v]));
-                    T::List(pairs.collect(), None)
-                }),
+                proptest::collection::vec((0..ATOMS.len(), inner), 1..width / 2 + 1).prop_map(
+                    |kv| {
+                        let pairs = kv
+                            .into_iter()
+                            .map(|(i, v)| T::Tuple(vec![T::Atom(ATOMS[i]), v]));
+                        T::List(pairs.collect(), None)
+                    }
+                ),
             ]
         })
     }
@@ -1159,37 +1172,15 @@ mod tests {
         }
     }
 
-    fn arb_wide_term() -> impl proptest::strategy::Strategy<Value = T> {
-        use proptest::prelude::*;
-        let leaf = prop_oneof![
-            (0..ATOMS.len()).prop_map(|i| T::Atom(ATOMS[i])),
-            (-300i64..300).prop_map(T::Int),
-            any::<f64>().prop_map(T::Float),
-            proptest::collection::vec(any::<u8>(), 0..80).prop_map(T::Bin),
-            (0u32..0x8000, 0u32..0x2000).prop_map(|(n, s)| T::Pid(n, s)),
-            Just(T::Ref),
-        ];
-        leaf.prop_recursive(20, 300, 40, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..40).prop_map(T::Tuple),
-                proptest::collection::vec(inner.clone(), 0..40).prop_map(|v| T::List(v, None)),
-                (
-                    proptest::collection::vec(inner.clone(), 1..20),
-                    inner.clone()
-                )
-                    .prop_map(|(v, t)| T::List(v, Some(Box::new(t)))),
-                proptest::collection::vec((inner.clone(), inner), 0..40).prop_map(T::Map),
-            ]
-        })
-    }
-
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig {
             cases: 300,
             ..proptest::prelude::ProptestConfig::default()
         })]
         #[test]
-        fn the_writer_hashes_any_copied_message_as_the_traced_process(t in arb_wide_term()) {
+        fn the_writer_hashes_any_copied_message_as_the_traced_process(
+            t in arb_term_sized(20, 300, 40)
+        ) {
             if let Some((copied, direct)) = hashes(&t) {
                 proptest::prop_assert_eq!(copied, direct);
             }
