@@ -33,7 +33,7 @@ pub(crate) fn is_callback(rows: &Rows, mfa: u32) -> bool {
 }
 
 /// What happens to a process's mailbox at a row ([`walk`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Step {
     /// A message put in: a receive, unless it is the reply a running callback awaits.
     Arrive,

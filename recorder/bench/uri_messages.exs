@@ -1,7 +1,7 @@
 # Realistic messages under the recorder's default settings: N self-sends (and receives) of
 # `{:update, %URI{…}}`, whose values the writer thread renders, faster than it can render
-# them. Prints the traced process's µs, the writer thread's CPU per event (from its
-# `schedstat`, Linux) and the events recorded, dropped and recorded with their value shed.
+# them. Prints the traced process's µs, the writer thread's CPU per event (`stats/0`'s
+# `writer_cpu_us`) and the events recorded, dropped and recorded with their value shed.
 #
 #   cd recorder && MIX_ENV=test mix compile && \
 #     elixir -pa _build/test/lib/elixir_scope/ebin bench/uri_messages.exs 200000
@@ -10,20 +10,6 @@
 n = String.to_integer(n)
 uri = URI.parse("https://user@example.com:8443/path/to/resource?query=1&b=2#frag")
 dir = Path.join(System.tmp_dir!(), "scope_uri_messages_#{System.pid()}")
-
-writer_ns = fn ->
-  Path.wildcard("/proc/#{:os.getpid()}/task/*")
-  |> Enum.find_value(0, fn task ->
-    if String.trim(File.read!(task <> "/comm")) == "elixir_scope_wr" do
-      task
-      |> Kernel.<>("/schedstat")
-      |> File.read!()
-      |> String.split()
-      |> hd()
-      |> String.to_integer()
-    end
-  end)
-end
 
 parent = self()
 
@@ -54,7 +40,6 @@ pid =
 
 {:ok, _} = ElixirScope.start(dir: dir)
 :ok = ElixirScope.trace([pid], messages: true, procs: false)
-cpu0 = writer_ns.()
 send(pid, :go)
 
 us =
@@ -62,13 +47,11 @@ us =
     {:done, us} -> us
   end
 
-# Let the writer finish what the rings hold before reading its CPU time.
-Process.sleep(500)
-cpu1 = writer_ns.()
 {:ok, stats} = ElixirScope.stop()
 File.rm_rf!(dir)
+writer_ns = stats.writer_cpu_us * 1000 / max(stats.events, 1)
 
 IO.puts(
-  "traced #{us} µs, writer #{Float.round((cpu1 - cpu0) / max(stats.events, 1), 1)} ns/event, " <>
+  "traced #{us} µs, writer #{Float.round(writer_ns, 1)} ns/event, " <>
     "events #{stats.events}, dropped #{stats.dropped}, values shed #{stats.values_shed}"
 )
