@@ -11,7 +11,8 @@
 //! for each message the callback sent to a process whose receive is not in the trace (the
 //! code server, say), one message from a sender not in the trace while it runs, and a
 //! receive of `:timeout` with no send in the trace while it runs: how the BEAM traces a
-//! `receive … after` that timed out (a sleep), told apart only when values are captured.
+//! `receive … after` that timed out (a sleep), told by its value or, without values, by its
+//! message hash ([`TIMEOUT_HASH`]).
 //!
 //! Slow handling: for a message from A paired with its send, the gap until the receiver
 //! next sends to A (its reply) — per process, gaps whose modified z-score of log-gap is
@@ -30,6 +31,17 @@ use crate::units::duration;
 /// Whether `mfa` is a GenServer callback run once per message.
 pub(crate) fn is_callback(rows: &Rows, mfa: u32) -> bool {
     crate::genserver::is_message_callback(rows.mfas.get(mfa))
+}
+
+/// The message hash of the atom `timeout` (`structural-3`, FORMAT.md §5): a receive with it
+/// and no send in the trace is a `receive … after` that timed out, values captured or not.
+/// The recorder's tests pin the same value (`msg_hash.rs`, and the ExUnit test that records
+/// such a receive).
+pub const TIMEOUT_HASH: u32 = 0x651c_1574;
+
+/// Whether row `i`, a receive, is of the message `timeout`.
+fn is_timeout(rows: &Rows, i: usize) -> bool {
+    rows.msg_hash[i] == Some(TIMEOUT_HASH) || rows.value[i].as_deref() == Some(":timeout")
 }
 
 /// What happens to a process's mailbox at a row ([`walk`]).
@@ -95,10 +107,10 @@ fn walk(rows: &Rows, msgs: &Messages, mut f: impl FnMut(u32, usize, Step)) {
                         // A reply, taken by the call that awaited it.
                         Some(s) if c.sent_since_callback.contains(s) => continue,
                         // A `receive … after` in the callback (a sleep) that timed out: the
-                        // BEAM traces it as a receive of `timeout`, and only a captured value
-                        // tells it from a message. (The server loop's own timeout, outside
-                        // callbacks, is taken by `handle_info/2` like a message.)
-                        None if rows.value[i].as_deref() == Some(":timeout") => continue,
+                        // BEAM traces it as a receive of `timeout`. (The server loop's own
+                        // timeout, outside callbacks, is taken by `handle_info/2` like a
+                        // message.)
+                        None if is_timeout(rows, i) => continue,
                         None if c.untraced_since_callback > 0 => {
                             c.untraced_since_callback -= 1;
                             continue;

@@ -6,7 +6,7 @@ mod support;
 use scope_analyze::messages::Messages;
 use scope_analyze::spans::Spans;
 use scope_analyze::table::Rows;
-use scope_analyze::{correlation, messages, spans};
+use scope_analyze::{correlation, mailbox, messages, spans};
 use scope_format::Event;
 use support::ev::*;
 
@@ -146,11 +146,22 @@ fn a_message_queued_behind_others_starts_activity_in_the_callback_that_took_it()
 
 #[test]
 fn replies_from_untraced_servers_and_receive_timeouts_are_not_queued_messages() {
-    let timeout = |us, pid| {
+    // A timeout told by its value (recorders whose hash was another).
+    request_after_a_sleep(|us, pid| {
         let mut e = recv(us, pid, 0x7153);
         e.value = Some(scope_format::Value::text(":timeout"));
         e
-    };
+    });
+}
+
+#[test]
+fn a_receive_timeout_is_told_by_its_hash_when_values_are_not_captured() {
+    request_after_a_sleep(|us, pid| recv(us, pid, mailbox::TIMEOUT_HASH));
+}
+
+/// A server whose first callback asks an untraced server and sleeps, then takes a request:
+/// the request reaches the processes its callback did, whatever `timeout` makes the sleep.
+fn request_after_a_sleep(timeout: impl Fn(i64, u32) -> Event) {
     let ev = vec![
         // 2's first callback asks the (untraced) code server, gets its answer, then sleeps
         // (`receive … after`, traced as a receive of `timeout`).

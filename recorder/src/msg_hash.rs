@@ -401,6 +401,9 @@ mod tests {
                 list(vec![T::Float(1.5), T::Ref, T::Atom("with space")]),
                 0x6151_4d49,
             ),
+            // How the BEAM traces a `receive … after` that timed out; `scope-analyze` knows
+            // this value (`mailbox.rs`).
+            (T::Atom("timeout"), 0x651c_1574),
         ];
         for (t, want) in &cases {
             assert_eq!(hash(t), *want, "{t:?}");

@@ -142,6 +142,31 @@ defmodule ElixirScopeTest do
            )
   end
 
+  test "a receive … after that timed out is recorded as a receive of `timeout`, hash and all",
+       %{dir: dir} do
+    # Without values, scope-analyze tells such a receive inside a GenServer callback from a
+    # queued message by this hash (TIMEOUT_HASH in analyze/src/mailbox.rs).
+    timeout_hash = 0x651C1574
+    values_dir = TraceFiles.tmp_dir("api_timeout")
+
+    for {capture, d} <- [{:none, dir}, {{:bytes, 256}, values_dir}] do
+      {:ok, _} = ElixirScope.start(dir: Path.join(d, "trace"), capture: capture)
+
+      {pid, :slept} =
+        run([messages: true, procs: false], fn ->
+          receive do
+          after
+            1 -> :slept
+          end
+        end)
+
+      {:ok, _} = ElixirScope.stop()
+      mine = Enum.filter(TraceFiles.events(d, :receive), &(&1.pid == pid_text(pid)))
+      assert [timeout] = Enum.filter(mine, &(&1.hash == timeout_hash)), inspect(mine)
+      assert timeout.value == if(capture == :none, do: :undefined, else: ":timeout")
+    end
+  end
+
   test "without value capture the VM passes arities, not argument lists", %{
     dir: dir,
     trace: trace
