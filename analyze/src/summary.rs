@@ -4,6 +4,8 @@
 use polars::prelude::*;
 use serde::Serialize;
 
+use scope_format::Kind;
+
 use crate::columns::Columns;
 use crate::error::{Error, Result};
 use crate::table::Loaded;
@@ -38,6 +40,17 @@ pub struct Summary {
     pub warning: Option<String>,
 }
 
+/// Rows that are not the recorder's own markers.
+fn recorded_activity() -> Expr {
+    let kind = col("kind").cast(DataType::String);
+    Kind::ALL
+        .iter()
+        .filter(|k| k.is_recorder_marker())
+        .fold(lit(true), |keep, k| {
+            keep.and(kind.clone().neq(lit(k.name())))
+        })
+}
+
 /// Computes the summary of a loaded table.
 pub fn summarize(loaded: &Loaded) -> Result<Summary> {
     let err = |e| Error::polars("summary", e);
@@ -48,7 +61,9 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
         .group_by([col("node")])
         .agg([
             len().cast(DataType::UInt64).alias("events"),
+            // As `scope info` counts them (`Kind::is_recorder_marker`).
             col("pid")
+                .filter(recorded_activity())
                 .n_unique()
                 .cast(DataType::UInt64)
                 .alias("processes"),

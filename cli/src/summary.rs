@@ -125,12 +125,7 @@ fn widen(lo: &mut Option<i64>, hi: &mut Option<i64>, a: i64, b: i64) {
 }
 
 fn is_marker(kind: u8) -> bool {
-    Kind::from_code(kind).is_some_and(|k| {
-        matches!(
-            k,
-            Kind::Dropped | Kind::RecorderStart | Kind::RecorderStop | Kind::ClockAnchor
-        )
-    })
+    Kind::from_code(kind).is_some_and(Kind::is_recorder_marker)
 }
 
 pub fn node_name(seg: &Segment) -> String {

@@ -197,6 +197,16 @@ impl Kind {
         }
     }
 
+    /// The recorder's own markers (its start and stop, drops, clock anchors): they carry the
+    /// pid of whoever started the recording, not traced activity, so process counts leave
+    /// them out.
+    pub fn is_recorder_marker(self) -> bool {
+        matches!(
+            self,
+            Kind::Dropped | Kind::RecorderStart | Kind::RecorderStop | Kind::ClockAnchor
+        )
+    }
+
     /// The kind with this name (as [`Kind::name`] spells it).
     pub fn from_name(name: &str) -> Option<Kind> {
         Kind::ALL.iter().copied().find(|k| k.name() == name)
