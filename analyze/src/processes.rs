@@ -115,6 +115,11 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
         }
     };
     for i in 0..rows.len() {
+        // The recorder's markers carry the pid of whoever started it (as `scope info` and
+        // the summary count processes).
+        if rows.kind[i].is_some_and(Kind::is_recorder_marker) {
+            continue;
+        }
         let p = rows.pid[i];
         seen(p, i, &mut first, &mut order);
         last[p as usize] = i;

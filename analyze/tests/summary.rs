@@ -1,8 +1,8 @@
-//! The summary section: events and processes by node.
+//! Process counts: the summary section and the processes section agree with `scope info`.
 
 mod support;
 
-use scope_analyze::summary;
+use scope_analyze::{processes, summary};
 use scope_format::Kind;
 
 #[test]
@@ -17,9 +17,12 @@ fn processes_are_counted_as_scope_info_counts_them() {
         (4, 1, Kind::ReturnFrom, "f"),
         (5, 9, Kind::RecorderStop, ""),
     ]);
-    let (loaded, _) = support::load(&path);
+    let (loaded, rows) = support::load(&path);
     let s = summary::summarize(&loaded).unwrap();
     assert_eq!(s.events, 6);
     assert_eq!(s.processes, 2);
     assert_eq!(s.nodes[0].processes, 2);
+    let p = processes::analyze(&rows);
+    let pids: Vec<_> = p.processes.iter().map(|x| x.pid.as_str()).collect();
+    assert_eq!(pids, ["<0.1.0>", "<0.2.0>"]);
 }
