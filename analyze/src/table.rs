@@ -349,25 +349,37 @@ impl Rows {
                 v.push('…');
             }
         }
-        let nodes = strs("node")?;
-        let kinds = strs("kind")?;
-        let pids = strs("pid")?;
-        let mfas = strs("mfa")?;
-        let peers = strs("peer")?;
-        let names = strs("name")?;
+        // The text columns are interned straight from the frame's buffers: collected as
+        // `String`s first, six of them took ~60 bytes per row each at once, most of the
+        // analysis's peak memory.
         let n = r.event_id.len();
         r.node.reserve(n);
-        for i in 0..n {
-            let node = r.nodes.intern(nodes[i].as_deref().unwrap_or("?"));
+        r.kind.reserve(n);
+        r.pid.reserve(n);
+        r.peer.reserve(n);
+        r.mfa.reserve(n);
+        r.name.reserve(n);
+        // Pids by node and text, as interned (each row would otherwise build its key).
+        let mut pid_ids: HashMap<(u32, &str), u32> = HashMap::new();
+        let texts = cols
+            .str("node")?
+            .iter()
+            .zip(cols.str("kind")?.iter())
+            .zip(cols.str("pid")?.iter())
+            .zip(cols.str("peer")?.iter())
+            .zip(cols.str("mfa")?.iter())
+            .zip(cols.str("name")?.iter());
+        for (((((node, kind), pid), peer), mfa), name) in texts {
+            let node = r.nodes.intern(node.unwrap_or("?"));
             r.node.push(node);
-            r.kind.push(kinds[i].as_deref().and_then(Kind::from_name));
-            let pid = r.intern_pid(node, pids[i].as_deref().unwrap_or("?"));
+            r.kind.push(kind.and_then(Kind::from_name));
+            let pid = r.intern_pid_once(&mut pid_ids, node, pid.unwrap_or("?"));
             r.pid.push(pid);
-            let peer = peers[i].as_deref().map(|p| r.intern_pid(node, p));
+            let peer = peer.map(|p| r.intern_pid_once(&mut pid_ids, node, p));
             r.peer.push(peer);
-            let m = mfas[i].as_deref().map(|m| r.mfas.intern(m));
+            let m = mfa.map(|m| r.mfas.intern(m));
             r.mfa.push(m);
-            let nm = names[i].as_deref().map(|m| r.names.intern(m));
+            let nm = name.map(|m| r.names.intern(m));
             r.name.push(nm);
         }
         r.event_nodes = r
@@ -376,6 +388,21 @@ impl Rows {
             .collect::<std::collections::HashSet<_>>()
             .len();
         Ok(r)
+    }
+
+    /// [`Rows::intern_pid`], remembered in `seen` by node and text.
+    fn intern_pid_once<'a>(
+        &mut self,
+        seen: &mut HashMap<(u32, &'a str), u32>,
+        node: u32,
+        text: &'a str,
+    ) -> u32 {
+        if let Some(&id) = seen.get(&(node, text)) {
+            return id;
+        }
+        let id = self.intern_pid(node, text);
+        seen.insert((node, text), id);
+        id
     }
 
     fn intern_pid(&mut self, node: u32, text: &str) -> u32 {
