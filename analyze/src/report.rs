@@ -51,11 +51,22 @@ pub struct Prepared {
     pub msgs: messages::Messages,
     pub clock: ClockReport,
     pub spans: spans::Spans,
+    /// The trace's summary, taken before the clock repair.
+    pub summary: Summary,
 }
 
-/// Pairs and repairs a loaded trace ([`Prepared`]).
-pub fn prepare(loaded: &Loaded) -> Result<Prepared> {
-    let mut rows = Rows::from_frame(&loaded.events)?;
+/// Pairs and repairs a loaded trace ([`Prepared`]). The loaded frame is freed once its
+/// rows are read: analyses run on the rows, and holding both took a third of the memory.
+pub fn prepare(loaded: Loaded) -> Result<Prepared> {
+    let Loaded {
+        events,
+        dropped,
+        problems,
+        ..
+    } = loaded;
+    let mut rows = Rows::from_frame(&events)?;
+    drop(events);
+    let summary = summary::summarize(&rows, dropped, problems);
     let mut msgs = messages::pair(&rows);
     let clock = clock::repair(&mut rows, &mut msgs);
     let spans = spans::pair(&rows);
@@ -64,17 +75,18 @@ pub fn prepare(loaded: &Loaded) -> Result<Prepared> {
         msgs,
         clock,
         spans,
+        summary,
     })
 }
 
 /// Runs every analysis.
-pub fn analyze(loaded: &Loaded, t: &Thresholds) -> Result<Report> {
-    analyze_prepared(loaded, &prepare(loaded)?, t)
+pub fn analyze(loaded: Loaded, t: &Thresholds) -> Result<Report> {
+    analyze_prepared(&prepare(loaded)?, t)
 }
 
 /// Runs every analysis over an already [`prepare`]d trace (views that need the rows too).
-pub fn analyze_prepared(loaded: &Loaded, p: &Prepared, t: &Thresholds) -> Result<Report> {
-    let summary = summary::summarize(loaded)?;
+pub fn analyze_prepared(p: &Prepared, t: &Thresholds) -> Result<Report> {
+    let summary = p.summary.clone();
     let (rows, msgs, clock, spans) = (&p.rows, &p.msgs, p.clock.clone(), &p.spans);
     let frame = spans::frame(rows, spans)?;
     let functions = spans::functions(rows, spans, &frame)?;

@@ -1,14 +1,13 @@
 //! The summary section: nodes, processes, time range, events by kind, and dropped events
 //! (with a warning when drops make the other sections partial).
 
-use polars::prelude::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use serde::Serialize;
 
 use scope_format::Kind;
 
-use crate::columns::Columns;
-use crate::error::{Error, Result};
-use crate::table::Loaded;
+use crate::table::Rows;
 
 /// One node of the trace.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -40,103 +39,68 @@ pub struct Summary {
     pub warning: Option<String>,
 }
 
-/// Rows that are not the recorder's own markers.
-fn recorded_activity() -> Expr {
-    let kind = col("kind").cast(DataType::String);
-    Kind::ALL
-        .iter()
-        .filter(|k| k.is_recorder_marker())
-        .fold(lit(true), |keep, k| {
-            keep.and(kind.clone().neq(lit(k.name())))
-        })
-}
-
-/// Computes the summary of a loaded table.
-pub fn summarize(loaded: &Loaded) -> Result<Summary> {
-    let err = |e| Error::polars("summary", e);
-    let df = &loaded.events;
-    let by_node = df
-        .clone()
-        .lazy()
-        .group_by([col("node")])
-        .agg([
-            len().cast(DataType::UInt64).alias("events"),
-            // As `scope info` counts them (`Kind::is_recorder_marker`).
-            col("pid")
-                .filter(recorded_activity())
-                .n_unique()
-                .cast(DataType::UInt64)
-                .alias("processes"),
-            col("time").min().alias("first"),
-            col("time").max().alias("last"),
-        ])
-        .sort(["node"], SortMultipleOptions::default())
-        .collect()
-        .map_err(err)?;
-    let cols_by_node = Columns::new(&by_node, "summary");
-    let names = cols_by_node.str("node")?;
-    let events = cols_by_node.u64("events")?;
-    let procs = cols_by_node.u64("processes")?;
-    let first = cols_by_node.i64("first")?;
-    let last = cols_by_node.i64("last")?;
-    let nodes: Vec<NodeSummary> = (0..by_node.height())
-        .map(|i| NodeSummary {
-            node: names.get(i).unwrap_or("?").to_string(),
-            events: events.get(i).unwrap_or(0),
-            processes: procs.get(i).unwrap_or(0),
-            first_ns: first.get(i).unwrap_or(0),
-            last_ns: last.get(i).unwrap_or(0),
+/// The summary of a trace's rows, as loaded (before clock repair: each node's times as
+/// it recorded them); `dropped` and `problems` as the load reported them.
+pub fn summarize(rows: &Rows, dropped: u64, problems: usize) -> Summary {
+    // Per node id: events, processes (as `scope info` counts them: not the recorder's own
+    // markers, `Kind::is_recorder_marker`), first and last time.
+    let mut per_node: BTreeMap<&str, (u64, HashSet<u32>, i64, i64)> = BTreeMap::new();
+    let mut by_kind: HashMap<&str, u64> = HashMap::new();
+    for i in 0..rows.len() {
+        let t = rows.time[i];
+        let n = per_node
+            .entry(rows.nodes.get(rows.node[i]))
+            .or_insert((0, HashSet::new(), t, t));
+        n.0 += 1;
+        if !rows.kind[i].is_some_and(Kind::is_recorder_marker) {
+            n.1.insert(rows.pid[i]);
+        }
+        n.2 = n.2.min(t);
+        n.3 = n.3.max(t);
+        *by_kind
+            .entry(rows.kind[i].map_or("unknown", Kind::name))
+            .or_default() += 1;
+    }
+    let nodes: Vec<NodeSummary> = per_node
+        .into_iter()
+        .map(|(node, (events, pids, first_ns, last_ns))| NodeSummary {
+            node: node.to_string(),
+            events,
+            processes: pids.len() as u64,
+            first_ns,
+            last_ns,
         })
         .collect();
-
-    let by_kind = df
-        .clone()
-        .lazy()
-        .group_by([col("kind")])
-        .agg([len().cast(DataType::UInt64).alias("n")])
-        .sort_by_exprs(
-            [col("n"), col("kind")],
-            SortMultipleOptions::default().with_order_descending_multi([true, false]),
-        )
-        .collect()
-        .map_err(err)?;
-    let cols_by_kind = Columns::new(&by_kind, "summary");
-    let kinds = cols_by_kind.str("kind")?;
-    let counts = cols_by_kind.u64("n")?;
-    let events_by_kind = (0..by_kind.height())
-        .map(|i| {
-            (
-                kinds.get(i).unwrap_or("?").to_string(),
-                counts.get(i).unwrap_or(0),
-            )
-        })
+    let mut events_by_kind: Vec<(String, u64)> = by_kind
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n))
         .collect();
+    events_by_kind.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
 
-    let total = df.height() as u64;
-    let warning = if loaded.dropped > 0 {
+    let total = rows.len() as u64;
+    let warning = if dropped > 0 {
         Some(format!(
             "the recorder dropped {} events ({:.2}% of those recorded): spans, message pairs \
              and counts near the drops are partial",
-            loaded.dropped,
-            loaded.dropped as f64 * 100.0 / (total + loaded.dropped) as f64
+            dropped,
+            dropped as f64 * 100.0 / (total + dropped) as f64
         ))
-    } else if loaded.problems > 0 {
+    } else if problems > 0 {
         Some(format!(
-            "the trace is damaged ({} problems; see `scope verify`): results cover what was recovered",
-            loaded.problems
+            "the trace is damaged ({problems} problems; see `scope verify`): results cover what was recovered"
         ))
     } else {
         None
     };
-    Ok(Summary {
+    Summary {
         events: total,
         processes: nodes.iter().map(|n| n.processes).sum(),
         first_ns: nodes.iter().map(|n| n.first_ns).min(),
         last_ns: nodes.iter().map(|n| n.last_ns).max(),
         nodes,
         events_by_kind,
-        dropped: loaded.dropped,
-        problems: loaded.problems,
+        dropped,
+        problems,
         warning,
-    })
+    }
 }

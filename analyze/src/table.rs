@@ -17,7 +17,7 @@ use crate::convert::{convert, ConvertOptions};
 use crate::error::{Error, Result};
 
 /// The loaded table and what is known about where it came from.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Loaded {
     /// All events, ordered by `event_id`, with `time` as Int64 ns and string columns as
     /// String (not Categorical).

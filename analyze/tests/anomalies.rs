@@ -54,8 +54,8 @@ fn a_known_slow_call_is_the_only_latency_outlier() {
         |_| false,
     ));
     let (_d, path) = write(&sorted(rows));
-    let (loaded, _) = support::load(&path);
-    let r = report::analyze(&loaded, &Thresholds::default()).unwrap();
+    let (loaded, rows) = support::load(&path);
+    let r = report::analyze(loaded.clone(), &Thresholds::default()).unwrap();
     let a: Vec<_> = r
         .anomalies
         .iter()
@@ -69,30 +69,15 @@ fn a_known_slow_call_is_the_only_latency_outlier() {
     assert_eq!(f.time, "2026-11-23T09:00:00.015000000Z");
     assert!(f.summary.contains("5.0 ms"), "{}", f.summary);
     // The evidence is the slow call's event id.
-    let row = loaded
-        .events
-        .column("ts")
-        .unwrap()
-        .i64()
-        .unwrap()
-        .iter()
-        .position(|t| t == Some(15_000_000))
-        .unwrap();
-    let id = loaded
-        .events
-        .column("event_id")
-        .unwrap()
-        .u64()
-        .unwrap()
-        .get(row);
-    assert_eq!(Some(f.evidence[0]), id);
+    let row = rows.ts.iter().position(|&t| t == 15_000_000).unwrap();
+    assert_eq!(f.evidence[0], rows.event_id[row]);
 
     // A looser minimum sample count lets `h` be judged too.
     let t = Thresholds {
         min_samples: 5,
         ..Thresholds::default()
     };
-    let r = report::analyze(&loaded, &t).unwrap();
+    let r = report::analyze(loaded, &t).unwrap();
     let subjects: Vec<_> = r.anomalies.iter().map(|a| a.subject.as_str()).collect();
     assert_eq!(
         subjects,
@@ -119,7 +104,7 @@ fn a_burst_of_exceptions_is_found_in_its_window() {
         burst_window_ns: 10_000_000, // 10 ms
         ..Thresholds::default()
     };
-    let r = report::analyze(&loaded, &t).unwrap();
+    let r = report::analyze(loaded, &t).unwrap();
     let bursts: Vec<_> = r
         .anomalies
         .iter()
@@ -165,7 +150,7 @@ fn a_process_raising_in_several_functions_is_a_burst_of_its_own() {
         burst_window_ns: 10_000_000,
         ..Thresholds::default()
     };
-    let r = report::analyze(&loaded, &t).unwrap();
+    let r = report::analyze(loaded, &t).unwrap();
     let mut subjects: Vec<_> = r
         .anomalies
         .iter()

@@ -32,8 +32,8 @@ pub struct Options {
 
 pub fn run(inputs: &[PathBuf], o: &Options, out: &mut dyn Write) -> Result<()> {
     let loaded = table::load(inputs)?;
-    let p = report::prepare(&loaded)?;
-    let r = report::analyze_prepared(&loaded, &p, &o.thresholds)?;
+    let p = report::prepare(loaded)?;
+    let r = report::analyze_prepared(&p, &o.thresholds)?;
     match o.style {
         Style::Json => {
             serde_json::to_writer_pretty(&mut *out, &r)?;
@@ -56,8 +56,8 @@ pub fn report(
     out: &mut dyn Write,
 ) -> Result<()> {
     let loaded = table::load(inputs)?;
-    let p = report::prepare(&loaded)?;
-    let r = report::analyze_prepared(&loaded, &p, t)?;
+    let p = report::prepare(loaded)?;
+    let r = report::analyze_prepared(&p, t)?;
     let page = html::report_page(&r, &p, &html::Limits::default());
     if output.as_os_str() == "-" {
         out.write_all(page.as_bytes())?;

@@ -21,7 +21,7 @@ pub fn run(inputs: &[PathBuf], style: Style, output: &Path, out: &mut dyn Write)
         msgs,
         spans: s,
         ..
-    } = report::prepare(&loaded)?;
+    } = report::prepare(loaded)?;
     let to_stdout = output.as_os_str() == "-";
     let mut file: Box<dyn Write> = if to_stdout {
         Box::new(&mut *out)

@@ -24,8 +24,8 @@ pub fn run(
         bail!("--budget {budget}: expected a positive number of events per second");
     }
     let loaded = table::load(inputs)?;
-    let p = report::prepare(&loaded)?;
-    let r = report::analyze_prepared(&loaded, &p, t)?;
+    let p = report::prepare(loaded)?;
+    let r = report::analyze_prepared(&p, t)?;
     let pl = plan::plan(&r, &p, budget);
     if let Some(path) = output {
         let source = inputs

@@ -51,7 +51,7 @@ pub fn run(inputs: &[PathBuf], o: &Options, style: Style, out: &mut dyn Write) -
         );
     }
     let loaded = table::load(inputs)?;
-    let p = report::prepare(&loaded)?;
+    let p = report::prepare(loaded)?;
     let start = p.rows.time.iter().copied().min().unwrap_or(0);
     let instant = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
         v.as_deref()
@@ -68,7 +68,7 @@ pub fn run(inputs: &[PathBuf], o: &Options, style: Style, out: &mut dyn Write) -
             bail!("--from {} is after --to {}", rfc3339(f), rfc3339(t));
         }
     }
-    let (title, select) = select(&loaded, &p, o)?;
+    let (title, select) = select(&p, o)?;
     let r = replay::build(&p, title, &select, from, to, at);
     match style {
         Style::Json => {
@@ -83,7 +83,7 @@ pub fn run(inputs: &[PathBuf], o: &Options, style: Style, out: &mut dyn Write) -
 }
 
 /// The selector's title and what it selects.
-fn select(loaded: &table::Loaded, p: &Prepared, o: &Options) -> Result<(String, Select)> {
+fn select(p: &Prepared, o: &Options) -> Result<(String, Select)> {
     let rows = &p.rows;
     if let Some(text) = &o.pid {
         let Some(pid) = replay::parse_pid(text) else {
@@ -132,7 +132,7 @@ fn select(loaded: &table::Loaded, p: &Prepared, o: &Options) -> Result<(String, 
         ));
     }
     if let Some(n) = o.anomaly {
-        let r = report::analyze_prepared(loaded, p, &o.thresholds)?;
+        let r = report::analyze_prepared(p, &o.thresholds)?;
         let Some(a) = n.checked_sub(1).and_then(|i| r.anomalies.get(i)) else {
             bail!(
                 "--anomaly {n}: the trace has {} anomalies (numbered from 1, as `scope analyze` lists them)",

@@ -21,7 +21,7 @@ fn a_slow_call_a_crash_cascade_and_a_flooded_mailbox_are_found() {
     let workers: BTreeSet<&str> = [facts["w1"].as_str(), facts["w2"].as_str()].into();
 
     let loaded = table::load(std::slice::from_ref(&trace_dir)).unwrap();
-    let r = report::analyze(&loaded, &Thresholds::default()).unwrap();
+    let r = report::analyze(loaded, &Thresholds::default()).unwrap();
     let find = |kind: &str| {
         r.anomalies
             .iter()
@@ -94,7 +94,7 @@ fn a_slow_call_a_crash_cascade_and_a_flooded_mailbox_are_found() {
     };
     convert(&trace, &ds, &opts, &mut |_| {}).unwrap();
     let from_parquet =
-        report::analyze(&table::load(&[ds]).unwrap(), &Thresholds::default()).unwrap();
+        report::analyze(table::load(&[ds]).unwrap(), &Thresholds::default()).unwrap();
     assert_eq!(from_parquet.anomalies, r.anomalies);
     assert_eq!(from_parquet.functions, r.functions);
 }

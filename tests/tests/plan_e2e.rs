@@ -82,8 +82,8 @@ fn a_planned_rerun_stays_within_budget_and_keeps_the_anomalous_function() {
     assert!(rate <= BUDGET, "planned re-run made {rate:.0} events/s");
 
     let loaded = table::load(std::slice::from_ref(&again)).unwrap();
-    let prepared = report::prepare(&loaded).unwrap();
-    let r = report::analyze_prepared(&loaded, &prepared, &Thresholds::default()).unwrap();
+    let prepared = report::prepare(loaded).unwrap();
+    let r = report::analyze_prepared(&prepared, &Thresholds::default()).unwrap();
     assert!(
         r.anomalies
             .iter()

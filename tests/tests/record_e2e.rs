@@ -60,7 +60,7 @@ fn an_elixir_script_is_recorded_without_changing_it() {
 
     verify_intact(&trace);
     let loaded = table::load(std::slice::from_ref(&trace)).unwrap();
-    let p = report::prepare(&loaded).unwrap();
+    let p = report::prepare(loaded).unwrap();
     // Defined by the script as it ran, traced from its first call.
     assert_eq!(calls_of(&p, "RecordApp.Counter.init/1"), 1);
     assert_eq!(calls_of(&p, "RecordApp.Counter.handle_call/3"), 26);
@@ -101,7 +101,7 @@ fn an_erlang_escript_is_recorded_and_closed_at_halt() {
         .to_string();
     verify_intact(&trace);
     let loaded = table::load(std::slice::from_ref(&trace)).unwrap();
-    let p = report::prepare(&loaded).unwrap();
+    let p = report::prepare(loaded).unwrap();
     assert_eq!(calls_of(&p, ":queue.in/2"), 50);
     let w = replay::find_pid(&p.rows, &worker);
     assert_eq!(w.len(), 1, "{worker}");
@@ -186,6 +186,6 @@ fn a_mix_project_is_recorded_from_its_first_call() {
     );
     verify_intact(&trace);
     let loaded = table::load(std::slice::from_ref(&trace)).unwrap();
-    let p = report::prepare(&loaded).unwrap();
+    let p = report::prepare(loaded).unwrap();
     assert_eq!(calls_of(&p, "Demo.hello/1"), 10);
 }

@@ -27,8 +27,8 @@ fn planted(name: &str) -> BTreeSet<String> {
 /// anonymous processes (whose numbers differ between runs) are left out.
 fn findings(trace: &Path) -> (BTreeSet<String>, Report, report::Prepared) {
     let loaded = table::load(&[trace.to_path_buf()]).unwrap();
-    let p = report::prepare(&loaded).unwrap();
-    let r = report::analyze_prepared(&loaded, &p, &Thresholds::default()).unwrap();
+    let p = report::prepare(loaded).unwrap();
+    let r = report::analyze_prepared(&p, &Thresholds::default()).unwrap();
     let rows = &p.rows;
     let mut registered: HashMap<String, String> = HashMap::new();
     for i in 0..rows.len() {
