@@ -176,7 +176,7 @@ fn partition_dir(node: &str) -> String {
 }
 
 /// Dropped events per node, from the recorder's drop markers.
-fn dropped_by_node(trace: &Trace) -> BTreeMap<String, u64> {
+pub(crate) fn dropped_by_node(trace: &Trace) -> BTreeMap<String, u64> {
     let node_of: BTreeMap<&Path, String> = trace
         .segments()
         .iter()

@@ -12,7 +12,7 @@ use crate::messages::{self, MessageSummary};
 use crate::processes::{self, Crash, Process};
 use crate::spans::{self, FunctionStats};
 use crate::summary::{self, Summary};
-use crate::table::{Loaded, Rows};
+use crate::table::{LoadedRows, Rows};
 
 /// Call-pairing counts that qualify the function table.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -55,17 +55,14 @@ pub struct Prepared {
     pub summary: Summary,
 }
 
-/// Pairs and repairs a loaded trace ([`Prepared`]). The loaded frame is freed once its
-/// rows are read: analyses run on the rows, and holding both took a third of the memory.
-pub fn prepare(loaded: Loaded) -> Result<Prepared> {
-    let Loaded {
-        events,
+/// Pairs and repairs a loaded trace ([`Prepared`]).
+pub fn prepare(loaded: LoadedRows) -> Result<Prepared> {
+    let LoadedRows {
+        mut rows,
         dropped,
         problems,
         ..
     } = loaded;
-    let mut rows = Rows::from_frame(&events)?;
-    drop(events);
     let summary = summary::summarize(&rows, dropped, problems);
     let mut msgs = messages::pair(&rows);
     let clock = clock::repair(&mut rows, &mut msgs);
@@ -80,7 +77,7 @@ pub fn prepare(loaded: Loaded) -> Result<Prepared> {
 }
 
 /// Runs every analysis.
-pub fn analyze(loaded: Loaded, t: &Thresholds) -> Result<Report> {
+pub fn analyze(loaded: LoadedRows, t: &Thresholds) -> Result<Report> {
     analyze_prepared(&prepare(loaded)?, t)
 }
 

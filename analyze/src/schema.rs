@@ -11,7 +11,7 @@ use arrow::array::{
     TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder, UInt8Builder,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit};
-use scope_format::{TraceEvent, ValueEncoding};
+use scope_format::{TraceEvent, Value, ValueEncoding};
 
 /// Version of this table's layout, written into the Parquet metadata (`scope.schema_version`).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -188,20 +188,7 @@ impl BatchBuilder {
         }
         match &e.value {
             Some(v) => {
-                match v.encoding {
-                    ValueEncoding::Text => {
-                        self.value.append_value(String::from_utf8_lossy(&v.bytes))
-                    }
-                    // Not produced by the recorder today; keep the bytes visible as hex.
-                    ValueEncoding::Etf => {
-                        self.text.clear();
-                        self.text.push_str("etf:");
-                        for b in v.bytes.iter() {
-                            let _ = write!(self.text, "{b:02x}");
-                        }
-                        self.value.append_value(&self.text);
-                    }
-                }
+                self.value.append_value(value_text(v));
                 self.value_truncated.append_value(v.truncated);
             }
             None => {
@@ -241,5 +228,22 @@ impl BatchBuilder {
         cols.push(Arc::new(self.value_truncated.finish()));
         RecordBatch::try_new(self.schema.clone(), cols)
             .expect("builders match the schema they were made for")
+    }
+}
+
+/// A captured value as the `value` column holds it: text as it is (invalid UTF-8 replaced),
+/// external term format as `etf:` and hex (not produced by the recorder today).
+pub(crate) fn value_text(v: &Value) -> std::borrow::Cow<'_, str> {
+    match v.encoding {
+        ValueEncoding::Text => String::from_utf8_lossy(&v.bytes),
+        ValueEncoding::Etf => {
+            use std::fmt::Write;
+            let mut text = String::with_capacity(4 + 2 * v.bytes.len());
+            text.push_str("etf:");
+            for b in v.bytes.iter() {
+                let _ = write!(text, "{b:02x}");
+            }
+            text.into()
+        }
     }
 }

@@ -1,16 +1,17 @@
 //! Loading the events table for analysis, from segments or from converted Parquet.
 //!
-//! Every analysis starts from the same Polars `DataFrame` (the schema in `SCHEMA.md`), so
-//! `scope analyze trace/` and `scope analyze events.parquet` give the same answers: segments
-//! are converted to a temporary Parquet file first. [`Rows`] is that frame's columns as
-//! plain vectors, in event order, for the analyses that walk events one by one (call stacks,
-//! FIFO message pairing); aggregation stays in Polars.
+//! The events table is the schema in `SCHEMA.md`. [`Rows`] holds its columns as plain
+//! vectors, in event order, for the analyses that walk events one by one (call stacks, FIFO
+//! message pairing); aggregation runs in Polars over frames built from them. [`load_rows`]
+//! reads segments straight into rows, with the same values `scope convert` writes (so
+//! `scope analyze trace/` and `scope analyze events.parquet` give the same answers), and
+//! converted Parquet through a frame. [`load`] gives the frame itself, for `scope query`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use scope_format::{Kind, Trace};
+use scope_format::{Kind, Trace, TraceEvent};
 
 use crate::columns::Columns;
 use crate::convert::{convert, ConvertOptions};
@@ -28,6 +29,58 @@ pub struct Loaded {
     pub problems: usize,
     /// The inputs, as given.
     pub inputs: Vec<PathBuf>,
+}
+
+/// The events as [`Rows`], and what is known about where they came from.
+#[derive(Debug)]
+pub struct LoadedRows {
+    pub rows: Rows,
+    /// Events the recorder dropped (from the trace, or the Parquet metadata).
+    pub dropped: u64,
+    /// Problems the reader reported (damage, gaps); 0 for Parquet input.
+    pub problems: usize,
+    /// The inputs, as given.
+    pub inputs: Vec<PathBuf>,
+}
+
+impl Loaded {
+    /// The frame's rows ([`Rows::from_frame`]); the frame is freed.
+    pub fn into_rows(self) -> Result<LoadedRows> {
+        Ok(LoadedRows {
+            rows: Rows::from_frame(&self.events)?,
+            dropped: self.dropped,
+            problems: self.problems,
+            inputs: self.inputs,
+        })
+    }
+}
+
+/// Loads trace segments (read straight into rows: no frame, no temporary file, a third of
+/// the memory) or converted Parquet (through [`load`]).
+pub fn load_rows(inputs: &[PathBuf]) -> Result<LoadedRows> {
+    if inputs.is_empty() || inputs.iter().any(|p| is_parquet(p)) {
+        return load(inputs)?.into_rows();
+    }
+    let trace = Trace::open(inputs)?;
+    let mut events = trace.events();
+    let mut rows = Rows::default();
+    let mut seen = RowIds::default();
+    for (id, te) in events.by_ref().enumerate() {
+        rows.push_event(&mut seen, id as u64, &te);
+    }
+    rows.finish();
+    let problems = trace
+        .problems()
+        .iter()
+        .chain(&events.problems())
+        .filter(|p| p.is_damage())
+        .count();
+    Ok(LoadedRows {
+        rows,
+        dropped: crate::convert::dropped_by_node(&trace).values().sum(),
+        problems,
+        inputs: inputs.to_vec(),
+    })
 }
 
 /// Whether `p` is Parquet: a `.parquet` file, or a directory holding some (a dataset).
@@ -288,6 +341,14 @@ impl Names {
     }
 }
 
+/// What [`Rows::push_event`] has already interned, by value.
+#[derive(Default)]
+struct RowIds {
+    pid: HashMap<(u32, scope_format::Pid), u32>,
+    /// Scratch for formatting.
+    text: String,
+}
+
 /// The events table as vectors, one entry per event in `event_id` order. Pids are
 /// qualified by node (`node` + `<0.1.0>`), since local pid numbers repeat across nodes.
 #[derive(Debug, Default)]
@@ -382,12 +443,64 @@ impl Rows {
             let nm = name.map(|m| r.names.intern(m));
             r.name.push(nm);
         }
-        r.event_nodes = r
+        r.finish();
+        Ok(r)
+    }
+
+    /// Reading done: what is derived from all rows.
+    fn finish(&mut self) {
+        self.event_nodes = self
             .node
             .iter()
             .collect::<std::collections::HashSet<_>>()
             .len();
-        Ok(r)
+    }
+
+    /// Adds a trace's event as row `event_id`, with the values `scope convert` writes for it
+    /// (`schema.rs`) as [`Rows::from_frame`] reads them.
+    fn push_event(&mut self, seen: &mut RowIds, event_id: u64, te: &TraceEvent) {
+        use std::fmt::Write;
+        let e = &te.event;
+        self.event_id.push(event_id);
+        let node = self.nodes.intern(&te.node);
+        self.node.push(node);
+        self.time.push(te.wall_ns);
+        self.ts.push(e.ts);
+        self.kind.push(Some(e.kind));
+        let pid = self.pid_of(seen, node, &e.pid);
+        self.pid.push(pid);
+        let peer = e.peer.as_ref().map(|p| self.pid_of(seen, node, p));
+        self.peer.push(peer);
+        let mfa = e.mfa.as_ref().map(|m| {
+            seen.text.clear();
+            let _ = write!(seen.text, "{m}");
+            self.mfas.intern(&seen.text)
+        });
+        self.mfa.push(mfa);
+        let name = e.name.as_ref().map(|n| self.names.intern(n));
+        self.name.push(name);
+        self.msg_hash.push(e.msg_hash);
+        self.correlation
+            .push((e.correlation != 0).then_some(e.correlation));
+        self.num0.push(e.nums[0]);
+        self.num1.push(e.nums[1]);
+        self.value.push(e.value.as_ref().map(|v| {
+            let mut text = crate::schema::value_text(v).into_owned();
+            if v.truncated {
+                text.push('…');
+            }
+            text
+        }));
+    }
+
+    /// A process id for `pid` seen in an event of node `node` (its text formatted once).
+    fn pid_of(&mut self, seen: &mut RowIds, node: u32, pid: &scope_format::Pid) -> u32 {
+        if let Some(&id) = seen.pid.get(&(node, pid.clone())) {
+            return id;
+        }
+        let id = self.intern_pid(node, &pid.to_string());
+        seen.pid.insert((node, pid.clone()), id);
+        id
     }
 
     /// [`Rows::intern_pid`], remembered in `seen` by node and text.

@@ -55,7 +55,7 @@ fn a_known_slow_call_is_the_only_latency_outlier() {
     ));
     let (_d, path) = write(&sorted(rows));
     let (loaded, rows) = support::load(&path);
-    let r = report::analyze(loaded.clone(), &Thresholds::default()).unwrap();
+    let r = report::analyze(loaded.clone().into_rows().unwrap(), &Thresholds::default()).unwrap();
     let a: Vec<_> = r
         .anomalies
         .iter()
@@ -77,7 +77,7 @@ fn a_known_slow_call_is_the_only_latency_outlier() {
         min_samples: 5,
         ..Thresholds::default()
     };
-    let r = report::analyze(loaded, &t).unwrap();
+    let r = report::analyze(loaded.into_rows().unwrap(), &t).unwrap();
     let subjects: Vec<_> = r.anomalies.iter().map(|a| a.subject.as_str()).collect();
     assert_eq!(
         subjects,
@@ -104,7 +104,7 @@ fn a_burst_of_exceptions_is_found_in_its_window() {
         burst_window_ns: 10_000_000, // 10 ms
         ..Thresholds::default()
     };
-    let r = report::analyze(loaded, &t).unwrap();
+    let r = report::analyze(loaded.into_rows().unwrap(), &t).unwrap();
     let bursts: Vec<_> = r
         .anomalies
         .iter()
@@ -150,7 +150,7 @@ fn a_process_raising_in_several_functions_is_a_burst_of_its_own() {
         burst_window_ns: 10_000_000,
         ..Thresholds::default()
     };
-    let r = report::analyze(loaded, &t).unwrap();
+    let r = report::analyze(loaded.into_rows().unwrap(), &t).unwrap();
     let mut subjects: Vec<_> = r
         .anomalies
         .iter()

@@ -15,7 +15,7 @@ fn a_node_whose_clock_runs_behind_is_shifted_so_receives_follow_sends() {
     let b = vec![recv(1001, 7, 1), send_remote(1100, 7, "a@h", 1, 2)];
     let (_d, path) = support::write_nodes(&[("a@h", 0, a), ("b@h", -5_000_000, b)]);
     let (loaded, _) = support::load(&path);
-    let r = report::analyze(loaded, &Thresholds::default()).unwrap();
+    let r = report::analyze(loaded.into_rows().unwrap(), &Thresholds::default()).unwrap();
 
     assert_eq!(r.clock.cross_node_messages, 2);
     assert_eq!(r.clock.receives_before_send, 1);
@@ -71,7 +71,7 @@ fn nodes_whose_clocks_agree_are_left_alone() {
     let b = vec![recv(1050, 7, 1)];
     let (_d, path) = support::write_nodes(&[("a@h", 0, a), ("b@h", 0, b)]);
     let (loaded, _) = support::load(&path);
-    let r = report::analyze(loaded, &Thresholds::default()).unwrap();
+    let r = report::analyze(loaded.into_rows().unwrap(), &Thresholds::default()).unwrap();
     assert_eq!(
         (r.clock.cross_node_messages, r.clock.receives_before_send),
         (1, 0)

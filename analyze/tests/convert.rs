@@ -241,3 +241,91 @@ fn separately_converted_files_are_refused_together_and_a_dataset_is_not_overwrit
     let err = convert(&trace, &ds, &opts, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
 }
+
+#[test]
+fn rows_read_from_segments_are_the_rows_of_the_converted_file() {
+    use scope_analyze::table::{load_rows, Rows};
+    use scope_format::{Event, Kind, Pid, Value, ValueEncoding};
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("trace");
+    write_node(&root, "a@host", 1, 20_000, 7);
+    write_node(&root, "b@host", 2, 9_000, 0);
+    // What the synthetic workload does not make: a remote peer, a value cut at its bound,
+    // one in external term format, a registered name, a correlation id.
+    let mut w = TraceWriter::create(WriterConfig::new(&root, "c@host")).unwrap();
+    let mut send = Event::new(10, 1, Kind::Send, Pid::local(80, 0));
+    send.peer = Some(Pid {
+        node: Some("a@host".into()),
+        number: 81,
+        serial: 2,
+    });
+    send.msg_hash = Some(0xfeed);
+    send.value = Some(Value {
+        encoding: ValueEncoding::Text,
+        truncated: true,
+        bytes: b"{:big, [1, 2, 3".to_vec().into(),
+    });
+    let mut reg = Event::new(11, 1, Kind::Register, Pid::local(80, 0));
+    reg.name = Some("cache".into());
+    reg.correlation = 42;
+    reg.value = Some(Value {
+        encoding: ValueEncoding::Etf,
+        truncated: false,
+        bytes: vec![131, 100, 0, 1, 97].into(),
+    });
+    for e in [send, reg] {
+        w.push(&e).unwrap();
+    }
+    w.close().unwrap();
+
+    let trace = Trace::open(&[&root]).unwrap();
+    let pq = dir.path().join("events.parquet");
+    convert(&trace, &pq, &ConvertOptions::default(), &mut |_| {}).unwrap();
+    let direct = load_rows(std::slice::from_ref(&root)).unwrap();
+    let via = load_rows(&[pq]).unwrap();
+    assert_eq!(direct.dropped, 7);
+    assert_eq!((via.dropped, via.problems, direct.problems), (7, 0, 0));
+
+    // Every column, ids resolved to the text they stand for.
+    let texts = |r: &Rows| -> Vec<String> {
+        (0..r.len())
+            .map(|i| {
+                format!(
+                    "{} {} {} {} {:?} {} {:?} {:?} {:?} {:?} {:?} {} {} {:?}",
+                    r.event_id[i],
+                    r.nodes.get(r.node[i]),
+                    r.time[i],
+                    r.ts[i],
+                    r.kind[i],
+                    r.pid_text(r.pid[i]),
+                    r.mfa[i].map(|m| r.mfas.get(m)),
+                    r.peer[i].map(|p| r.pid_text(p)),
+                    r.name[i].map(|n| r.names.get(n)),
+                    r.msg_hash[i],
+                    r.correlation[i],
+                    r.num0[i],
+                    r.num1[i],
+                    r.value[i],
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (texts(&direct.rows), texts(&via.rows));
+    // 29,000 events, the drop marker and the two above.
+    assert_eq!(a.len(), 29_003);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y);
+    }
+    assert_eq!(a.len(), b.len());
+    let c: Vec<_> = a.iter().filter(|r| r.contains(" c@host ")).collect();
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert!(c[0].contains("<0.81.2> on a@host"), "{}", c[0]);
+    assert!(c[0].contains("[1, 2, 3…"), "{}", c[0]);
+    assert!(c[1].contains("etf:8364000161"), "{}", c[1]);
+    assert!(
+        c[1].contains("\"cache\"") && c[1].contains("Some(42)"),
+        "{}",
+        c[1]
+    );
+}

@@ -10,7 +10,7 @@ fn anomalies(mut events: Vec<scope_format::Event>) -> Vec<scope_analyze::anomali
     events.sort_by_key(|e| e.ts);
     let (_d, path) = support::write_events(&events);
     let (loaded, _) = support::load(&path);
-    report::analyze(loaded, &Thresholds::default())
+    report::analyze(loaded.into_rows().unwrap(), &Thresholds::default())
         .unwrap()
         .anomalies
 }

@@ -57,7 +57,7 @@ fn a_crash_takes_its_linked_processes_down_and_the_root_cause_is_found() {
     assert_eq!(p.crashes[1].root, "<0.6.0>");
     assert!(p.crashes[1].affected.is_empty());
 
-    let r = report::analyze(loaded, &Thresholds::default()).unwrap();
+    let r = report::analyze(loaded.into_rows().unwrap(), &Thresholds::default()).unwrap();
     let cascades: Vec<_> = r
         .anomalies
         .iter()

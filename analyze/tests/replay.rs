@@ -150,7 +150,10 @@ fn counter_trace() -> Vec<scope_format::Event> {
 fn prepared(ev: &[scope_format::Event]) -> (tempfile::TempDir, scope_analyze::report::Prepared) {
     let (d, path) = support::write_events(ev);
     let (loaded, _) = support::load(&path);
-    (d, scope_analyze::report::prepare(loaded).unwrap())
+    (
+        d,
+        scope_analyze::report::prepare(loaded.into_rows().unwrap()).unwrap(),
+    )
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub struct Options {
 }
 
 pub fn run(inputs: &[PathBuf], o: &Options, out: &mut dyn Write) -> Result<()> {
-    let loaded = table::load(inputs)?;
+    let loaded = table::load_rows(inputs)?;
     let p = report::prepare(loaded)?;
     let r = report::analyze_prepared(&p, &o.thresholds)?;
     match o.style {
@@ -55,7 +55,7 @@ pub fn report(
     output: &Path,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let loaded = table::load(inputs)?;
+    let loaded = table::load_rows(inputs)?;
     let p = report::prepare(loaded)?;
     let r = report::analyze_prepared(&p, t)?;
     let page = html::report_page(&r, &p, &html::Limits::default());

@@ -15,7 +15,7 @@ pub enum Style {
 }
 
 pub fn run(inputs: &[PathBuf], style: Style, output: &Path, out: &mut dyn Write) -> Result<()> {
-    let loaded = table::load(inputs)?;
+    let loaded = table::load_rows(inputs)?;
     let report::Prepared {
         rows,
         msgs,

@@ -23,7 +23,7 @@ pub fn run(
     if !(budget.is_finite() && budget > 0.0) {
         bail!("--budget {budget}: expected a positive number of events per second");
     }
-    let loaded = table::load(inputs)?;
+    let loaded = table::load_rows(inputs)?;
     let p = report::prepare(loaded)?;
     let r = report::analyze_prepared(&p, t)?;
     let pl = plan::plan(&r, &p, budget);

@@ -50,7 +50,7 @@ pub fn run(inputs: &[PathBuf], o: &Options, style: Style, out: &mut dyn Write) -
              (the n-th of `scope analyze`), or a window with --from/--to/--at"
         );
     }
-    let loaded = table::load(inputs)?;
+    let loaded = table::load_rows(inputs)?;
     let p = report::prepare(loaded)?;
     let start = p.rows.time.iter().copied().min().unwrap_or(0);
     let instant = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {

@@ -20,7 +20,7 @@ fn a_slow_call_a_crash_cascade_and_a_flooded_mailbox_are_found() {
     let (slow, sink, root) = (&facts["slow"], &facts["sink"], &facts["root"]);
     let workers: BTreeSet<&str> = [facts["w1"].as_str(), facts["w2"].as_str()].into();
 
-    let loaded = table::load(std::slice::from_ref(&trace_dir)).unwrap();
+    let loaded = table::load_rows(std::slice::from_ref(&trace_dir)).unwrap();
     let r = report::analyze(loaded, &Thresholds::default()).unwrap();
     let find = |kind: &str| {
         r.anomalies
@@ -94,7 +94,7 @@ fn a_slow_call_a_crash_cascade_and_a_flooded_mailbox_are_found() {
     };
     convert(&trace, &ds, &opts, &mut |_| {}).unwrap();
     let from_parquet =
-        report::analyze(table::load(&[ds]).unwrap(), &Thresholds::default()).unwrap();
+        report::analyze(table::load_rows(&[ds]).unwrap(), &Thresholds::default()).unwrap();
     assert_eq!(from_parquet.anomalies, r.anomalies);
     assert_eq!(from_parquet.functions, r.functions);
 }

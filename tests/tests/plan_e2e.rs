@@ -81,7 +81,7 @@ fn a_planned_rerun_stays_within_budget_and_keeps_the_anomalous_function() {
     eprintln!("full: {measured:.0} events/s; planned for {BUDGET}: {rate:.0} events/s");
     assert!(rate <= BUDGET, "planned re-run made {rate:.0} events/s");
 
-    let loaded = table::load(std::slice::from_ref(&again)).unwrap();
+    let loaded = table::load_rows(std::slice::from_ref(&again)).unwrap();
     let prepared = report::prepare(loaded).unwrap();
     let r = report::analyze_prepared(&prepared, &Thresholds::default()).unwrap();
     assert!(

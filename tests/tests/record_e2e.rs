@@ -59,7 +59,7 @@ fn an_elixir_script_is_recorded_without_changing_it() {
         .to_string();
 
     verify_intact(&trace);
-    let loaded = table::load(std::slice::from_ref(&trace)).unwrap();
+    let loaded = table::load_rows(std::slice::from_ref(&trace)).unwrap();
     let p = report::prepare(loaded).unwrap();
     // Defined by the script as it ran, traced from its first call.
     assert_eq!(calls_of(&p, "RecordApp.Counter.init/1"), 1);
@@ -100,7 +100,7 @@ fn an_erlang_escript_is_recorded_and_closed_at_halt() {
         .expect("the escript ran")
         .to_string();
     verify_intact(&trace);
-    let loaded = table::load(std::slice::from_ref(&trace)).unwrap();
+    let loaded = table::load_rows(std::slice::from_ref(&trace)).unwrap();
     let p = report::prepare(loaded).unwrap();
     assert_eq!(calls_of(&p, ":queue.in/2"), 50);
     let w = replay::find_pid(&p.rows, &worker);
@@ -185,7 +185,7 @@ fn a_mix_project_is_recorded_from_its_first_call() {
         String::from_utf8_lossy(&o.stderr)
     );
     verify_intact(&trace);
-    let loaded = table::load(std::slice::from_ref(&trace)).unwrap();
+    let loaded = table::load_rows(std::slice::from_ref(&trace)).unwrap();
     let p = report::prepare(loaded).unwrap();
     assert_eq!(calls_of(&p, "Demo.hello/1"), 10);
 }

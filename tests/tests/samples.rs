@@ -26,7 +26,7 @@ fn planted(name: &str) -> BTreeSet<String> {
 /// their registered name (`Bank.Fraud`), crashes by the exception that started them;
 /// anonymous processes (whose numbers differ between runs) are left out.
 fn findings(trace: &Path) -> (BTreeSet<String>, Report, report::Prepared) {
-    let loaded = table::load(&[trace.to_path_buf()]).unwrap();
+    let loaded = table::load_rows(&[trace.to_path_buf()]).unwrap();
     let p = report::prepare(loaded).unwrap();
     let r = report::analyze_prepared(&p, &Thresholds::default()).unwrap();
     let rows = &p.rows;
