@@ -42,7 +42,7 @@ pub struct Summary {
 /// The summary of a trace's rows, as loaded (before clock repair: each node's times as
 /// it recorded them); `dropped` and `problems` as the load reported them.
 pub fn summarize(rows: &Rows, dropped: u64, problems: usize) -> Summary {
-    // Per node id: events, processes (as `scope info` counts them: not the recorder's own
+    // Per node: events, processes (as `scope info` counts them: not the recorder's own
     // markers, `Kind::is_recorder_marker`), first and last time.
     let mut per_node: BTreeMap<&str, (u64, HashSet<u32>, i64, i64)> = BTreeMap::new();
     let mut by_kind: HashMap<&str, u64> = HashMap::new();

@@ -55,8 +55,8 @@ impl Loaded {
     }
 }
 
-/// Loads trace segments (read straight into rows: no frame, no temporary file, a third of
-/// the memory) or converted Parquet (through [`load`]).
+/// Loads trace segments (read straight into rows: no frame and no temporary file, which
+/// took more than twice the memory and time) or converted Parquet (through [`load`]).
 pub fn load_rows(inputs: &[PathBuf]) -> Result<LoadedRows> {
     if inputs.is_empty() || inputs.iter().any(|p| is_parquet(p)) {
         return load(inputs)?.into_rows();
