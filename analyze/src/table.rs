@@ -39,8 +39,6 @@ pub struct LoadedRows {
     pub dropped: u64,
     /// Problems the reader reported (damage, gaps); 0 for Parquet input.
     pub problems: usize,
-    /// The inputs, as given.
-    pub inputs: Vec<PathBuf>,
 }
 
 impl Loaded {
@@ -50,7 +48,6 @@ impl Loaded {
             rows: Rows::from_frame(&self.events)?,
             dropped: self.dropped,
             problems: self.problems,
-            inputs: self.inputs,
         })
     }
 }
@@ -81,7 +78,6 @@ pub fn load_rows(inputs: &[PathBuf]) -> Result<LoadedRows> {
         rows,
         dropped: crate::convert::dropped_by_node(&trace).values().sum(),
         problems,
-        inputs: inputs.to_vec(),
     })
 }
 
