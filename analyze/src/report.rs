@@ -61,9 +61,9 @@ pub fn prepare(loaded: LoadedRows) -> Result<Prepared> {
         mut rows,
         dropped,
         problems,
-        ..
+        window,
     } = loaded;
-    let summary = summary::summarize(&rows, dropped, problems);
+    let summary = summary::summarize(&rows, dropped, problems, window);
     let mut msgs = messages::pair(&rows);
     let clock = clock::repair(&mut rows, &mut msgs);
     let spans = spans::pair(&rows);

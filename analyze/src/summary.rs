@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use scope_format::Kind;
 
-use crate::table::Rows;
+use crate::table::{Rows, Window};
+use crate::units::rfc3339;
 
 /// One node of the trace.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -35,13 +36,15 @@ pub struct Summary {
     pub dropped: u64,
     /// Problems the reader reported (damage, gaps).
     pub problems: usize,
+    /// The part of the trace analyzed, when not all of it.
+    pub window: Option<Window>,
     /// Set when the results are partial, saying why.
     pub warning: Option<String>,
 }
 
 /// The summary of a trace's rows, as loaded (before clock repair: each node's times as
-/// it recorded them); `dropped` and `problems` as the load reported them.
-pub fn summarize(rows: &Rows, dropped: u64, problems: usize) -> Summary {
+/// it recorded them); `dropped`, `problems` and `window` as the load reported them.
+pub fn summarize(rows: &Rows, dropped: u64, problems: usize, window: Option<Window>) -> Summary {
     // Per node: events, processes (as `scope info` counts them: not the recorder's own
     // markers, `Kind::is_recorder_marker`), first and last time.
     let mut per_node: BTreeMap<&str, (u64, HashSet<u32>, i64, i64)> = BTreeMap::new();
@@ -78,20 +81,37 @@ pub fn summarize(rows: &Rows, dropped: u64, problems: usize) -> Summary {
     events_by_kind.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
 
     let total = rows.len() as u64;
-    let warning = if dropped > 0 {
-        Some(format!(
+    let mut partial = Vec::new();
+    if dropped > 0 && window.is_some() {
+        partial.push(format!(
+            "the recorder dropped {dropped} events in the whole trace: spans, message pairs \
+             and counts near the drops are partial"
+        ));
+    } else if dropped > 0 {
+        partial.push(format!(
             "the recorder dropped {} events ({:.2}% of those recorded): spans, message pairs \
              and counts near the drops are partial",
             dropped,
             dropped as f64 * 100.0 / (total + dropped) as f64
-        ))
+        ));
     } else if problems > 0 {
-        Some(format!(
+        partial.push(format!(
             "the trace is damaged ({problems} problems; see `scope verify`): results cover what was recovered"
-        ))
-    } else {
-        None
-    };
+        ));
+    }
+    if let Some(w) = window {
+        let part = match (w.from_ns, w.to_ns) {
+            (Some(f), Some(e)) => format!("{} .. {}", rfc3339(f), rfc3339(e)),
+            (Some(f), None) => format!("from {}", rfc3339(f)),
+            (None, Some(e)) => format!("up to {}", rfc3339(e)),
+            (None, None) => "all".into(),
+        };
+        partial.push(format!(
+            "only the events {part} are analyzed: calls and messages that cross the window's \
+             edges are partial"
+        ));
+    }
+    let warning = (!partial.is_empty()).then(|| partial.join("; "));
     Summary {
         events: total,
         processes: nodes.iter().map(|n| n.processes).sum(),
@@ -101,6 +121,7 @@ pub fn summarize(rows: &Rows, dropped: u64, problems: usize) -> Summary {
         events_by_kind,
         dropped,
         problems,
+        window,
         warning,
     }
 }

@@ -35,10 +35,33 @@ pub struct Loaded {
 #[derive(Debug)]
 pub struct LoadedRows {
     pub rows: Rows,
-    /// Events the recorder dropped (from the trace, or the Parquet metadata).
+    /// Events the recorder dropped (from the trace, or the Parquet metadata), in the whole
+    /// trace.
     pub dropped: u64,
     /// Problems the reader reported (damage, gaps); 0 for Parquet input.
     pub problems: usize,
+    /// The window the rows were taken from, if not the whole trace.
+    pub window: Option<Window>,
+}
+
+/// A part of a trace by wall-clock time (ns since the Unix epoch, by the recording nodes'
+/// clocks), both ends included; an end not given is the trace's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Window {
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
+}
+
+impl Window {
+    /// Everything.
+    pub const ALL: Window = Window {
+        from_ns: None,
+        to_ns: None,
+    };
+
+    fn contains(&self, t: i64) -> bool {
+        self.from_ns.is_none_or(|f| t >= f) && self.to_ns.is_none_or(|e| t <= e)
+    }
 }
 
 impl Loaded {
@@ -48,6 +71,7 @@ impl Loaded {
             rows: Rows::from_frame(&self.events)?,
             dropped: self.dropped,
             problems: self.problems,
+            window: None,
         })
     }
 }
@@ -55,17 +79,31 @@ impl Loaded {
 /// Loads trace segments (read straight into rows: no frame and no temporary file, which
 /// took more than twice the memory and time) or converted Parquet (through [`load`]).
 pub fn load_rows(inputs: &[PathBuf]) -> Result<LoadedRows> {
-    if inputs.is_empty() || inputs.iter().any(|p| is_parquet(p)) {
-        return load(inputs)?.into_rows();
+    load_rows_in(inputs, Window::ALL)
+}
+
+/// [`load_rows`] of the events in `window` only: memory for the window's events, whatever
+/// the trace's size. Event ids stay the whole trace's (so evidence ids match `scope query`
+/// over it), so every chunk is still read.
+pub fn load_rows_in(inputs: &[PathBuf], window: Window) -> Result<LoadedRows> {
+    let part = (window != Window::ALL).then_some(window);
+    if all_parquet(inputs)? {
+        let mut loaded = load_parquet_in(inputs, window)?.into_rows()?;
+        loaded.window = part;
+        return Ok(loaded);
     }
     let trace = Trace::open(inputs)?;
     let mut events = trace.events();
     let mut rows = Rows::default();
-    // Sized once: grown by doubling, the vectors took up to twice their size at the end.
-    rows.reserve(crate::convert::event_count(&trace) as usize);
+    if part.is_none() {
+        // Sized once: grown by doubling, the vectors took up to twice their size at the end.
+        rows.reserve(crate::convert::event_count(&trace) as usize);
+    }
     let mut seen = RowIds::default();
     for (id, te) in events.by_ref().enumerate() {
-        rows.push_event(&mut seen, id as u64, &te);
+        if window.contains(te.wall_ns) {
+            rows.push_event(&mut seen, id as u64, &te);
+        }
     }
     rows.finish();
     let problems = trace
@@ -78,7 +116,26 @@ pub fn load_rows(inputs: &[PathBuf]) -> Result<LoadedRows> {
         rows,
         dropped: crate::convert::dropped_by_node(&trace).values().sum(),
         problems,
+        window: part,
     })
+}
+
+/// The wall-clock time of the trace's first event, by the recording nodes' clocks (`None`
+/// when it has none): what offsets such as `+1.5s` count from.
+pub fn first_time(inputs: &[PathBuf]) -> Result<Option<i64>> {
+    if all_parquet(inputs)? {
+        let t = load_parquet_lazy(inputs)?
+            .0
+            .select([col("time").min()])
+            .collect()
+            .map_err(|e| Error::polars("reading the events table", e))?;
+        return Ok(Columns::new(&t, "reading the events table")
+            .i64("time")?
+            .get(0));
+    }
+    let trace = Trace::open(inputs)?;
+    let first = trace.events().next().map(|te| te.wall_ns);
+    Ok(first)
 }
 
 /// Whether `p` is Parquet: a `.parquet` file, or a directory holding some (a dataset).
@@ -108,20 +165,26 @@ fn find_parquet(dir: &Path) -> Option<Vec<PathBuf>> {
 /// Loads segments (files or trace directories) or converted Parquet (files or a
 /// hive-partitioned directory). Mixing the two is refused.
 pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
+    if all_parquet(inputs)? {
+        return load_parquet(inputs);
+    }
+    let trace = Trace::open(inputs)?;
+    load_trace(&trace, inputs)
+}
+
+/// Whether the inputs are converted Parquet (else trace segments); an error for none, or
+/// for a mix.
+fn all_parquet(inputs: &[PathBuf]) -> Result<bool> {
     if inputs.is_empty() {
         return Err(Error::Usage("no trace given".into()));
     }
-    let parquet: Vec<bool> = inputs.iter().map(|p| is_parquet(p)).collect();
-    if parquet.iter().all(|&b| b) {
-        return load_parquet(inputs);
-    }
-    if parquet.iter().any(|&b| b) {
+    let parquet = inputs.iter().filter(|p| is_parquet(p)).count();
+    if parquet > 0 && parquet < inputs.len() {
         return Err(Error::Usage(
             "give either trace segments or converted Parquet, not both".into(),
         ));
     }
-    let trace = Trace::open(inputs)?;
-    load_trace(&trace, inputs)
+    Ok(parquet > 0)
 }
 
 /// Loads an open trace (converted to a temporary Parquet file, removed afterwards).
@@ -144,6 +207,11 @@ pub fn load_trace(trace: &Trace, inputs: &[PathBuf]) -> Result<Loaded> {
 }
 
 fn load_parquet(inputs: &[PathBuf]) -> Result<Loaded> {
+    load_parquet_in(inputs, Window::ALL)
+}
+
+/// The Parquet inputs as one lazy frame, and the events dropped that their metadata says.
+fn load_parquet_lazy(inputs: &[PathBuf]) -> Result<(LazyFrame, u64)> {
     let mut frames = Vec::new();
     let mut dropped = 0;
     for p in inputs {
@@ -164,9 +232,21 @@ fn load_parquet(inputs: &[PathBuf]) -> Result<Loaded> {
     }
     // Every frame has the same selected columns.
     let lf = concat(frames, UnionArgs::default())
-        .map_err(|e| Error::polars("combining Parquet files", e))?
-        .sort(["event_id"], SortMultipleOptions::default());
+        .map_err(|e| Error::polars("combining Parquet files", e))?;
+    Ok((lf, dropped))
+}
+
+/// [`load_parquet`] of the rows in `window` (the filter is pushed into the scan).
+fn load_parquet_in(inputs: &[PathBuf], window: Window) -> Result<Loaded> {
+    let (mut lf, dropped) = load_parquet_lazy(inputs)?;
+    if let Some(f) = window.from_ns {
+        lf = lf.filter(col("time").gt_eq(lit(f)));
+    }
+    if let Some(e) = window.to_ns {
+        lf = lf.filter(col("time").lt_eq(lit(e)));
+    }
     let events = lf
+        .sort(["event_id"], SortMultipleOptions::default())
         .collect()
         .map_err(|e| Error::polars("reading the events table", e))?;
     let unique = events

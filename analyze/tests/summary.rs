@@ -18,7 +18,7 @@ fn processes_are_counted_as_scope_info_counts_them() {
         (5, 9, Kind::RecorderStop, ""),
     ]);
     let (_, rows) = support::load(&path);
-    let s = summary::summarize(&rows, 0, 0);
+    let s = summary::summarize(&rows, 0, 0, None);
     assert_eq!(s.events, 6);
     assert_eq!(s.processes, 2);
     assert_eq!(s.nodes[0].processes, 2);

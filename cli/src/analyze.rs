@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use scope_analyze::anomalies::Thresholds;
+use scope_analyze::html;
 use scope_analyze::report::{self, Report};
+use scope_analyze::table::{self, Window};
 use scope_analyze::units::{duration, opt_duration, rfc3339};
-use scope_analyze::{html, table};
 
 use crate::table::Table;
 
@@ -28,10 +29,12 @@ pub struct Options {
     /// Rows of the function table (the JSON has them all).
     pub top: usize,
     pub thresholds: Thresholds,
+    /// The part of the trace to analyze.
+    pub window: Window,
 }
 
 pub fn run(inputs: &[PathBuf], o: &Options, out: &mut dyn Write) -> Result<()> {
-    let loaded = table::load_rows(inputs)?;
+    let loaded = table::load_rows_in(inputs, o.window)?;
     let p = report::prepare(loaded)?;
     let r = report::analyze_prepared(&p, &o.thresholds)?;
     match o.style {
@@ -51,11 +54,12 @@ pub fn run(inputs: &[PathBuf], o: &Options, out: &mut dyn Write) -> Result<()> {
 /// saying what it holds.
 pub fn report(
     inputs: &[PathBuf],
+    window: Window,
     t: &Thresholds,
     output: &Path,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let loaded = table::load_rows(inputs)?;
+    let loaded = table::load_rows_in(inputs, window)?;
     let p = report::prepare(loaded)?;
     let r = report::analyze_prepared(&p, t)?;
     let page = html::report_page(&r, &p, &html::Limits::default());

@@ -14,8 +14,14 @@ pub enum Style {
     Folded,
 }
 
-pub fn run(inputs: &[PathBuf], style: Style, output: &Path, out: &mut dyn Write) -> Result<()> {
-    let loaded = table::load_rows(inputs)?;
+pub fn run(
+    inputs: &[PathBuf],
+    window: table::Window,
+    style: Style,
+    output: &Path,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let loaded = table::load_rows_in(inputs, window)?;
     let report::Prepared {
         rows,
         msgs,

@@ -75,6 +75,8 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         top: usize,
         #[command(flatten)]
+        window: WindowArgs,
+        #[command(flatten)]
         thresholds: ThresholdArgs,
     },
     /// One self-contained HTML file (no network needed): summary, anomalies with their
@@ -87,6 +89,8 @@ enum Command {
         /// Output file (`-` for standard output).
         #[arg(short, long)]
         output: PathBuf,
+        #[command(flatten)]
+        window: WindowArgs,
         #[command(flatten)]
         thresholds: ThresholdArgs,
     },
@@ -182,6 +186,8 @@ enum Command {
         /// Output file (`-` for standard output).
         #[arg(short, long)]
         output: PathBuf,
+        #[command(flatten)]
+        window: WindowArgs,
     },
     /// Convert to Parquet: one row per event (schema in analyze/SCHEMA.md), ZSTD,
     /// dictionary-encoded strings, sorted by time within each node.
@@ -228,6 +234,48 @@ enum ReplayFormat {
     Md,
     Json,
     Html,
+}
+
+/// A part of the trace to read (`analyze`, `report`, `export`): only its events are held in
+/// memory, so a window of a trace too large to analyze whole can be.
+#[derive(clap::Args, Debug, Clone)]
+struct WindowArgs {
+    /// Only events from this time: RFC 3339 (2026-11-23T21:25:58.5Z) or an offset from the
+    /// trace's first event (+1.5s, 250ms).
+    #[arg(long)]
+    from: Option<String>,
+    /// Only events up to this time (same forms as --from).
+    #[arg(long)]
+    to: Option<String>,
+}
+
+impl WindowArgs {
+    /// The window, offsets counted from the first event of `trace`.
+    fn window(&self, trace: &[PathBuf]) -> anyhow::Result<scope_analyze::table::Window> {
+        if self.from.is_none() && self.to.is_none() {
+            return Ok(scope_analyze::table::Window::ALL);
+        }
+        let start = scope_analyze::table::first_time(trace)?.unwrap_or(0);
+        let at = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
+            v.as_deref()
+                .map(|t| {
+                    scope_analyze::units::parse_instant(t, start)
+                        .map_err(|e| anyhow::anyhow!("{flag} {e}"))
+                })
+                .transpose()
+        };
+        let (from_ns, to_ns) = (at("--from", &self.from)?, at("--to", &self.to)?);
+        if let (Some(f), Some(t)) = (from_ns, to_ns) {
+            if f > t {
+                anyhow::bail!(
+                    "--from {} is after --to {}",
+                    scope_analyze::units::rfc3339(f),
+                    scope_analyze::units::rfc3339(t)
+                );
+            }
+        }
+        Ok(scope_analyze::table::Window { from_ns, to_ns })
+    }
 }
 
 /// The anomaly thresholds (`scope analyze`, and `replay --anomaly` and `report`, which must
@@ -310,6 +358,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             trace,
             format,
             top,
+            window,
             thresholds,
         } => {
             let opts = analyze::Options {
@@ -321,6 +370,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 },
                 top,
                 thresholds: thresholds.thresholds(),
+                window: window.window(&trace)?,
             };
             analyze::run(&trace, &opts, out)?;
             Ok(0)
@@ -328,9 +378,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
         Command::Report {
             trace,
             output,
+            window,
             thresholds,
         } => {
-            analyze::report(&trace, &thresholds.thresholds(), &output, out)?;
+            let window = window.window(&trace)?;
+            analyze::report(&trace, window, &thresholds.thresholds(), &output, out)?;
             Ok(0)
         }
         Command::Replay {
@@ -390,12 +442,13 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             trace,
             format,
             output,
+            window,
         } => {
             let style = match format {
                 ExportFormat::Chrome => export::Style::Chrome,
                 ExportFormat::Folded => export::Style::Folded,
             };
-            export::run(&trace, style, &output, out)?;
+            export::run(&trace, window.window(&trace)?, style, &output, out)?;
             Ok(0)
         }
         Command::Query { mut args, format } => {

@@ -296,6 +296,76 @@ fn analyze_reports_summary_functions_and_anomalies_in_three_formats() {
 }
 
 #[test]
+fn analyze_report_and_export_take_a_window_of_the_trace() {
+    // The golden segment runs 2026-11-23T09:00:00.000000137Z .. 09:00:00.001233276Z.
+    let whole = json(&scope(&["analyze", "--format", "json", &small()]));
+    assert!(whole["summary"]["window"].is_null());
+    let j = json(&scope(&[
+        "analyze",
+        "--format",
+        "json",
+        &small(),
+        "--from",
+        "+300us",
+        "--to",
+        "2026-11-23T09:00:00.0009Z",
+    ]));
+    let (from, to) = (1_795_424_400_000_300_137_i64, 1_795_424_400_000_900_000_i64);
+    assert_eq!(j["summary"]["window"]["from_ns"], from);
+    assert_eq!(j["summary"]["window"]["to_ns"], to);
+    let events = j["summary"]["events"].as_u64().unwrap();
+    assert!(events > 500 && events < 2500, "{events}");
+    assert!(j["summary"]["first_ns"].as_i64().unwrap() >= from);
+    assert!(j["summary"]["last_ns"].as_i64().unwrap() <= to);
+    let warning = j["summary"]["warning"].as_str().unwrap();
+    assert!(
+        warning.contains("the recorder dropped 5 events in the whole trace"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("only the events 2026-11-23T09:00:00.000300137Z"),
+        "{warning}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let o = scope(&[
+        "report",
+        &small(),
+        "--to",
+        "+300us",
+        "-o",
+        &html.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let o = scope(&[
+        "export",
+        &small(),
+        "--from",
+        "+1ms",
+        "--format",
+        "folded",
+        "-o",
+        "-",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(!stdout(&o).is_empty());
+
+    let small = small();
+    for (args, says) in [
+        (vec!["--from", "soon"], "--from \"soon\""),
+        (vec!["--from", "+1ms", "--to", "+0.5ms"], "is after --to"),
+    ] {
+        let mut all = vec!["analyze", small.as_str()];
+        all.extend(args);
+        let o = scope(&all);
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+#[test]
 fn analyze_reads_converted_parquet_with_the_same_results() {
     let dir = tempfile::tempdir().unwrap();
     let pq = dir.path().join("small.parquet");
