@@ -165,11 +165,17 @@ fn find_parquet(dir: &Path) -> Option<Vec<PathBuf>> {
 /// Loads segments (files or trace directories) or converted Parquet (files or a
 /// hive-partitioned directory). Mixing the two is refused.
 pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
+    load_in(inputs, Window::ALL)
+}
+
+/// [`load`] of the events in `window` only (segments are still converted whole, into a
+/// temporary file, so that event ids stay the whole trace's; the window is read from it).
+pub fn load_in(inputs: &[PathBuf], window: Window) -> Result<Loaded> {
     if all_parquet(inputs)? {
-        return load_parquet(inputs);
+        return load_parquet_in(inputs, window);
     }
     let trace = Trace::open(inputs)?;
-    load_trace(&trace, inputs)
+    load_trace_in(&trace, inputs, window)
 }
 
 /// Whether the inputs are converted Parquet (else trace segments); an error for none, or
@@ -189,6 +195,10 @@ fn all_parquet(inputs: &[PathBuf]) -> Result<bool> {
 
 /// Loads an open trace (converted to a temporary Parquet file, removed afterwards).
 pub fn load_trace(trace: &Trace, inputs: &[PathBuf]) -> Result<Loaded> {
+    load_trace_in(trace, inputs, Window::ALL)
+}
+
+fn load_trace_in(trace: &Trace, inputs: &[PathBuf], window: Window) -> Result<Loaded> {
     let tmp = tempfile::Builder::new()
         .prefix("scope-analyze-")
         .tempdir()
@@ -199,15 +209,11 @@ pub fn load_trace(trace: &Trace, inputs: &[PathBuf]) -> Result<Loaded> {
         ..ConvertOptions::default()
     };
     let report = convert(trace, &file, &opts, &mut |_| {})?;
-    let mut loaded = load_parquet(&[file])?;
+    let mut loaded = load_parquet_in(&[file], window)?;
     loaded.dropped = report.dropped;
     loaded.problems = report.problems;
     loaded.inputs = inputs.to_vec();
     Ok(loaded)
-}
-
-fn load_parquet(inputs: &[PathBuf]) -> Result<Loaded> {
-    load_parquet_in(inputs, Window::ALL)
 }
 
 /// The Parquet inputs as one lazy frame, and the events dropped that their metadata says.
@@ -236,7 +242,7 @@ fn load_parquet_lazy(inputs: &[PathBuf]) -> Result<(LazyFrame, u64)> {
     Ok((lf, dropped))
 }
 
-/// [`load_parquet`] of the rows in `window` (the filter is pushed into the scan).
+/// Converted Parquet, the rows in `window` (the filter is pushed into the scan).
 fn load_parquet_in(inputs: &[PathBuf], window: Window) -> Result<Loaded> {
     let (mut lf, dropped) = load_parquet_lazy(inputs)?;
     if let Some(f) = window.from_ns {

@@ -103,6 +103,8 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = QueryFormat::Text)]
         format: QueryFormat,
+        #[command(flatten)]
+        window: WindowArgs,
     },
     /// Replay what happened, in order: calls as a tree (arguments, results, durations),
     /// messages in and out (peers, latency), spawns, links, exits, and the state of a
@@ -236,8 +238,8 @@ enum ReplayFormat {
     Html,
 }
 
-/// A part of the trace to read (`analyze`, `report`, `export`): only its events are held in
-/// memory, so a window of a trace too large to analyze whole can be.
+/// A part of the trace to read (`analyze`, `report`, `export`, `query`): only its events
+/// are held in memory, so a window of a trace too large to analyze whole can be.
 #[derive(clap::Args, Debug, Clone)]
 struct WindowArgs {
     /// Only events from this time: RFC 3339 (2026-11-23T21:25:58.5Z) or an offset from the
@@ -451,7 +453,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             export::run(&trace, window.window(&trace)?, style, &output, out)?;
             Ok(0)
         }
-        Command::Query { mut args, format } => {
+        Command::Query {
+            mut args,
+            format,
+            window,
+        } => {
             let sql = args.pop().unwrap_or_default();
             let trace: Vec<PathBuf> = args.into_iter().map(PathBuf::from).collect();
             let style = match format {
@@ -459,7 +465,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 QueryFormat::Csv => query::Style::Csv,
                 QueryFormat::Json => query::Style::Json,
             };
-            query::run(&trace, &sql, style, out)?;
+            query::run(&trace, window.window(&trace)?, &sql, style, out)?;
             Ok(0)
         }
         Command::Convert {

@@ -68,8 +68,14 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-pub fn run(inputs: &[PathBuf], sql: &str, style: Style, out: &mut dyn Write) -> Result<()> {
-    let loaded = table::load(inputs)?;
+pub fn run(
+    inputs: &[PathBuf],
+    window: table::Window,
+    sql: &str,
+    style: Style,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let loaded = table::load_in(inputs, window)?;
     let df = query::run(&loaded, sql)?;
     print(&df, style, out)
 }

@@ -296,7 +296,7 @@ fn analyze_reports_summary_functions_and_anomalies_in_three_formats() {
 }
 
 #[test]
-fn analyze_report_and_export_take_a_window_of_the_trace() {
+fn analyze_report_export_and_query_take_a_window_of_the_trace() {
     // The golden segment runs 2026-11-23T09:00:00.000000137Z .. 09:00:00.001233276Z.
     let whole = json(&scope(&["analyze", "--format", "json", &small()]));
     assert!(whole["summary"]["window"].is_null());
@@ -325,6 +325,25 @@ fn analyze_report_and_export_take_a_window_of_the_trace() {
     assert!(
         warning.contains("only the events 2026-11-23T09:00:00.000300137Z"),
         "{warning}"
+    );
+
+    // `query` reads the same window, with the same event ids.
+    let q = json(&scope(&[
+        "query",
+        &small(),
+        "SELECT count(*) AS n, min(event_id) AS first FROM events",
+        "--format",
+        "json",
+        "--from",
+        "+300us",
+        "--to",
+        "2026-11-23T09:00:00.0009Z",
+    ]));
+    assert_eq!(q[0]["n"].as_u64(), Some(events), "{q}");
+    let evidence = j["anomalies"][0]["evidence"][0].as_u64();
+    assert!(
+        evidence.is_none() || evidence >= q[0]["first"].as_u64(),
+        "{q}"
     );
 
     let dir = tempfile::tempdir().unwrap();
