@@ -29,15 +29,25 @@ fn a_slow_call_a_crash_cascade_and_a_flooded_mailbox_are_found() {
             .collect::<Vec<_>>()
     };
 
-    // Scheduling jitter on a loaded machine can make other calls outliers too, of low or
-    // medium severity; the known slow call is the high one.
+    // The known slow call (300 ms) is a high outlier. Scheduling jitter on a loaded machine
+    // can make other calls outliers too, even high ones (a 4.5 ms stall of a 0.4 ms cast
+    // was seen), but never of a tenth of a second.
+    let f = |mfa: &str| r.functions.iter().find(|f| f.mfa == mfa).unwrap();
     let outliers: Vec<_> = find("latency_outlier")
         .into_iter()
         .filter(|a| a.severity == Severity::High)
         .collect();
-    assert_eq!(outliers.len(), 1, "{:#?}", r.anomalies);
-    assert_eq!(outliers[0].subject, "AnomalyWorkload.Slow.handle_call/3");
-    assert_eq!(outliers[0].pid.as_deref(), Some(slow.as_str()));
+    let planted: Vec<_> = outliers
+        .iter()
+        .filter(|a| a.subject == "AnomalyWorkload.Slow.handle_call/3")
+        .collect();
+    assert_eq!(planted.len(), 1, "{:#?}", r.anomalies);
+    assert_eq!(planted[0].pid.as_deref(), Some(slow.as_str()));
+    for a in &outliers {
+        if a.subject != planted[0].subject {
+            assert!(f(&a.subject).max_ns.unwrap() < 100_000_000, "{a:#?}");
+        }
+    }
 
     let cascades = find("crash_cascade");
     assert_eq!(cascades.len(), 1, "{:#?}", r.anomalies);
@@ -62,7 +72,6 @@ fn a_slow_call_a_crash_cascade_and_a_flooded_mailbox_are_found() {
         assert!(expected, "unexpected high-severity anomaly {a:#?}");
     }
 
-    let f = |mfa: &str| r.functions.iter().find(|f| f.mfa == mfa).unwrap();
     assert_eq!(f("AnomalyWorkload.Slow.handle_call/3").calls, 121);
     assert_eq!(f("AnomalyWorkload.Sink.handle_cast/2").calls, 400);
     assert!(f("AnomalyWorkload.Slow.handle_call/3").max_ns.unwrap() >= 300_000_000);
