@@ -216,12 +216,22 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
             ]);
         }
         table(out, &t)?;
-        writeln!(
-            out,
-            "\n{}`scope replay <trace> --anomaly N` shows one with its evidence and context; \
-             `scope report <trace> -o incident.html` all of them in one page",
-            if md { "" } else { "  " }
-        )?;
+        let ind = if md { "" } else { "  " };
+        if r.summary.window.is_some() {
+            // `replay --anomaly` numbers the whole trace's anomalies; the report takes the
+            // same window.
+            writeln!(
+                out,
+                "\n{ind}these are the window's anomalies: `scope report <trace> --from … --to … \
+                 -o incident.html` shows each with its evidence and context"
+            )?;
+        } else {
+            writeln!(
+                out,
+                "\n{ind}`scope replay <trace> --anomaly N` shows one with its evidence and context; \
+                 `scope report <trace> -o incident.html` all of them in one page"
+            )?;
+        }
     }
 
     heading(out, "Functions")?;

@@ -346,6 +346,13 @@ fn analyze_report_export_and_query_take_a_window_of_the_trace() {
         "{q}"
     );
 
+    // The window's anomalies are numbered in it: the hint is the report of the same window,
+    // not `replay --anomaly`, which numbers the whole trace's.
+    let bank = repo("samples/bank/trace").display().to_string();
+    let text = stdout(&scope(&["analyze", &bank, "--from", "+250ms"]));
+    assert!(text.contains("these are the window's anomalies"), "{text}");
+    assert!(!text.contains("--anomaly N"), "{text}");
+
     let dir = tempfile::tempdir().unwrap();
     let html = dir.path().join("r.html");
     let o = scope(&[
