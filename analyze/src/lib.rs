@@ -2,7 +2,8 @@
 //!
 //! - [`schema`]: the events table (one row per event) as Arrow batches; [`convert`] writes
 //!   it to Parquet, one file or hive-partitioned by node.
-//! - [`table`]: loads that table (from segments or Parquet) into Polars for analysis.
+//! - [`table`]: loads that table (from segments or Parquet, all of it or a time window) as
+//!   vectors for the analyses, or as a Polars frame for `scope query`.
 //! - [`summary`], [`clock`] (multi-node repair), [`spans`], [`messages`], [`processes`],
 //!   [`mailbox`], [`correlation`], [`anomalies`]: the analyses; [`report`] runs them all.
 //! - [`replay`]: what processes did, in order; [`export`] (Chrome JSON, folded stacks) and

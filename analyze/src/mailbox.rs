@@ -12,7 +12,8 @@
 //! code server, say), one message from a sender not in the trace while it runs, and a
 //! receive of `:timeout` with no send in the trace while it runs: how the BEAM traces a
 //! `receive … after` that timed out (a sleep), told by its value or, without values, by its
-//! message hash ([`TIMEOUT_HASH`]).
+//! message hash ([`TIMEOUT_HASH`]); a message `:timeout` from a sender not in the trace
+//! (`Process.send_after/3`'s timer) that arrives while a callback runs looks the same.
 //!
 //! Slow handling: for a message from A paired with its send, the gap until the receiver
 //! next sends to A (its reply) — per process, gaps whose modified z-score of log-gap is

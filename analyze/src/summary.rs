@@ -1,5 +1,5 @@
 //! The summary section: nodes, processes, time range, events by kind, and dropped events
-//! (with a warning when drops make the other sections partial).
+//! (with a warning when drops, damage or a time window make the other sections partial).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -61,7 +61,7 @@ pub fn summarize(rows: &Rows, dropped: u64, problems: usize, window: Option<Wind
         n.2 = n.2.min(t);
         n.3 = n.3.max(t);
         *by_kind
-            .entry(rows.kind[i].map_or("unknown", Kind::name))
+            .entry(rows.kind[i].map_or("?", Kind::name))
             .or_default() += 1;
     }
     let nodes: Vec<NodeSummary> = per_node

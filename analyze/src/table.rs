@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use scope_format::{Kind, Trace, TraceEvent};
+use scope_format::{Kind, Sym, Trace, TraceEvent};
 
 use crate::columns::Columns;
 use crate::convert::{convert, ConvertOptions};
@@ -20,15 +20,13 @@ use crate::error::{Error, Result};
 /// The loaded table and what is known about where it came from.
 #[derive(Clone, Debug)]
 pub struct Loaded {
-    /// All events, ordered by `event_id`, with `time` as Int64 ns and string columns as
-    /// String (not Categorical).
+    /// The events (all, or a window's: [`load_in`]), ordered by `event_id`, with `time` as
+    /// Int64 ns and string columns as String (not Categorical).
     pub events: DataFrame,
     /// Events the recorder dropped (from the trace, or the Parquet metadata).
     pub dropped: u64,
     /// Problems the reader reported (damage, gaps); 0 for Parquet input.
     pub problems: usize,
-    /// The inputs, as given.
-    pub inputs: Vec<PathBuf>,
 }
 
 /// The events as [`Rows`], and what is known about where they came from.
@@ -77,7 +75,7 @@ impl Loaded {
 }
 
 /// Loads trace segments (read straight into rows: no frame and no temporary file, which
-/// took more than twice the memory and time) or converted Parquet (through [`load`]).
+/// took more than twice the memory and time) or converted Parquet (through a frame).
 pub fn load_rows(inputs: &[PathBuf]) -> Result<LoadedRows> {
     load_rows_in(inputs, Window::ALL)
 }
@@ -89,6 +87,17 @@ pub fn load_rows_in(inputs: &[PathBuf], window: Window) -> Result<LoadedRows> {
     let part = (window != Window::ALL).then_some(window);
     if all_parquet(inputs)? {
         let mut loaded = load_parquet_in(inputs, window)?.into_rows()?;
+        if part.is_some() {
+            let n = load_parquet_lazy(inputs)?
+                .0
+                .select([col("node").n_unique().cast(DataType::UInt64)])
+                .collect()
+                .map_err(|e| Error::polars("reading the events table", e))?;
+            let n = Columns::new(&n, "reading the events table")
+                .u64("node")?
+                .get(0);
+            loaded.rows.event_nodes = n.unwrap_or(0) as usize;
+        }
         loaded.window = part;
         return Ok(loaded);
     }
@@ -100,12 +109,22 @@ pub fn load_rows_in(inputs: &[PathBuf], window: Window) -> Result<LoadedRows> {
         rows.reserve(crate::convert::event_count(&trace) as usize);
     }
     let mut seen = RowIds::default();
+    // A window's pids read as the whole trace's (`Rows::pid_text` names the node when the
+    // trace has several).
+    let mut nodes = std::collections::HashSet::new();
     for (id, te) in events.by_ref().enumerate() {
         if window.contains(te.wall_ns) {
             rows.push_event(&mut seen, id as u64, &te);
+        } else if !nodes.contains(&te.node) {
+            nodes.insert(te.node.clone());
         }
     }
     rows.finish();
+    if part.is_some() {
+        let ids: std::collections::HashSet<u32> = rows.node.iter().copied().collect();
+        nodes.extend(ids.into_iter().map(|n| Sym::from(rows.nodes.get(n))));
+        rows.event_nodes = nodes.len();
+    }
     let problems = trace
         .problems()
         .iter()
@@ -175,7 +194,7 @@ pub fn load_in(inputs: &[PathBuf], window: Window) -> Result<Loaded> {
         return load_parquet_in(inputs, window);
     }
     let trace = Trace::open(inputs)?;
-    load_trace_in(&trace, inputs, window)
+    load_trace(&trace, window)
 }
 
 /// Whether the inputs are converted Parquet (else trace segments); an error for none, or
@@ -193,12 +212,9 @@ fn all_parquet(inputs: &[PathBuf]) -> Result<bool> {
     Ok(parquet > 0)
 }
 
-/// Loads an open trace (converted to a temporary Parquet file, removed afterwards).
-pub fn load_trace(trace: &Trace, inputs: &[PathBuf]) -> Result<Loaded> {
-    load_trace_in(trace, inputs, Window::ALL)
-}
-
-fn load_trace_in(trace: &Trace, inputs: &[PathBuf], window: Window) -> Result<Loaded> {
+/// Loads an open trace's events in `window` (converted to a temporary Parquet file,
+/// removed afterwards).
+fn load_trace(trace: &Trace, window: Window) -> Result<Loaded> {
     let tmp = tempfile::Builder::new()
         .prefix("scope-analyze-")
         .tempdir()
@@ -212,7 +228,6 @@ fn load_trace_in(trace: &Trace, inputs: &[PathBuf], window: Window) -> Result<Lo
     let mut loaded = load_parquet_in(&[file], window)?;
     loaded.dropped = report.dropped;
     loaded.problems = report.problems;
-    loaded.inputs = inputs.to_vec();
     Ok(loaded)
 }
 
@@ -274,7 +289,6 @@ fn load_parquet_in(inputs: &[PathBuf], window: Window) -> Result<Loaded> {
         events,
         dropped,
         problems: 0,
-        inputs: inputs.to_vec(),
     })
 }
 

@@ -45,7 +45,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 /// (`+1.5s`, `250ms`, `40us`, `2m`). The error says what was expected.
 pub fn parse_instant(text: &str, start_ns: i64) -> Result<i64, String> {
     let t = text.trim();
-    if t.len() >= 19 && t.as_bytes()[4] == b'-' && t.as_bytes()[10].eq_ignore_ascii_case(&b'T') {
+    if !is_offset(t) {
         return parse_rfc3339(t).ok_or_else(|| {
             format!("{text:?}: not an RFC 3339 time (2026-11-23T21:25:58.5Z, or with +01:00)")
         });
@@ -58,6 +58,13 @@ pub fn parse_instant(text: &str, start_ns: i64) -> Result<i64, String> {
                  from the trace's start with a unit (+1.5s, 250ms, 40us, 2m)"
             )
         })
+}
+
+/// Whether [`parse_instant`] reads `text` as an offset from the start (else as an RFC 3339
+/// time), so that the start is needed.
+pub fn is_offset(text: &str) -> bool {
+    let t = text.trim().as_bytes();
+    !(t.len() >= 19 && t[4] == b'-' && t[10].eq_ignore_ascii_case(&b'T'))
 }
 
 /// `1.5s`, `250ms`, `40us`/`40µs`, `800ns`, `2m` in ns.

@@ -1,6 +1,8 @@
 //! A window of a trace: only its events are loaded, with the ids they have in the whole
 //! trace, from segments and from converted Parquet alike.
 
+mod support;
+
 use scope_analyze::convert::{convert, ConvertOptions};
 use scope_analyze::report;
 use scope_analyze::table::{first_time, load_rows, load_rows_in, Window};
@@ -89,4 +91,31 @@ fn a_window_loads_its_events_with_their_ids_in_the_whole_trace() {
     // The whole trace has no window and no warning.
     let whole = report::analyze(load_rows(&[root]).unwrap(), &Default::default()).unwrap();
     assert_eq!((whole.summary.window, whole.summary.warning), (None, None));
+}
+
+#[test]
+fn a_window_of_one_node_still_names_the_node_of_each_pid() {
+    use support::ev::*;
+    // Node b's events come an hour after node a's: a window over a's holds no event of b.
+    let a = vec![call(1, 1, "f", 1), ret(2, 1, "f", 1)];
+    let b = vec![call(1, 1, "g", 1), ret(2, 1, "g", 1)];
+    let hour = 3_600_000_000_000;
+    let (dir, root) = support::write_nodes(&[("a@host", 0, a), ("b@host", hour, b)]);
+    let pq = dir.path().join("events.parquet");
+    let trace = Trace::open(&[&root]).unwrap();
+    convert(&trace, &pq, &ConvertOptions::default(), &mut |_| {}).unwrap();
+    let w = Window {
+        from_ns: None,
+        to_ns: Some(support::EPOCH_NS + hour / 2),
+    };
+    for input in [&root, &pq] {
+        let r = load_rows_in(std::slice::from_ref(input), w).unwrap().rows;
+        assert_eq!(r.len(), 2, "{}", input.display());
+        assert_eq!(
+            r.pid_text(r.pid[0]),
+            "<0.1.0> on a@host",
+            "{}",
+            input.display()
+        );
+    }
 }

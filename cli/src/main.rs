@@ -257,7 +257,16 @@ impl WindowArgs {
         if self.from.is_none() && self.to.is_none() {
             return Ok(scope_analyze::table::Window::ALL);
         }
-        let start = scope_analyze::table::first_time(trace)?.unwrap_or(0);
+        let relative = [&self.from, &self.to]
+            .into_iter()
+            .flatten()
+            .any(|t| scope_analyze::units::is_offset(t));
+        // The first event is only looked for when an offset counts from it.
+        let start = if relative {
+            scope_analyze::table::first_time(trace)?.unwrap_or(0)
+        } else {
+            0
+        };
         let at = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
             v.as_deref()
                 .map(|t| {

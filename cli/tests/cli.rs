@@ -377,6 +377,11 @@ fn analyze_report_export_and_query_take_a_window_of_the_trace() {
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert!(!stdout(&o).is_empty());
 
+    // A window after the trace's end holds nothing, and says so.
+    let empty = scope(&["analyze", &small(), "--from", "+1h"]);
+    assert_eq!(empty.status.code(), Some(0), "{empty:?}");
+    assert!(stdout(&empty).contains("no events"), "{}", stdout(&empty));
+
     let small = small();
     for (args, says) in [
         (vec!["--from", "soon"], "--from \"soon\""),

@@ -132,8 +132,11 @@ fn anomalies(r: &Report, limits: &Limits, b: &mut String) {
             Severity::Medium => 2,
             Severity::Low => 1,
         };
+        // `replay --anomaly` numbers the whole trace's anomalies, not a window's.
         let link = if i < limits.replays {
             format!("<a href=\"#replay-{n}\">replay</a>")
+        } else if r.summary.window.is_some() {
+            "not replayed here".to_string()
         } else {
             format!("<code>scope replay --anomaly {n}</code>")
         };
@@ -393,9 +396,14 @@ fn replays(r: &Report, p: &Prepared, limits: &Limits, b: &mut String) {
         b.push_str("<p><a href=\"#anomalies\">back to the anomalies</a></p></div>\n");
     }
     if r.anomalies.len() > limits.replays {
+        let how = if r.summary.window.is_some() {
+            ""
+        } else {
+            ": <code>scope replay --anomaly N</code>"
+        };
         let _ = write!(
             b,
-            "<p class=\"note\">{} more anomalies without a replay here: <code>scope replay --anomaly N</code>.</p>",
+            "<p class=\"note\">{} more anomalies without a replay here{how}.</p>",
             r.anomalies.len() - limits.replays
         );
     }
