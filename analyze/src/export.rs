@@ -74,10 +74,10 @@ pub fn chrome(
     }
     for s in &spans.spans {
         let mut args = json!({"outcome": s.outcome.name(), "event_id": rows.event_id[s.call]});
-        if let Some(v) = &rows.value[s.call] {
+        if let Some(v) = rows.value.get(s.call) {
             args["args"] = json!(v);
         }
-        if let Some(v) = s.end.and_then(|e| rows.value[e].as_ref()) {
+        if let Some(v) = s.end.and_then(|e| rows.value.get(e)) {
             if matches!(s.outcome, Outcome::Return | Outcome::Exception) {
                 args["result"] = json!(v);
             }
@@ -117,7 +117,7 @@ pub fn chrome(
                 let p = rows.pid[i];
                 let name = rows.name[i].map_or("event", |n| rows.names.get(n));
                 let mut args = json!({"event_id": rows.event_id[i]});
-                if let Some(v) = &rows.value[i] {
+                if let Some(v) = rows.value.get(i) {
                     args["data"] = json!(v);
                 }
                 events.push(json!({"ph": "i", "s": "t", "name": name, "cat": "event",
@@ -129,7 +129,7 @@ pub fn chrome(
     }
     for (n, p) in msgs.pairs.iter().enumerate() {
         let (s, r) = (p.send, p.receive);
-        let preview = rows.value[s].as_deref().map(|v| crate::units::clip(v, 60));
+        let preview = rows.value.get(s).map(|v| crate::units::clip(v, 60));
         for (row, ph, name) in [(s, "s", "send"), (r, "f", "receive")] {
             let (pid, ts) = (rows.pid[row], at(row));
             events.push(json!({"ph": "i", "s": "t", "name": name, "cat": "message",

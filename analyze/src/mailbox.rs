@@ -42,7 +42,7 @@ pub const TIMEOUT_HASH: u32 = 0x651c_1574;
 
 /// Whether row `i`, a receive, is of the message `timeout`.
 fn is_timeout(rows: &Rows, i: usize) -> bool {
-    rows.msg_hash[i] == Some(TIMEOUT_HASH) || rows.value[i].as_deref() == Some(":timeout")
+    rows.msg_hash[i] == Some(TIMEOUT_HASH) || rows.value.get(i) == Some(":timeout")
 }
 
 /// What happens to a process's mailbox at a row ([`walk`]).

@@ -161,7 +161,7 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
                 exit[p as usize] = Some(i);
                 // No captured reason (`capture: :none`, a redacted module): unknown, so
                 // neither a crash nor a cause.
-                let reason = rows.value[i].clone();
+                let reason = rows.value.get(i).map(str::to_string);
                 if let Some(reason) = reason.as_deref().filter(|r| is_abnormal(r)) {
                     // Taken down by a partner that exited earlier with this reason?
                     if let Some(c) = partner_exits.get(&p).and_then(|v| {
@@ -195,7 +195,7 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
             let pu = p as usize;
             let start = spawn_row[pu].unwrap_or(first[pu]);
             let end = exit[pu].unwrap_or(last[pu]);
-            let reason = exit[pu].and_then(|i| rows.value[i].clone());
+            let reason = exit[pu].and_then(|i| rows.value.get(i).map(str::to_string));
             Process {
                 pid: text(p),
                 node: rows.nodes.get(rows.pid_node(p)).to_string(),
@@ -223,7 +223,7 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
     let mut roots: Vec<(usize, u32)> = (0..n as u32)
         .filter_map(|p| {
             let i = exit[p as usize]?;
-            let r = rows.value[i].as_deref()?;
+            let r = rows.value.get(i)?;
             (is_abnormal(r) && !cause.contains_key(&p)).then_some((i, p))
         })
         .collect();
@@ -244,7 +244,7 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
         evidence.extend(affected.iter().map(|a| rows.event_id[a.0]));
         crashes.push(Crash {
             root: text(root),
-            reason: rows.value[i].clone().unwrap_or_default(),
+            reason: rows.value.get(i).map(str::to_string).unwrap_or_default(),
             ts: rows.time[i],
             affected: affected.iter().map(|a| (text(a.1), text(a.2))).collect(),
             evidence,

@@ -333,7 +333,7 @@ pub fn history(rows: &Rows, spans: &Spans, msgs: &Messages, pids: &[u32]) -> Vec
         msgs.pairs.iter().map(|p| (p.send, p.receive)).collect();
     let send_of_recv: HashMap<usize, usize> =
         msgs.pairs.iter().map(|p| (p.receive, p.send)).collect();
-    let value = |i: usize| rows.value[i].as_deref().map(|v| clip(v, 200));
+    let value = |i: usize| rows.value.get(i).map(|v| clip(v, 200));
     let said = |i: usize| value(i).map(|v| format!(": {v}")).unwrap_or_default();
     let peer = |i: usize| rows.peer[i].map(|p| rows.pid_text(p));
     // gen_statem processes: they ask their module for its callback_mode/0 (after init/1, so
@@ -392,9 +392,7 @@ pub fn history(rows: &Rows, spans: &Spans, msgs: &Messages, pids: &[u32]) -> Vec
                 } else {
                     "raised"
                 };
-                let returned = rows.value[i]
-                    .as_deref()
-                    .filter(|_| kind == Kind::ReturnFrom);
+                let returned = rows.value.get(i).filter(|_| kind == Kind::ReturnFrom);
                 // A state callback: a function of the module itself (not a submodule), called
                 // by gen_statem's own (untraced) loop, so at depth 0 — not a helper it calls.
                 let own = |module: &str| {

@@ -439,6 +439,63 @@ impl Names {
     }
 }
 
+/// A column of optional texts in one buffer: a `String` per row took ~50 bytes of
+/// allocation besides the text.
+#[derive(Debug, Default)]
+pub struct Texts {
+    bytes: String,
+    /// Per row, where its text ends in `bytes`, with [`Texts::NONE`] set for no text.
+    ends: Vec<u64>,
+}
+
+impl Texts {
+    const NONE: u64 = 1 << 63;
+
+    /// Row `i`'s text.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = self.ends[i];
+        if end & Self::NONE != 0 {
+            return None;
+        }
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1] & !Self::NONE,
+        };
+        Some(&self.bytes[start as usize..end as usize])
+    }
+
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Adds a row. A value cut at its bound (or left out under load: empty) reads as cut, as
+    /// a term cut by its depth does: `…` after what was kept.
+    fn push(&mut self, text: Option<&str>, cut: bool) {
+        let end = match text {
+            Some(t) => {
+                self.bytes.push_str(t);
+                if cut {
+                    self.bytes.push('…');
+                }
+                self.bytes.len() as u64
+            }
+            None => self.bytes.len() as u64 | Self::NONE,
+        };
+        self.ends.push(end);
+    }
+
+    fn reserve(&mut self, rows: usize, bytes: usize) {
+        self.ends.reserve(rows);
+        self.bytes.reserve(bytes);
+    }
+}
+
 /// What [`Rows::push_event`] has already interned, by value.
 #[derive(Default)]
 struct RowIds {
@@ -465,7 +522,8 @@ pub struct Rows {
     pub correlation: Vec<Option<u64>>,
     pub num0: Vec<i64>,
     pub num1: Vec<i64>,
-    pub value: Vec<Option<String>>,
+    /// Captured values, as text ([`Texts::get`]).
+    pub value: Texts,
     pub nodes: Names,
     /// Processes as `(node, pid text)` ids: see [`Rows::pid_text`].
     pub pids: Names,
@@ -480,9 +538,6 @@ impl Rows {
     /// Extracts the vectors from a loaded table.
     pub fn from_frame(df: &DataFrame) -> Result<Rows> {
         let cols = Columns::new(df, "reading columns");
-        let strs = |c: &str| -> Result<Vec<Option<String>>> {
-            Ok(cols.str(c)?.iter().map(|v| v.map(str::to_string)).collect())
-        };
         let i64s = |c: &str| -> Result<Vec<i64>> {
             Ok(cols.i64(c)?.iter().map(|v| v.unwrap_or(0)).collect())
         };
@@ -498,15 +553,12 @@ impl Rows {
             num1: i64s("num1")?,
             msg_hash: cols.u32("msg_hash")?.iter().collect(),
             correlation: cols.u64("correlation")?.iter().collect(),
-            value: strs("value")?,
             ..Rows::default()
         };
-        // A value cut at its bound (or left out under load: empty) reads as cut, as a term
-        // cut by its depth does: `…` after what was kept.
-        for (v, cut) in r.value.iter_mut().zip(cols.bool("value_truncated")?.iter()) {
-            if let (Some(v), Some(true)) = (v.as_mut(), cut) {
-                v.push('…');
-            }
+        let values = cols.str("value")?;
+        r.value.reserve(values.len(), 0);
+        for (v, cut) in values.iter().zip(cols.bool("value_truncated")?.iter()) {
+            r.value.push(v, cut == Some(true));
         }
         // The text columns are interned straight from the frame's buffers: collected as
         // `String`s first, six of them took ~60 bytes per row each at once, most of the
@@ -560,7 +612,7 @@ impl Rows {
         self.correlation.reserve(n);
         self.num0.reserve(n);
         self.num1.reserve(n);
-        self.value.reserve(n);
+        self.value.reserve(n, 0);
     }
 
     /// Reading done: what is derived from all rows.
@@ -600,13 +652,12 @@ impl Rows {
             .push((e.correlation != 0).then_some(e.correlation));
         self.num0.push(e.nums[0]);
         self.num1.push(e.nums[1]);
-        self.value.push(e.value.as_ref().map(|v| {
-            let mut text = crate::schema::value_text(v).into_owned();
-            if v.truncated {
-                text.push('…');
-            }
-            text
-        }));
+        match &e.value {
+            Some(v) => self
+                .value
+                .push(Some(&crate::schema::value_text(v)), v.truncated),
+            None => self.value.push(None, false),
+        }
     }
 
     /// A process id for `pid` seen in an event of node `node` (its text formatted once).
@@ -673,5 +724,33 @@ impl Rows {
     /// The node a process id was first seen on.
     pub fn pid_node(&self, pid: u32) -> u32 {
         self.pid_node[pid as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Texts;
+
+    #[test]
+    fn texts_give_back_each_row_none_empty_and_cut() {
+        let mut t = Texts::default();
+        t.push(Some("{:ok, 1}"), false);
+        t.push(None, false);
+        t.push(Some(""), false);
+        t.push(None, true);
+        t.push(Some("[1, 2, 3"), true);
+        t.push(Some("é"), false);
+        let got: Vec<_> = (0..t.len()).map(|i| t.get(i)).collect();
+        assert_eq!(
+            got,
+            [
+                Some("{:ok, 1}"),
+                None,
+                Some(""),
+                None,
+                Some("[1, 2, 3…"),
+                Some("é")
+            ]
+        );
     }
 }

@@ -306,7 +306,7 @@ fn rows_read_from_segments_are_the_rows_of_the_converted_file() {
                     r.correlation[i],
                     r.num0[i],
                     r.num1[i],
-                    r.value[i],
+                    r.value.get(i),
                 )
             })
             .collect()

@@ -104,8 +104,9 @@ pub(crate) fn svg(
         let m = &pairs[i];
         let y = top + (k as f64 + 0.5) * ROW_H;
         let (x1, x2) = (col[&m.sender], col[&m.receiver]);
-        let preview = rows.value[m.send]
-            .as_deref()
+        let preview = rows
+            .value
+            .get(m.send)
             .map(|v| clip(v, 24))
             .unwrap_or_default();
         let tip = format!(
@@ -115,9 +116,7 @@ pub(crate) fn svg(
             rfc3339(rows.time[m.send]),
             duration(rows.time[m.send] - t0),
             duration(m.latency_ns),
-            rows.value[m.send]
-                .as_deref()
-                .map_or("(not captured)", |v| v)
+            rows.value.get(m.send).map_or("(not captured)", |v| v)
         );
         let _ = write!(
             s,
