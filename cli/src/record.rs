@@ -75,7 +75,7 @@ pub fn run(o: &Options, command: &[String], out: &mut dyn Write) -> Result<i32> 
     let ebin = recorder_ebin(o.recorder.as_deref())?;
     let dir = trace_dir(o.dir.as_deref())?;
     let config = dir.join("record.config");
-    std::fs::write(&config, config_terms(o, &dir)?)
+    std::fs::write(&config, config_terms(o)?)
         .with_context(|| format!("writing {}", config.display()))?;
 
     let mut paths = vec![ebin.clone()];
@@ -327,7 +327,7 @@ fn parse_bytes(s: &str) -> Result<u64> {
 }
 
 /// The `record.config` terms `ElixirScope.Boot` reads.
-fn config_terms(o: &Options, dir: &Path) -> Result<String> {
+fn config_terms(o: &Options) -> Result<String> {
     let mut start = Vec::new();
     if o.no_capture {
         start.push("{capture, none}".to_string());
@@ -402,10 +402,12 @@ fn config_terms(o: &Options, dir: &Path) -> Result<String> {
         format!("{{gc, {}}}", flag(o.gc)),
         format!("{{scheduling, {}}}", flag(o.scheduling)),
     ];
+    // The file sits in the trace directory, and a relative `dir` is read from where the file
+    // is: the trace can be moved or attached to a bug report without naming this machine's
+    // paths.
     Ok(format!(
         "%% Written by `scope record`: how this trace was recorded (read by ElixirScope.Boot).\n\
-         {{dir, {}}}.\n{{start, [{}]}}.\n{{trace, [{}]}}.\n{plan}",
-        string(&dir.to_string_lossy()),
+         {{dir, \".\"}}.\n{{start, [{}]}}.\n{{trace, [{}]}}.\n{plan}",
         start.join(", "),
         trace.join(", ")
     ))
@@ -454,8 +456,8 @@ mod tests {
             redact: vec!["MyApp.Secrets".into()],
             ..Options::default()
         };
-        let t = config_terms(&o, Path::new("/tmp/t")).unwrap();
-        assert!(t.contains("{dir, \"/tmp/t\"}."), "{t}");
+        let t = config_terms(&o).unwrap();
+        assert!(t.contains("{dir, \".\"}."), "{t}");
         assert!(t.contains("{stop_after, {ms, 30000}}"), "{t}");
         assert!(t.contains("{capture, {bytes, 128}}"), "{t}");
         assert!(t.contains("{redact, ['Elixir.MyApp.Secrets']}"), "{t}");
@@ -469,7 +471,7 @@ mod tests {
             stop_after: Some("100000".into()),
             ..Options::default()
         };
-        let t = config_terms(&o, Path::new("/tmp/t")).unwrap();
+        let t = config_terms(&o).unwrap();
         assert!(t.contains("{stop_after, {events, 100000}}"), "{t}");
         assert!(
             t.contains("{messages, true}") && t.contains("{procs, true}"),

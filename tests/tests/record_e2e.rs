@@ -76,6 +76,8 @@ fn an_elixir_script_is_recorded_without_changing_it() {
     // The record options are kept beside the trace.
     let config = std::fs::read_to_string(trace.join("record.config")).unwrap();
     assert!(config.contains("'Elixir.RecordApp.Counter'"), "{config}");
+    // No path of this machine: the trace directory is where the file is.
+    assert!(config.contains("{dir, \".\"}."), "{config}");
 }
 
 #[test]

@@ -4,7 +4,7 @@ defmodule ElixirScope.Boot do
   `scope record` uses. The runtime's command line gets `-s Elixir.ElixirScope.Boot start`
   (through `ERL_AFLAGS`) and `ELIXIR_SCOPE_RECORD` names a file of Erlang terms:
 
-      {dir, "/path/to/trace"}.
+      {dir, "."}.                                      % relative to this file's directory
       {start, [{capture, {bytes, 256}}, {stop_after, {ms, 30000}}]}.   % ElixirScope.start/1
       {trace, [{calls, ['Elixir.MyApp.Worker']}, {messages, true}]}.   % ElixirScope.trace/2
       {plan, "/path/to/plan.config"}.                    % ElixirScope.trace_plan/2 (scope plan)
@@ -47,7 +47,9 @@ defmodule ElixirScope.Boot do
   defp boot(path) do
     with {:ok, terms} <- consult(path),
          {:ok, dir} <- fetch(terms, :dir),
-         {:ok, _} <- ElixirScope.start([dir: List.to_string(dir)] ++ get(terms, :start, [])),
+         # `scope record` writes the file into the trace directory and names it ".".
+         dir = Path.expand(List.to_string(dir), Path.dirname(path)),
+         {:ok, _} <- ElixirScope.start([dir: dir] ++ get(terms, :start, [])),
          trace = get(terms, :trace, nil),
          plan = get(terms, :plan, nil),
          # The watcher exists before tracing starts, so it is not traced itself.
