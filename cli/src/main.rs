@@ -164,6 +164,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         #[command(flatten)]
+        window: WindowArgs,
+        #[command(flatten)]
         thresholds: ThresholdArgs,
     },
     /// Run an `elixir`, `mix`, `erl` or `escript` command with the recorder started before
@@ -238,8 +240,8 @@ enum ReplayFormat {
     Html,
 }
 
-/// A part of the trace to read (`analyze`, `report`, `export`, `query`): only its events
-/// are held in memory, so a window of a trace too large to analyze whole can be.
+/// A part of the trace to read (`analyze`, `report`, `export`, `query`, `plan`): only its
+/// events are held in memory, so a window of a trace too large to analyze whole can be.
 #[derive(clap::Args, Debug, Clone)]
 struct WindowArgs {
     /// Only events from this time: RFC 3339 (2026-11-23T21:25:58.5Z) or an offset from the
@@ -437,10 +439,12 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             budget,
             output,
             format,
+            window,
             thresholds,
         } => {
             plan::run(
                 &trace,
+                window.window(&trace)?,
                 budget,
                 &thresholds.thresholds(),
                 output.as_deref(),

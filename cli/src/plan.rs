@@ -14,6 +14,7 @@ use crate::table::Table;
 
 pub fn run(
     inputs: &[PathBuf],
+    window: table::Window,
     budget: f64,
     t: &Thresholds,
     output: Option<&Path>,
@@ -23,7 +24,7 @@ pub fn run(
     if !(budget.is_finite() && budget > 0.0) {
         bail!("--budget {budget}: expected a positive number of events per second");
     }
-    let loaded = table::load_rows(inputs)?;
+    let loaded = table::load_rows_in(inputs, window)?;
     let p = report::prepare(loaded)?;
     let r = report::analyze_prepared(&p, t)?;
     let pl = plan::plan(&r, &p, budget);

@@ -296,7 +296,7 @@ fn analyze_reports_summary_functions_and_anomalies_in_three_formats() {
 }
 
 #[test]
-fn analyze_report_export_and_query_take_a_window_of_the_trace() {
+fn analyze_report_export_query_and_plan_take_a_window_of_the_trace() {
     // The golden segment runs 2026-11-23T09:00:00.000000137Z .. 09:00:00.001233276Z.
     let whole = json(&scope(&["analyze", "--format", "json", &small()]));
     assert!(whole["summary"]["window"].is_null());
@@ -376,6 +376,20 @@ fn analyze_report_export_and_query_take_a_window_of_the_trace() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert!(!stdout(&o).is_empty());
+
+    // `plan` measures the window's rates: over its 0.63 ms, not the trace's 1.23.
+    let plan = json(&scope(&[
+        "plan",
+        &small(),
+        "--budget",
+        "100000",
+        "--from",
+        "+600us",
+        "--format",
+        "json",
+    ]));
+    let measured = plan["measured_s"].as_f64().unwrap();
+    assert!((0.0006..0.00065).contains(&measured), "{plan}");
 
     // A window after the trace's end holds nothing, and says so.
     let empty = scope(&["analyze", &small(), "--from", "+1h"]);
