@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use scope_format::{Kind, Sym, Trace, TraceEvent};
+use scope_format::{Kind, Trace, TraceEvent};
 
 use crate::columns::Columns;
 use crate::convert::{convert, ConvertOptions};
@@ -88,14 +88,8 @@ pub fn load_rows_in(inputs: &[PathBuf], window: Window) -> Result<LoadedRows> {
     if all_parquet(inputs)? {
         let mut loaded = load_parquet_in(inputs, window)?.into_rows()?;
         if part.is_some() {
-            let n = load_parquet_lazy(inputs)?
-                .0
-                .select([col("node").n_unique().cast(DataType::UInt64)])
-                .collect()
-                .map_err(|e| Error::polars("reading the events table", e))?;
-            let n = Columns::new(&n, "reading the events table")
-                .u64("node")?
-                .get(0);
+            // A window's pids read as the whole trace's (`Rows::pid_text`).
+            let n = parquet_scalar(inputs, col("node").n_unique().cast(DataType::Int64))?;
             loaded.rows.event_nodes = n.unwrap_or(0) as usize;
         }
         loaded.window = part;
@@ -110,20 +104,19 @@ pub fn load_rows_in(inputs: &[PathBuf], window: Window) -> Result<LoadedRows> {
     }
     let mut seen = RowIds::default();
     // A window's pids read as the whole trace's (`Rows::pid_text` names the node when the
-    // trace has several).
-    let mut nodes = std::collections::HashSet::new();
+    // trace has several): its nodes are counted over every event.
+    let mut all_nodes = std::collections::HashSet::new();
     for (id, te) in events.by_ref().enumerate() {
+        if part.is_some() && !all_nodes.contains(&te.node) {
+            all_nodes.insert(te.node.clone());
+        }
         if window.contains(te.wall_ns) {
             rows.push_event(&mut seen, id as u64, &te);
-        } else if !nodes.contains(&te.node) {
-            nodes.insert(te.node.clone());
         }
     }
     rows.finish();
     if part.is_some() {
-        let ids: std::collections::HashSet<u32> = rows.node.iter().copied().collect();
-        nodes.extend(ids.into_iter().map(|n| Sym::from(rows.nodes.get(n))));
-        rows.event_nodes = nodes.len();
+        rows.event_nodes = all_nodes.len();
     }
     let problems = trace
         .problems()
@@ -143,14 +136,7 @@ pub fn load_rows_in(inputs: &[PathBuf], window: Window) -> Result<LoadedRows> {
 /// when it has none): what offsets such as `+1.5s` count from.
 pub fn first_time(inputs: &[PathBuf]) -> Result<Option<i64>> {
     if all_parquet(inputs)? {
-        let t = load_parquet_lazy(inputs)?
-            .0
-            .select([col("time").min()])
-            .collect()
-            .map_err(|e| Error::polars("reading the events table", e))?;
-        return Ok(Columns::new(&t, "reading the events table")
-            .i64("time")?
-            .get(0));
+        return parquet_scalar(inputs, col("time").min());
     }
     let trace = Trace::open(inputs)?;
     let first = trace.events().next().map(|te| te.wall_ns);
@@ -255,6 +241,23 @@ fn load_parquet_lazy(inputs: &[PathBuf]) -> Result<(LazyFrame, u64)> {
     let lf = concat(frames, UnionArgs::default())
         .map_err(|e| Error::polars("combining Parquet files", e))?;
     Ok((lf, dropped))
+}
+
+/// One Int64 aggregate (`e`, named for its column) over all the Parquet inputs' rows.
+fn parquet_scalar(inputs: &[PathBuf], e: Expr) -> Result<Option<i64>> {
+    let name = e
+        .clone()
+        .meta()
+        .output_name()
+        .map_err(|err| Error::polars("reading the events table", err))?;
+    let t = load_parquet_lazy(inputs)?
+        .0
+        .select([e])
+        .collect()
+        .map_err(|err| Error::polars("reading the events table", err))?;
+    Ok(Columns::new(&t, "reading the events table")
+        .i64(name.as_str())?
+        .get(0))
 }
 
 /// Converted Parquet, the rows in `window` (the filter is pushed into the scan).
@@ -584,9 +587,10 @@ impl Rows {
             let node = r.nodes.intern(node.unwrap_or("?"));
             r.node.push(node);
             r.kind.push(kind.and_then(Kind::from_name));
-            let pid = r.intern_pid_once(&mut pid_ids, node, pid.unwrap_or("?"));
+            let pid = pid.unwrap_or("?");
+            let pid = r.intern_pid_once(&mut pid_ids, (node, pid), || pid);
             r.pid.push(pid);
-            let peer = peer.map(|p| r.intern_pid_once(&mut pid_ids, node, p));
+            let peer = peer.map(|p| r.intern_pid_once(&mut pid_ids, (node, p), || p));
             r.peer.push(peer);
             let m = mfa.map(|m| r.mfas.intern(m));
             r.mfa.push(m);
@@ -662,27 +666,24 @@ impl Rows {
 
     /// A process id for `pid` seen in an event of node `node` (its text formatted once).
     fn pid_of(&mut self, seen: &mut RowIds, node: u32, pid: &scope_format::Pid) -> u32 {
-        if let Some(&id) = seen.pid.get(&(node, pid.clone())) {
-            return id;
-        }
-        let id = self.intern_pid(node, &pid.to_string());
-        seen.pid.insert((node, pid.clone()), id);
-        id
+        self.intern_pid_once(&mut seen.pid, (node, pid.clone()), || pid.to_string())
     }
 
-    /// [`Rows::intern_pid`], remembered in `seen` by node and text.
-    fn intern_pid_once<'a>(
+    /// [`Rows::intern_pid`] of the pid `key` names (node id and pid), remembered in `seen`:
+    /// its text is made and looked up once.
+    fn intern_pid_once<P: Eq + std::hash::Hash, T: AsRef<str>>(
         &mut self,
-        seen: &mut HashMap<(u32, &'a str), u32>,
-        node: u32,
-        text: &'a str,
+        seen: &mut HashMap<(u32, P), u32>,
+        key: (u32, P),
+        text: impl FnOnce() -> T,
     ) -> u32 {
-        if let Some(&id) = seen.get(&(node, text)) {
-            return id;
+        match seen.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => *o.get(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let id = self.intern_pid(v.key().0, text().as_ref());
+                *v.insert(id)
+            }
         }
-        let id = self.intern_pid(node, text);
-        seen.insert((node, text), id);
-        id
     }
 
     fn intern_pid(&mut self, node: u32, text: &str) -> u32 {
