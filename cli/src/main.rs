@@ -19,6 +19,7 @@ mod replay;
 mod summary;
 mod table;
 mod verify;
+mod window;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use scope_format::Trace;
+
+use window::WindowArgs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -238,57 +241,6 @@ enum ReplayFormat {
     Md,
     Json,
     Html,
-}
-
-/// A part of the trace to read (`analyze`, `report`, `export`, `query`, `plan`): only its
-/// events are held in memory, so a window of a trace too large to analyze whole can be.
-#[derive(clap::Args, Debug, Clone)]
-struct WindowArgs {
-    /// Only events from this time: RFC 3339 (2026-11-23T21:25:58.5Z) or an offset from the
-    /// trace's first event (+1.5s, 250ms).
-    #[arg(long)]
-    from: Option<String>,
-    /// Only events up to this time (same forms as --from).
-    #[arg(long)]
-    to: Option<String>,
-}
-
-impl WindowArgs {
-    /// The window, offsets counted from the first event of `trace`.
-    fn window(&self, trace: &[PathBuf]) -> anyhow::Result<scope_analyze::table::Window> {
-        if self.from.is_none() && self.to.is_none() {
-            return Ok(scope_analyze::table::Window::ALL);
-        }
-        let relative = [&self.from, &self.to]
-            .into_iter()
-            .flatten()
-            .any(|t| scope_analyze::units::is_offset(t));
-        // The first event is only looked for when an offset counts from it.
-        let start = if relative {
-            scope_analyze::table::first_time(trace)?.unwrap_or(0)
-        } else {
-            0
-        };
-        let at = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
-            v.as_deref()
-                .map(|t| {
-                    scope_analyze::units::parse_instant(t, start)
-                        .map_err(|e| anyhow::anyhow!("{flag} {e}"))
-                })
-                .transpose()
-        };
-        let (from_ns, to_ns) = (at("--from", &self.from)?, at("--to", &self.to)?);
-        if let (Some(f), Some(t)) = (from_ns, to_ns) {
-            if f > t {
-                anyhow::bail!(
-                    "--from {} is after --to {}",
-                    scope_analyze::units::rfc3339(f),
-                    scope_analyze::units::rfc3339(t)
-                );
-            }
-        }
-        Ok(scope_analyze::table::Window { from_ns, to_ns })
-    }
 }
 
 /// The anomaly thresholds (`scope analyze`, and `replay --anomaly` and `report`, which must

@@ -11,8 +11,10 @@ use anyhow::{bail, Result};
 use scope_analyze::anomalies::Thresholds;
 use scope_analyze::replay::{self, Replay, Select};
 use scope_analyze::report::{self, Prepared};
-use scope_analyze::units::{duration, parse_instant, rfc3339};
+use scope_analyze::units::{duration, rfc3339};
 use scope_analyze::{correlation, html, table};
+
+use crate::window::{instant, ordered};
 
 /// Output style.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -53,21 +55,12 @@ pub fn run(inputs: &[PathBuf], o: &Options, style: Style, out: &mut dyn Write) -
     let loaded = table::load_rows(inputs)?;
     let p = report::prepare(loaded)?;
     let start = p.rows.time.iter().copied().min().unwrap_or(0);
-    let instant = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
-        v.as_deref()
-            .map(|t| parse_instant(t, start).map_err(|e| anyhow::anyhow!("{flag} {e}")))
-            .transpose()
-    };
     let (from, to, at) = (
-        instant("--from", &o.from)?,
-        instant("--to", &o.to)?,
-        instant("--at", &o.at)?,
+        instant("--from", &o.from, start)?,
+        instant("--to", &o.to, start)?,
+        instant("--at", &o.at, start)?,
     );
-    if let (Some(f), Some(t)) = (from, to) {
-        if f > t {
-            bail!("--from {} is after --to {}", rfc3339(f), rfc3339(t));
-        }
-    }
+    ordered(from, to)?;
     let (title, select) = select(&p, o)?;
     let r = replay::build(&p, title, &select, from, to, at);
     match style {
