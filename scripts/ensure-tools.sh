@@ -39,9 +39,30 @@ need_erlang() {
 }
 
 # Build artifacts outside the clone, so later runs (and CI) are incremental.
+#
+# The cache is shared by every checkout on the machine. Cargo decides what to rebuild by file
+# times, so a build made from a newer checkout elsewhere looks fresh here while its tests
+# name that checkout's paths (`env!("CARGO_MANIFEST_DIR")`): when the checkout changes, this
+# one's sources are touched. Cargo never collects old artifacts, so a cache grown past
+# SCOPE_CACHE_MAX_GIB (default 15) is cleaned (the next build is a cold one, ~6 min).
 use_shared_target_dir() {
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/elixir-scope/target}"
     mkdir -p "$CARGO_TARGET_DIR"
+    local max_kib=$(( ${SCOPE_CACHE_MAX_GIB:-15} * 1024 * 1024 ))
+    local used_kib
+    used_kib=$(du -sk "$CARGO_TARGET_DIR" | cut -f1)
+    if [ "$used_kib" -gt "$max_kib" ]; then
+        echo "build cache $CARGO_TARGET_DIR holds $(( used_kib / 1024 / 1024 )) GiB: cleaning it" >&2
+        cargo clean --target-dir "$CARGO_TARGET_DIR" --quiet
+        mkdir -p "$CARGO_TARGET_DIR"
+    fi
+    local mark="$CARGO_TARGET_DIR/.checkout"
+    if [ "$(cat "$mark" 2>/dev/null)" != "$PWD" ]; then
+        find format recorder/src analyze cli tests \( -name '*.rs' -o -name Cargo.toml \) \
+            -exec touch {} +
+        touch Cargo.toml
+        echo "$PWD" >"$mark"
+    fi
 }
 
 # pyarrow and DuckDB (from PyPI, in a venv beside the build cache) for the Parquet interop
