@@ -33,7 +33,7 @@
 
 use crate::dictionary::{Dictionary, Interner};
 use crate::event::{Event, EventRef, Kind, Mfa, NameId, Pid, PidRef, Sym, Value, ValueEncoding};
-use crate::varint::{decode_column, put_i64, put_u64, unzigzag, Cursor};
+use crate::varint::{decode_column, put_u64s, unzigzag, zigzag, Cursor};
 
 /// Number of columns in an event chunk.
 pub(crate) const COLUMNS: usize = 21;
@@ -265,10 +265,11 @@ impl EventColumns {
         out.clear();
         let at = begin_column(out);
         let mut prev = ts_begin;
-        for &t in &self.ts {
-            put_i64(out, t.wrapping_sub(prev));
-            prev = t;
-        }
+        let deltas = self
+            .ts
+            .iter()
+            .map(|&t| zigzag(t.wrapping_sub(std::mem::replace(&mut prev, t))));
+        put_u64s(out, self.ts.len(), deltas);
         end_column(out, at);
         bytes_column(out, &self.kind);
         bytes_column(out, &self.flags);
@@ -279,7 +280,7 @@ impl EventColumns {
             &self.module,
             &self.function,
         ] {
-            varint_column(out, col.iter().map(|&x| u64::from(x)));
+            varint_column(out, col);
         }
         bytes_column(out, &self.arity);
         for col in [
@@ -288,7 +289,7 @@ impl EventColumns {
             &self.peer_node,
             &self.name,
         ] {
-            varint_column(out, col.iter().map(|&x| u64::from(x)));
+            varint_column(out, col);
         }
         // Each hash XOR the previous hash in the chunk: a receive recorded soon after its
         // send (one scheduler running both processes) stores zeros, which compress, where
@@ -296,6 +297,7 @@ impl EventColumns {
         // Events without a hash store 0 and leave the chain alone.
         let at = begin_column(out);
         let mut prev = 0u32;
+        out.reserve(4 * self.msg_hash.len());
         for (&h, &f) in self.msg_hash.iter().zip(&self.flags) {
             let stored = if f & flag::HASH != 0 {
                 std::mem::replace(&mut prev, h) ^ h
@@ -305,13 +307,19 @@ impl EventColumns {
             out.extend_from_slice(&stored.to_le_bytes());
         }
         end_column(out, at);
-        varint_column(out, self.correlation.iter().copied());
+        let at = begin_column(out);
+        put_u64s(
+            out,
+            self.correlation.len(),
+            self.correlation.iter().copied(),
+        );
+        end_column(out, at);
         for n in &self.nums {
             let at = begin_column(out);
-            n.iter().for_each(|&v| put_i64(out, v));
+            put_u64s(out, n.len(), n.iter().map(|&v| zigzag(v)));
             end_column(out, at);
         }
-        varint_column(out, self.value_len.iter().map(|&x| u64::from(x)));
+        varint_column(out, &self.value_len);
         bytes_column(out, &self.value_bytes);
     }
 
@@ -506,9 +514,9 @@ fn bytes_column(out: &mut Vec<u8>, b: &[u8]) {
     end_column(out, at);
 }
 
-fn varint_column(out: &mut Vec<u8>, values: impl Iterator<Item = u64>) {
+fn varint_column(out: &mut Vec<u8>, values: &[u32]) {
     let at = begin_column(out);
-    values.for_each(|v| put_u64(out, v));
+    put_u64s(out, values.len(), values.iter().map(|&x| u64::from(x)));
     end_column(out, at);
 }
 

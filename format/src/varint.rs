@@ -13,10 +13,33 @@ pub(crate) fn put_u64(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-/// Appends `v` zigzag-encoded, so small negative numbers stay short.
+/// Zigzag encoding, so small negative numbers stay short.
 #[inline]
-pub(crate) fn put_i64(out: &mut Vec<u8>, v: i64) {
-    put_u64(out, ((v << 1) ^ (v >> 63)) as u64);
+pub(crate) fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// Appends at most `n` values as LEB128, a whole column at once: one reservation, then
+/// stores with no capacity check per byte (`put_u64` pays one per byte: `Vec::push` made up
+/// most of a chunk's encoding time). More than `n` values is a bug that panics, never writes
+/// past the reservation.
+#[inline]
+pub(crate) fn put_u64s(out: &mut Vec<u8>, n: usize, values: impl Iterator<Item = u64>) {
+    out.reserve(n * 10);
+    let start = out.len();
+    let spare = out.spare_capacity_mut();
+    let mut at = 0;
+    for mut v in values {
+        while v >= 0x80 {
+            spare[at].write((v as u8) | 0x80);
+            v >>= 7;
+            at += 1;
+        }
+        spare[at].write(v as u8);
+        at += 1;
+    }
+    // SAFETY: the first `at` bytes of the spare capacity were written above.
+    unsafe { out.set_len(start + at) };
 }
 
 /// A read position over a byte slice.
@@ -119,7 +142,7 @@ mod tests {
         let values = [0i64, 1, -1, 63, -64, 64, i64::MAX, i64::MIN, 1 << 40];
         let mut buf = Vec::new();
         for v in values {
-            put_i64(&mut buf, v);
+            put_u64(&mut buf, zigzag(v));
             put_u64(&mut buf, v as u64);
         }
         let mut c = Cursor::new(&buf);
@@ -128,6 +151,28 @@ mod tests {
             assert_eq!(c.u64(), Some(v as u64));
         }
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_column_at_once_is_the_values_one_by_one() {
+        let values = [0u64, 1, 127, 128, 300, 1 << 35, u64::MAX, 5];
+        let mut one_by_one = vec![9];
+        values.iter().for_each(|&v| put_u64(&mut one_by_one, v));
+        let mut at_once = vec![9];
+        put_u64s(&mut at_once, values.len(), values.iter().copied());
+        assert_eq!(at_once, one_by_one);
+        put_u64s(&mut at_once, 0, std::iter::empty());
+        assert_eq!(at_once, one_by_one);
+        for v in [0i64, -1, 1, i64::MIN, i64::MAX] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+    }
+
+    #[test]
+    #[should_panic]
+    fn more_values_than_reserved_panic() {
+        let mut out = Vec::new();
+        put_u64s(&mut out, 1, [u64::MAX; 2].into_iter());
     }
 
     #[test]
