@@ -31,15 +31,12 @@
 //! | 19 | value length   | LEB128 (0 when no value)                                   |
 //! | 20 | value bytes    | the values, concatenated                                   |
 
-use crate::dictionary::{Dictionary, Interner};
-use crate::event::{Event, EventRef, Kind, Mfa, NameId, Pid, PidRef, Sym, Value, ValueEncoding};
-use crate::varint::{decode_column, put_u64s, unzigzag, zigzag, Cursor};
+use crate::dictionary::Dictionary;
+use crate::event::{Event, Kind, Mfa, Pid, Sym, Value, ValueEncoding};
+use crate::varint::{decode_column, unzigzag, Cursor};
 
 /// Number of columns in an event chunk.
 pub(crate) const COLUMNS: usize = 21;
-/// Most raw bytes one event takes besides its value: 10 + 1 + 1 + 3×5 + 2×5 + 1 + 3×5 + 5 + 4
-/// + 10 + 4×10 + 5.
-const MAX_EVENT_OVERHEAD: usize = 117;
 /// Largest captured value accepted (bytes).
 pub const MAX_VALUE_LEN: usize = 1024 * 1024;
 
@@ -109,218 +106,6 @@ impl EventColumns {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.ts.is_empty()
-    }
-
-    /// Bytes this would take before compression, roughly (to decide when to cut a chunk).
-    pub(crate) fn raw_estimate(&self) -> usize {
-        self.len() * 24 + self.value_bytes.len()
-    }
-
-    /// Bytes this could take at most before compression (every varint at its longest).
-    pub(crate) fn raw_bound(&self) -> usize {
-        4 * COLUMNS + self.len() * MAX_EVENT_OVERHEAD + self.value_bytes.len()
-    }
-
-    pub(crate) fn clear(&mut self) {
-        let EventColumns {
-            ts,
-            kind,
-            flags,
-            pid_number,
-            pid_serial,
-            pid_node,
-            module,
-            function,
-            arity,
-            peer_number,
-            peer_serial,
-            peer_node,
-            name,
-            msg_hash,
-            correlation,
-            nums,
-            value_len,
-            value_bytes,
-        } = self;
-        ts.clear();
-        kind.clear();
-        flags.clear();
-        for v in [pid_number, pid_serial, pid_node, module, function] {
-            v.clear();
-        }
-        arity.clear();
-        for v in [
-            peer_number,
-            peer_serial,
-            peer_node,
-            name,
-            msg_hash,
-            value_len,
-        ] {
-            v.clear();
-        }
-        correlation.clear();
-        nums.iter_mut().for_each(Vec::clear);
-        value_bytes.clear();
-    }
-
-    /// Appends one event whose names are interned (ids below `names`, the interner's count:
-    /// an id from another writer is refused rather than indexing past the dictionary).
-    pub(crate) fn push(&mut self, e: &EventRef<'_>, names: usize) -> Result<(), String> {
-        let id = |n: NameId| -> Result<u32, String> {
-            if n.0 as usize > names {
-                return Err(format!("name id {} is not this writer's", n.0));
-            }
-            Ok(n.0)
-        };
-        let node = |p: &PidRef| p.node.map_or(Ok(0), id);
-        let mut flags = 0u8;
-        let pid_node = node(&e.pid)?;
-        let (module, function, arity) = match e.mfa {
-            Some((m, f, arity)) => (id(m)?, id(f)?, arity),
-            None => (0, 0, 0),
-        };
-        let (peer_number, peer_serial, peer_node) = match &e.peer {
-            Some(p) => {
-                flags |= flag::PEER;
-                (p.number, p.serial, node(p)?)
-            }
-            None => (0, 0, 0),
-        };
-        let name = match e.name {
-            Some(n) => id(n)?,
-            None => 0,
-        };
-        if e.msg_hash.is_some() {
-            flags |= flag::HASH;
-        }
-        let value_len = match &e.value {
-            Some(v) => {
-                if v.bytes.len() > MAX_VALUE_LEN {
-                    return Err(format!(
-                        "value of {} bytes exceeds the {MAX_VALUE_LEN}-byte limit",
-                        v.bytes.len()
-                    ));
-                }
-                flags |= flag::VALUE;
-                if v.truncated {
-                    flags |= flag::TRUNCATED;
-                }
-                if v.encoding == ValueEncoding::Etf {
-                    flags |= flag::ETF;
-                }
-                v.bytes.len() as u32
-            }
-            None => 0,
-        };
-        self.ts.push(e.ts);
-        self.kind.push(e.kind.code());
-        self.flags.push(flags);
-        self.pid_number.push(e.pid.number);
-        self.pid_serial.push(e.pid.serial);
-        self.pid_node.push(pid_node);
-        self.module.push(module);
-        self.function.push(function);
-        self.arity.push(arity);
-        self.peer_number.push(peer_number);
-        self.peer_serial.push(peer_serial);
-        self.peer_node.push(peer_node);
-        self.name.push(name);
-        self.msg_hash.push(e.msg_hash.unwrap_or(0));
-        self.correlation.push(e.correlation);
-        for (col, v) in self.nums.iter_mut().zip(e.nums) {
-            col.push(v);
-        }
-        self.value_len.push(value_len);
-        if let Some(v) = &e.value {
-            self.value_bytes.extend_from_slice(v.bytes);
-        }
-        Ok(())
-    }
-
-    /// Marks every symbol these events use, so the segment's dictionary gets them first.
-    pub(crate) fn use_symbols(&self, syms: &mut Interner) {
-        for col in [
-            &self.pid_node,
-            &self.module,
-            &self.function,
-            &self.peer_node,
-            &self.name,
-        ] {
-            for &id in col {
-                syms.use_id(id);
-            }
-        }
-    }
-
-    /// Smallest and largest timestamp (the chunk header's ts_begin and ts_end).
-    pub(crate) fn ts_range(&self) -> (i64, i64) {
-        let lo = self.ts.iter().copied().min().unwrap_or(0);
-        let hi = self.ts.iter().copied().max().unwrap_or(0);
-        (lo, hi)
-    }
-
-    /// Encodes the columns; the first ts delta is taken from `ts_begin`.
-    pub(crate) fn encode(&self, ts_begin: i64, out: &mut Vec<u8>) {
-        out.clear();
-        let at = begin_column(out);
-        let mut prev = ts_begin;
-        let deltas = self
-            .ts
-            .iter()
-            .map(|&t| zigzag(t.wrapping_sub(std::mem::replace(&mut prev, t))));
-        put_u64s(out, self.ts.len(), deltas);
-        end_column(out, at);
-        bytes_column(out, &self.kind);
-        bytes_column(out, &self.flags);
-        for col in [
-            &self.pid_number,
-            &self.pid_serial,
-            &self.pid_node,
-            &self.module,
-            &self.function,
-        ] {
-            varint_column(out, col);
-        }
-        bytes_column(out, &self.arity);
-        for col in [
-            &self.peer_number,
-            &self.peer_serial,
-            &self.peer_node,
-            &self.name,
-        ] {
-            varint_column(out, col);
-        }
-        // Each hash XOR the previous hash in the chunk: a receive recorded soon after its
-        // send (one scheduler running both processes) stores zeros, which compress, where
-        // two copies of a random word do not (ping-pong: 4.8 -> 2.8 bytes per event).
-        // Events without a hash store 0 and leave the chain alone.
-        let at = begin_column(out);
-        let mut prev = 0u32;
-        out.reserve(4 * self.msg_hash.len());
-        for (&h, &f) in self.msg_hash.iter().zip(&self.flags) {
-            let stored = if f & flag::HASH != 0 {
-                std::mem::replace(&mut prev, h) ^ h
-            } else {
-                0
-            };
-            out.extend_from_slice(&stored.to_le_bytes());
-        }
-        end_column(out, at);
-        let at = begin_column(out);
-        put_u64s(
-            out,
-            self.correlation.len(),
-            self.correlation.iter().copied(),
-        );
-        end_column(out, at);
-        for n in &self.nums {
-            let at = begin_column(out);
-            put_u64s(out, n.len(), n.iter().map(|&v| zigzag(v)));
-            end_column(out, at);
-        }
-        varint_column(out, &self.value_len);
-        bytes_column(out, &self.value_bytes);
     }
 
     /// Decodes `count` events from a raw payload whose ts deltas start from `ts_begin`,
@@ -498,28 +283,6 @@ impl EventColumns {
     }
 }
 
-fn begin_column(out: &mut Vec<u8>) -> usize {
-    out.extend_from_slice(&[0; 4]);
-    out.len()
-}
-
-fn end_column(out: &mut [u8], at: usize) {
-    let len = (out.len() - at) as u32;
-    out[at - 4..at].copy_from_slice(&len.to_le_bytes());
-}
-
-fn bytes_column(out: &mut Vec<u8>, b: &[u8]) {
-    let at = begin_column(out);
-    out.extend_from_slice(b);
-    end_column(out, at);
-}
-
-fn varint_column(out: &mut Vec<u8>, values: &[u32]) {
-    let at = begin_column(out);
-    put_u64s(out, values.len(), values.iter().map(|&x| u64::from(x)));
-    end_column(out, at);
-}
-
 fn fixed_bytes(col: &[u8], n: usize, i: usize) -> Result<Vec<u8>, String> {
     if col.len() != n {
         return Err(format!("column {i} has {} bytes for {n} events", col.len()));
@@ -530,45 +293,4 @@ fn fixed_bytes(col: &[u8], n: usize, i: usize) -> Result<Vec<u8>, String> {
 fn u32s(col: &[u8], n: usize, i: usize) -> Result<Vec<u32>, String> {
     decode_column(col, n, u32::from, |v| u32::try_from(v).ok())
         .ok_or_else(|| format!("column {i} does not hold one u32 per event"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Column 13 of an encoded payload.
-    fn hash_column(raw: &[u8]) -> Vec<u32> {
-        let mut at = 0;
-        for _ in 0..13 {
-            let len = u32::from_le_bytes(raw[at..at + 4].try_into().unwrap()) as usize;
-            at += 4 + len;
-        }
-        let len = u32::from_le_bytes(raw[at..at + 4].try_into().unwrap()) as usize;
-        raw[at + 4..at + 4 + len]
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-            .collect()
-    }
-
-    #[test]
-    fn message_hashes_are_stored_against_the_previous_hash_from_version_2() {
-        let mut cols = EventColumns::default();
-        let hashes = [Some(0xDEAD_BEEF), None, Some(0xDEAD_BEEF), Some(7), Some(7)];
-        for (i, h) in hashes.iter().enumerate() {
-            let mut e = EventRef::new(i as i64, 1, Kind::Send, PidRef::local(80, 0));
-            e.msg_hash = *h;
-            cols.push(&e, 0).unwrap();
-        }
-        let mut raw = Vec::new();
-        cols.encode(0, &mut raw);
-        // A send's receive right after it stores zeros; an event without a hash stores 0
-        // and does not break the chain.
-        assert_eq!(hash_column(&raw), [0xDEAD_BEEF, 0, 0, 0xDEAD_BEEF ^ 7, 0]);
-        let back = EventColumns::decode(&raw, 5, 0, 2).unwrap();
-        let got: Vec<_> = (0..5).map(|i| back.msg_hash[i]).collect();
-        assert_eq!(got, [0xDEAD_BEEF, 0, 0xDEAD_BEEF, 7, 7]);
-        // Format 1 stored the hashes themselves: its reader takes the column as it is.
-        let as_v1 = EventColumns::decode(&raw, 5, 0, 1).unwrap();
-        assert_eq!(as_v1.msg_hash, hash_column(&raw));
-    }
 }

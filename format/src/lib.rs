@@ -15,6 +15,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod chunk;
+mod column_builder;
 pub mod columns;
 pub mod dictionary;
 mod error;

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::chunk::{ChunkHeader, ChunkType, MAX_RAW_LEN};
-use crate::columns::EventColumns;
+use crate::column_builder::ColumnBuilder;
 use crate::dictionary::Interner;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventRef, Kind, NameId, Pid, PidRef, Sym, ValueRef};
@@ -133,7 +133,7 @@ pub fn system_anchor() -> ClockAnchor {
 
 #[derive(Debug, Default)]
 struct Stream {
-    cols: EventColumns,
+    cols: ColumnBuilder,
     next_seq: u64,
     dropped_total: u64,
 }
