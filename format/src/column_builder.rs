@@ -146,10 +146,10 @@ impl ColumnBuilder {
     /// an id from another writer is refused rather than indexing past the dictionary).
     pub(crate) fn push(&mut self, e: &EventRef<'_>, names: usize) -> Result<(), String> {
         let id = |n: NameId| -> Result<u32, String> {
-            if n.0 as usize > names {
-                return Err(format!("name id {} is not this writer's", n.0));
+            if n.get() as usize > names {
+                return Err(format!("name id {} is not this writer's", n.get()));
             }
-            Ok(n.0)
+            Ok(n.get())
         };
         let node = |p: &PidRef| p.node.map_or(Ok(0), id);
         let mut flags = 0u8;
@@ -358,6 +358,10 @@ mod tests {
         assert_eq!(as_v1.msg_hash, hash_column(&raw));
     }
 
+    fn id(n: u32) -> NameId {
+        NameId(std::num::NonZeroU32::new(n).unwrap())
+    }
+
     /// Events that set each sparse column now and then, end on one that sets none, and
     /// start on one that sets all.
     fn mixed_events(values: &[Vec<u8>]) -> Vec<EventRef<'_>> {
@@ -374,7 +378,7 @@ mod tests {
             let some = |every: u32| all || i % every == 1;
             let mut pid = PidRef::local(100 + (i % 7) * 300, u32::from(some(50)));
             if some(70) {
-                pid.node = Some(NameId(3));
+                pid.node = Some(id(3));
             }
             let mut e = EventRef::new(
                 1_000 + i64::from(i) * 37 - i64::from(i % 5) * 90,
@@ -383,11 +387,11 @@ mod tests {
                 pid,
             );
             if some(3) {
-                e.mfa = Some((NameId(1), NameId(2), (i % 4) as u8));
+                e.mfa = Some((id(1), id(2), (i % 4) as u8));
             }
             if some(4) {
                 let mut p = PidRef::local(i * 1_000, i % 3);
-                p.node = some(40).then_some(NameId(4));
+                p.node = some(40).then_some(id(4));
                 e.peer = Some(p);
                 e.msg_hash = Some(if i % 8 == 1 {
                     0
@@ -396,7 +400,7 @@ mod tests {
                 });
             }
             if some(9) {
-                e.name = Some(NameId(5));
+                e.name = Some(id(5));
             }
             if some(11) {
                 e.correlation = u64::from(i) << 33;
@@ -428,7 +432,7 @@ mod tests {
         let mut cols: Vec<Vec<u8>> = vec![Vec::new(); COLUMNS];
         let (mut prev_ts, mut prev_hash) = (ts_begin, 0u32);
         for e in events {
-            let node = |p: &PidRef| u64::from(p.node.map_or(0, |n| n.0));
+            let node = |p: &PidRef| u64::from(p.node.map_or(0, NameId::get));
             let mut flags = 0;
             put_u64(&mut cols[0], zigzag(e.ts - prev_ts));
             prev_ts = e.ts;
@@ -436,7 +440,7 @@ mod tests {
             put_u64(&mut cols[3], u64::from(e.pid.number));
             put_u64(&mut cols[4], u64::from(e.pid.serial));
             put_u64(&mut cols[5], node(&e.pid));
-            let (m, f, a) = e.mfa.map_or((0, 0, 0), |(m, f, a)| (m.0, f.0, a));
+            let (m, f, a) = e.mfa.map_or((0, 0, 0), |(m, f, a)| (m.get(), f.get(), a));
             put_u64(&mut cols[6], u64::from(m));
             put_u64(&mut cols[7], u64::from(f));
             cols[8].push(a);
@@ -447,7 +451,7 @@ mod tests {
             put_u64(&mut cols[9], u64::from(p.number));
             put_u64(&mut cols[10], u64::from(p.serial));
             put_u64(&mut cols[11], node(&p));
-            put_u64(&mut cols[12], u64::from(e.name.map_or(0, |n| n.0)));
+            put_u64(&mut cols[12], u64::from(e.name.map_or(0, NameId::get)));
             let stored = match e.msg_hash {
                 Some(h) => {
                     flags |= flag::HASH;

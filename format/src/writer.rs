@@ -276,7 +276,11 @@ impl TraceWriter {
 
     /// A name's id for [`Self::push_ref`], this writer's for as long as it lives.
     pub fn intern(&mut self, name: &Sym) -> Result<NameId> {
-        self.syms.id(name).map(NameId).map_err(Error::InvalidEvent)
+        self.syms
+            .id(name)
+            .and_then(|id| std::num::NonZeroU32::new(id).ok_or_else(|| "name id 0".to_string()))
+            .map(NameId)
+            .map_err(Error::InvalidEvent)
     }
 
     /// [`Self::push`] of an event whose names this writer interned ([`Self::intern`]).
