@@ -1,0 +1,69 @@
+# The writer thread's CPU time per event (what recording costs the node besides the traced
+# process's own time), for the workloads of `bench/overhead.exs`, three recordings each:
+#
+#   elixir -pa _build/test/lib/elixir_scope/ebin bench/writer_cpu.exs [SCALE]
+#
+# SCALE (default 1.0) multiplies the event counts (3M calls, 3M calls with values, 1.5M
+# calls with returns and values, 2M ping-pong events without and with values). The figure
+# is `stats/0`'s `writer_cpu_us` over the events recorded, opening and closing the segment
+# included. Default rings, the VM's schedulers.
+
+Code.require_file("work.exs", __DIR__)
+
+scale =
+  case System.argv() do
+    [s] -> elem(Float.parse(s), 0)
+    [] -> 1.0
+  end
+
+dir = Path.join(System.tmp_dir!(), "scope_writer_cpu_#{System.pid()}")
+
+one = fn workload, capture, n ->
+  File.rm_rf!(dir)
+
+  {fun, peers} =
+    case workload do
+      :pingpong ->
+        peer = spawn(&Bench.Work.ponger/0)
+        {fn -> Bench.Work.pingpong(peer, div(n, 4)) end, [peer]}
+
+      _ ->
+        {fn -> Bench.Work.calls(n) end, []}
+    end
+
+  pid = Bench.Work.runner(fun)
+  calls? = workload != :pingpong
+  {:ok, _} = ElixirScope.start(dir: dir, capture: capture)
+
+  :ok =
+    ElixirScope.trace([pid | peers],
+      calls: if(calls?, do: [{Bench.Work, :f, 1}], else: []),
+      returns: workload == :returns,
+      messages: not calls?,
+      procs: false
+    )
+
+  Bench.Work.run(pid)
+  {:ok, s} = ElixirScope.stop()
+  for p <- peers, do: Process.exit(p, :kill)
+  s.writer_cpu_us * 1000 / s.events
+end
+
+workloads = [
+  {:calls, :none, 3_000_000},
+  {:calls, {:bytes, 256}, 3_000_000},
+  {:returns, {:bytes, 256}, 1_500_000},
+  {:pingpong, :none, 2_000_000},
+  {:pingpong, {:bytes, 256}, 2_000_000}
+]
+
+IO.puts("| workload | capture | events | writer thread ns/event (3 recordings) |")
+IO.puts("|---|---|---|---|")
+
+for {w, c, n} <- workloads do
+  n = round(n * scale)
+  ns = for _ <- 1..3, do: Float.round(one.(w, c, n), 1)
+  IO.puts("| #{w} | #{inspect(c)} | #{n} | #{Enum.join(ns, ", ")} |")
+end
+
+File.rm_rf!(dir)
