@@ -4,7 +4,10 @@
 //! - 0: success (`verify`: the trace is intact),
 //! - 1: `verify` found damage; everything else was recovered and reported,
 //! - 2: the input cannot be read as a trace (not a trace, newer format, I/O error), or bad
-//!   arguments.
+//!   arguments,
+//! - 3: the events to load would not fit in the memory available (`analyze`, `report`,
+//!   `replay`, `export`, `plan`, `query`; see `memory.rs`): read a window, or pass
+//!   `--no-memory-check`.
 //!
 //! `record` exits with the recorded command's status (2 also when it cannot start it).
 
@@ -12,6 +15,7 @@ mod analyze;
 mod convert;
 mod export;
 mod info;
+mod memory;
 mod plan;
 mod query;
 mod record;
@@ -28,6 +32,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use scope_format::Trace;
 
+use memory::MemoryArgs;
+use scope_analyze::table::{Holding, Window};
 use window::WindowArgs;
 
 #[derive(Parser, Debug)]
@@ -36,8 +42,9 @@ use window::WindowArgs;
     version,
     about = "Inspect, verify and analyze ElixirScope traces",
     after_help = "Exit status: 0 success (verify: intact); 1 verify found damage, the rest \
-                  was recovered; 2 not a readable trace, or bad arguments. `record` exits \
-                  with the command's status."
+                  was recovered; 2 not a readable trace, or bad arguments; 3 the events to \
+                  load would not fit in the available memory (read a window with \
+                  --from/--to). `record` exits with the command's status."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -80,6 +87,8 @@ enum Command {
         #[command(flatten)]
         window: WindowArgs,
         #[command(flatten)]
+        memory: MemoryArgs,
+        #[command(flatten)]
         thresholds: ThresholdArgs,
     },
     /// One self-contained HTML file (no network needed): summary, anomalies with their
@@ -95,6 +104,8 @@ enum Command {
         #[command(flatten)]
         window: WindowArgs,
         #[command(flatten)]
+        memory: MemoryArgs,
+        #[command(flatten)]
         thresholds: ThresholdArgs,
     },
     /// Polars SQL over the tables events, spans, messages and processes (columns: see
@@ -108,6 +119,8 @@ enum Command {
         format: QueryFormat,
         #[command(flatten)]
         window: WindowArgs,
+        #[command(flatten)]
+        memory: MemoryArgs,
     },
     /// Replay what happened, in order: calls as a tree (arguments, results, durations),
     /// messages in and out (peers, latency), spawns, links, exits, and the state of a
@@ -148,6 +161,8 @@ enum Command {
         format: ReplayFormat,
         #[command(flatten)]
         thresholds: ThresholdArgs,
+        #[command(flatten)]
+        memory: MemoryArgs,
     },
     /// Plan what to trace within a budget of events per second, from a previous trace's
     /// measured rates: functions with anomalies or errors first, then the most variable;
@@ -168,6 +183,8 @@ enum Command {
         format: Format,
         #[command(flatten)]
         window: WindowArgs,
+        #[command(flatten)]
+        memory: MemoryArgs,
         #[command(flatten)]
         thresholds: ThresholdArgs,
     },
@@ -195,6 +212,8 @@ enum Command {
         output: PathBuf,
         #[command(flatten)]
         window: WindowArgs,
+        #[command(flatten)]
+        memory: MemoryArgs,
     },
     /// Convert to Parquet: one row per event (schema in analyze/SCHEMA.md), ZSTD,
     /// dictionary-encoded strings, sorted by time within each node.
@@ -302,6 +321,10 @@ fn main() -> ExitCode {
     let code = match run(cli, &mut out) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => 0,
+        Err(e) if e.downcast_ref::<memory::TooLarge>().is_some() => {
+            eprintln!("scope: {e}");
+            3
+        }
         Err(e) => {
             eprintln!("scope: {}", message(&e));
             2
@@ -324,8 +347,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             format,
             top,
             window,
+            memory,
             thresholds,
         } => {
+            let window = window.window(&trace)?;
+            memory.check(&trace, window, Holding::Rows)?;
             let opts = analyze::Options {
                 style: match format {
                     ReportFormat::Text => analyze::Style::Text,
@@ -335,7 +361,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 },
                 top,
                 thresholds: thresholds.thresholds(),
-                window: window.window(&trace)?,
+                window,
             };
             analyze::run(&trace, &opts, out)?;
             Ok(0)
@@ -344,9 +370,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             trace,
             output,
             window,
+            memory,
             thresholds,
         } => {
             let window = window.window(&trace)?;
+            memory.check(&trace, window, Holding::Rows)?;
             analyze::report(&trace, window, &thresholds.thresholds(), &output, out)?;
             Ok(0)
         }
@@ -361,8 +389,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             at,
             format,
             thresholds,
+            memory,
         } => {
             use std::io::IsTerminal;
+            // Replay reads the whole trace (state at an instant is rebuilt from before it).
+            memory.check(&trace, Window::ALL, Holding::Rows)?;
             let opts = replay::Options {
                 pid,
                 correlation,
@@ -392,11 +423,14 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             output,
             format,
             window,
+            memory,
             thresholds,
         } => {
+            let window = window.window(&trace)?;
+            memory.check(&trace, window, Holding::Rows)?;
             plan::run(
                 &trace,
-                window.window(&trace)?,
+                window,
                 budget,
                 &thresholds.thresholds(),
                 output.as_deref(),
@@ -410,18 +444,22 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             format,
             output,
             window,
+            memory,
         } => {
             let style = match format {
                 ExportFormat::Chrome => export::Style::Chrome,
                 ExportFormat::Folded => export::Style::Folded,
             };
-            export::run(&trace, window.window(&trace)?, style, &output, out)?;
+            let window = window.window(&trace)?;
+            memory.check(&trace, window, Holding::Rows)?;
+            export::run(&trace, window, style, &output, out)?;
             Ok(0)
         }
         Command::Query {
             mut args,
             format,
             window,
+            memory,
         } => {
             let sql = args.pop().unwrap_or_default();
             let trace: Vec<PathBuf> = args.into_iter().map(PathBuf::from).collect();
@@ -430,7 +468,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 QueryFormat::Csv => query::Style::Csv,
                 QueryFormat::Json => query::Style::Json,
             };
-            query::run(&trace, window.window(&trace)?, &sql, style, out)?;
+            let window = window.window(&trace)?;
+            memory.check(&trace, window, Holding::Frame)?;
+            query::run(&trace, window, &sql, style, out)?;
             Ok(0)
         }
         Command::Convert {

@@ -681,3 +681,96 @@ fn report_writes_one_self_contained_html_file() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/dir/x.html"));
 }
+
+/// `scope` with the memory it may use capped by `SCOPE_MEMORY_LIMIT`.
+fn scope_limited(limit: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scope"))
+        .env("SCOPE_MEMORY_LIMIT", limit)
+        .args(args)
+        .output()
+        .expect("scope runs")
+}
+
+#[test]
+fn loads_too_large_for_the_memory_available_are_refused_with_exit_three() {
+    use scope_format::synthetic::{Shape, Workload};
+    use scope_format::{TraceWriter, WriterConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let shape = Shape {
+        values: true,
+        ..Shape::default()
+    };
+    let mut w = TraceWriter::create(WriterConfig::new(&trace, "big@host")).unwrap();
+    for e in Workload::new(5, shape).take(200_000) {
+        w.push(&e).unwrap();
+    }
+    w.close().unwrap();
+    let t = trace.to_str().unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    // ~100 MiB of base and ~60 MiB for the events: 110 MiB holds a window of the trace.
+    let o = scope_limited("110M", &["analyze", t]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let msg = stderr(&o);
+    for part in [
+        "The trace (",
+        "up to 200000 events",
+        "SCOPE_MEMORY_LIMIT is 110.0 MiB",
+        "--no-memory-check loads it anyway",
+    ] {
+        assert!(msg.contains(part), "missing {part:?} in {msg}");
+    }
+    assert!(o.stdout.is_empty());
+    let window = msg
+        .split("--to +")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no window suggested in {msg}"))
+        .to_string();
+    for args in [
+        vec!["report", t, "-o", out],
+        vec!["replay", t, "--pid", "0.100.0"],
+        vec!["export", t, "--format", "folded", "-o", out],
+        vec!["plan", t, "--budget", "1000"],
+        vec!["query", t, "SELECT count(*) FROM events"],
+    ] {
+        let o = scope_limited("110M", &args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!Path::new(out).exists());
+
+    // The window it suggests fits; so does everything when the check is off.
+    let to = format!("+{window}");
+    let o = scope_limited("110M", &["analyze", t, "--from", "+0s", "--to", &to]);
+    assert_eq!(o.status.code(), Some(0), "--to {to}: {}", stderr(&o));
+    let o = scope_limited(
+        "110M",
+        &["analyze", t, "--format", "json", "--no-memory-check"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["summary"]["events"], 200_000);
+
+    // Below what loading nothing takes, no window helps.
+    let o = scope_limited("50M", &["analyze", t]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("Not even a short window of it fits"));
+
+    // Converted Parquet is counted by its rows (a query holds them as a frame).
+    let parquet = dir.path().join("events.parquet");
+    let p = parquet.to_str().unwrap();
+    assert_eq!(scope(&["convert", t, "-o", p]).status.code(), Some(0));
+    let o = scope_limited("110M", &["query", p, "SELECT count(*) FROM events"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("up to 200000 events"), "{}", stderr(&o));
+
+    let o = scope_limited("lots", &["analyze", t]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("SCOPE_MEMORY_LIMIT=\"lots\""),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -38,7 +38,7 @@ pub use event::{
 };
 pub use header::{ClockAnchor, SegmentHeader};
 pub use segment::{ChunkLoc, Segment};
-pub use trace::{Events, Trace, TraceEvent};
+pub use trace::{Events, Extent, Trace, TraceEvent};
 pub use writer::{dir_name_for, system_anchor, TraceWriter, WriterConfig, WriterStats};
 
 /// The format version this crate writes. Files with a larger version are refused with

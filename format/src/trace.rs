@@ -46,6 +46,17 @@ struct StreamBuild {
     dropped: u64,
 }
 
+/// What some event chunks hold, by their headers ([`Trace::extent_between`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Extent {
+    /// Events.
+    pub events: u64,
+    /// Their chunks' decompressed payload bytes.
+    pub raw_bytes: u64,
+    /// Wall-clock ns of the earliest chunk's first event and the latest chunk's last.
+    pub span: Option<(i64, i64)>,
+}
+
 /// An event with the node it came from and its wall-clock time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceEvent {
@@ -216,6 +227,27 @@ impl Trace {
                 _ => None,
             })
             .sum()
+    }
+
+    /// What the event chunks that overlap wall-clock `from..=to` hold (each counted whole
+    /// and once), from the chunk headers alone: at most what reading that part of the trace
+    /// decodes.
+    pub fn extent_between(&self, from: i64, to: i64) -> Extent {
+        let mut x = Extent::default();
+        for s in &self.streams {
+            for &(si, ci) in &s.chunks {
+                let h = &self.segments[si].chunks[ci].header;
+                let anchor = self.anchor(si);
+                let (lo, hi) = (anchor.to_wall(h.ts_begin), anchor.to_wall(h.ts_end));
+                if h.chunk_type != ChunkType::Events || hi < from || lo > to {
+                    continue;
+                }
+                x.events += u64::from(h.count);
+                x.raw_bytes += u64::from(h.raw_len);
+                x.span = Some(x.span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            }
+        }
+        x
     }
 
     /// Every intact event chunk, decoded, in file order: the fast path for bulk work.
