@@ -30,10 +30,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use scope_analyze::table::{Holding, Window};
 use scope_format::Trace;
 
 use memory::MemoryArgs;
-use scope_analyze::table::{Holding, Window};
 use window::WindowArgs;
 
 #[derive(Parser, Debug)]

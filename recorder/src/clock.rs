@@ -128,7 +128,7 @@ impl TickMap {
     pub fn ns(&self, ticks: u64) -> i64 {
         let delta = ticks.wrapping_sub(self.last.0) as i64;
         // Rounded to the nearest ns (a half up); the fixed-point rate is off by at most
-        // 2^-33 ns per tick, ~0.01 ns over the ~100 ms between the writer's readings.
+        // 2^-33 ns per tick, ~0.04 ns over the ~100 ms between the writer's readings.
         let x = i128::from(delta) * i128::from(self.per_tick_fixed) + (1 << 31);
         self.last.1.wrapping_add((x >> 32) as i64)
     }
