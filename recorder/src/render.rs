@@ -153,7 +153,7 @@ impl<'b> Out<'b> {
         &self.buf[..self.len]
     }
 
-    fn full(&self) -> bool {
+    pub(crate) fn full(&self) -> bool {
         self.truncated
     }
 

@@ -457,12 +457,21 @@ impl CopyRenderer {
         if !matches!(marker, COPY_TERM | COPY_ELEMENTS) {
             return None;
         }
-        self.nodes.clear();
-        self.kids.clear();
-        self.pending.clear();
         if self.atoms.len() > ATOM_CACHE_CAP {
             self.atoms.clear();
         }
+        if !hash {
+            if let Some((len, truncated)) = self.render_flat(marker, body, limit, atom_text) {
+                return Some(Rendered {
+                    text: &self.text[..len],
+                    truncated,
+                    hash: None,
+                });
+            }
+        }
+        self.nodes.clear();
+        self.kids.clear();
+        self.pending.clear();
         let mut parser = Parser {
             body,
             at: 0,
@@ -513,6 +522,74 @@ impl CopyRenderer {
             truncated,
             hash,
         })
+    }
+}
+
+impl CopyRenderer {
+    /// The most common copies without building their tree: one integer or atom, or an
+    /// argument list of them (`f(42)`, `get(:users, 7)`), rendered exactly as [`render`] and
+    /// [`render_elements`] render them (the same `Out` calls, in the same order, with the
+    /// same checks for a full `Out`). The text's length and whether it was cut, or `None`
+    /// for any other copy, which the tree renders. Parsing a tree was ~40% of what
+    /// rendering a call's one-integer arguments cost the writer thread.
+    fn render_flat(
+        &mut self,
+        marker: u8,
+        body: &[u8],
+        limit: usize,
+        atom_text: &mut dyn FnMut(u32) -> Option<String>,
+    ) -> Option<(usize, bool)> {
+        let width = |tag| match tag {
+            INT32 | ATOM => Some(5),
+            INT64 => Some(9),
+            _ => None,
+        };
+        let (mut at, mut count) = (0, 0);
+        while at < body.len() {
+            at += width(body[at])?;
+            count += 1;
+        }
+        if at != body.len() || (marker == COPY_TERM && count != 1) {
+            return None;
+        }
+        if self.text.len() < limit {
+            self.text.resize(limit, 0);
+        }
+        let CopyRenderer { atoms, text, .. } = self;
+        let mut out = Out::new(text, limit);
+        let mut first = true;
+        let mut at = 0;
+        while at < body.len() {
+            let tag = body[at];
+            let word = |n: usize| body.get(at + 1..at + 1 + n);
+            if marker == COPY_ELEMENTS {
+                // As `render::elements` for each element.
+                if out.full() {
+                    break;
+                }
+                if !first {
+                    out.push_str(", ");
+                }
+                first = false;
+            }
+            // As `render::term`.
+            if !out.full() {
+                match tag {
+                    INT32 => out.push_int(i64::from(i32::from_le_bytes(word(4)?.try_into().ok()?))),
+                    INT64 => out.push_int(i64::from_le_bytes(word(8)?.try_into().ok()?)),
+                    _ => {
+                        let e = atoms
+                            .entry(u32::from_le_bytes(word(4)?.try_into().ok()?), atom_text)?;
+                        match atoms.get(e) {
+                            Some(a) => out.push_str(&a.shown),
+                            None => out.push_str(":\"?\""),
+                        }
+                    }
+                }
+            }
+            at += width(tag)?;
+        }
+        Some((out.len(), out.truncated()))
     }
 }
 
@@ -1034,6 +1111,66 @@ mod tests {
         let mut out = Out::new(&mut buf, 24);
         render(V::Term(&t), &mut out);
         assert_eq!((b, cut), (out.bytes(), true));
+    }
+
+    #[test]
+    fn flat_copies_render_as_their_tree_does_at_every_limit() {
+        let flat = [
+            list(vec![T::Int(382_522)]),
+            list(vec![T::Atom("ok"), T::Int(-7), T::Int(i64::MIN)]),
+            list(vec![T::Atom("Elixir.MyApp.Worker"), T::Atom("with space")]),
+            list(vec![T::Int(1); 9]),
+            T::Int(i64::from(i32::MAX) + 1),
+            T::Atom("nil"),
+        ];
+        let mut text = |i: u32| ATOMS.get(i as usize).map(|s| s.to_string());
+        // Atom 99 has no text the writer can read.
+        let mut with_unreadable = vec![COPY_ELEMENTS, ATOM];
+        with_unreadable.extend_from_slice(&99u32.to_le_bytes());
+        with_unreadable.push(INT32);
+        with_unreadable.extend_from_slice(&5u32.to_le_bytes());
+        for t in &flat {
+            for marker in [COPY_TERM, COPY_ELEMENTS] {
+                if marker == COPY_ELEMENTS && !matches!(t, T::List(..)) {
+                    continue;
+                }
+                let mut copy = vec![0u8; 256];
+                let n = copy_value(V::Term(t), marker, &mut copy).expect("fits");
+                for bound in (0..48).chain([256]) {
+                    let (direct, _) = both(t, marker, bound);
+                    let mut r = CopyRenderer::new();
+                    let flat = r.render(&copy[..n], bound, &mut text, false).unwrap();
+                    let flat = (
+                        String::from_utf8(flat.text.to_vec()).unwrap(),
+                        flat.truncated,
+                    );
+                    // A hash asked for takes the tree.
+                    let tree = r.render(&copy[..n], bound, &mut text, true).unwrap();
+                    let tree = (
+                        String::from_utf8(tree.text.to_vec()).unwrap(),
+                        tree.truncated,
+                    );
+                    assert_eq!(flat, tree, "{t:?} marker {marker} bound {bound}");
+                    assert_eq!(flat, direct, "{t:?} marker {marker} bound {bound}");
+                }
+            }
+        }
+        let mut r = CopyRenderer::new();
+        let flat = r
+            .render(&with_unreadable, 64, &mut text, false)
+            .unwrap()
+            .text
+            .to_vec();
+        let tree = r
+            .render(&with_unreadable, 64, &mut text, true)
+            .unwrap()
+            .text
+            .to_vec();
+        assert_eq!(flat, tree);
+        assert_eq!(flat, b":\"?\", 5");
+        // A flat copy cut inside a node is refused as the tree refuses it.
+        let cut = &with_unreadable[..with_unreadable.len() - 1];
+        assert!(r.render(cut, 64, &mut text, false).is_none());
     }
 
     #[test]
