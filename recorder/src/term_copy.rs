@@ -460,15 +460,26 @@ impl CopyRenderer {
         if self.atoms.len() > ATOM_CACHE_CAP {
             self.atoms.clear();
         }
-        if !hash {
-            if let Some((len, truncated)) = self.render_flat(marker, body, limit, atom_text) {
-                return Some(Rendered {
-                    text: &self.text[..len],
-                    truncated,
-                    hash: None,
-                });
-            }
+        if let Some((len, truncated, hash)) = self.render_flat(marker, body, limit, atom_text, hash)
+        {
+            return Some(Rendered {
+                text: &self.text[..len],
+                truncated,
+                hash,
+            });
         }
+        self.render_tree(marker, body, limit, atom_text, hash)
+    }
+
+    /// [`Self::render`] of any copy, through its tree.
+    fn render_tree(
+        &mut self,
+        marker: u8,
+        body: &[u8],
+        limit: usize,
+        atom_text: &mut dyn FnMut(u32) -> Option<String>,
+        hash: bool,
+    ) -> Option<Rendered<'_>> {
         self.nodes.clear();
         self.kids.clear();
         self.pending.clear();
@@ -525,71 +536,151 @@ impl CopyRenderer {
     }
 }
 
+/// A leaf of a flat copy ([`CopyRenderer::render_flat`]): an integer, an atom by index or
+/// a pid.
+#[derive(Clone, Copy)]
+enum FlatLeaf {
+    Int(i64),
+    Atom(u32),
+    Pid(u32),
+}
+
+/// The leaf at `body[at..]` and where the next node starts; `None` for anything else.
+/// Inlined and consumed at once: kept in an array of enums, its stores and loads of
+/// different widths stalled the writer more than the tree they spared.
+#[inline(always)]
+fn flat_leaf(body: &[u8], at: usize) -> Option<(FlatLeaf, usize)> {
+    let word = |w: usize| body.get(at + 1..at + 1 + w);
+    let u32_at = || Some(u32::from_le_bytes(word(4)?.try_into().ok()?));
+    Some(match *body.get(at)? {
+        INT32 => (FlatLeaf::Int(i64::from(u32_at()? as i32)), at + 5),
+        INT64 => (
+            FlatLeaf::Int(i64::from_le_bytes(word(8)?.try_into().ok()?)),
+            at + 9,
+        ),
+        ATOM => (FlatLeaf::Atom(u32_at()?), at + 5),
+        PID => (FlatLeaf::Pid(u32_at()?), at + 5),
+        _ => return None,
+    })
+}
+
+/// Calls `f` with each leaf of a flat copy from `at` and its atom's entry, while `f` says
+/// to go on. The atoms' entries are read from the cache (`render_flat` filled it).
+#[inline(always)]
+fn each_leaf(
+    body: &[u8],
+    mut at: usize,
+    atoms: &mut AtomTexts,
+    mut f: impl FnMut(FlatLeaf, Option<&AtomEntry>) -> bool,
+) {
+    while let Some((leaf, next)) = flat_leaf(body, at) {
+        let entry = match leaf {
+            FlatLeaf::Atom(i) => atoms.entry(i, &mut |_| None).and_then(|e| atoms.get(e)),
+            _ => None,
+        };
+        if !f(leaf, entry) {
+            return;
+        }
+        at = next;
+    }
+}
+
 impl CopyRenderer {
-    /// The most common copies without building their tree: one integer or atom, or an
-    /// argument list of them (`f(42)`, `get(:users, 7)`), rendered exactly as [`render`] and
-    /// [`render_elements`] render them (the same `Out` calls, in the same order, with the
-    /// same checks for a full `Out`). The text's length and whether it was cut, or `None`
-    /// for any other copy, which the tree renders. Parsing a tree was ~40% of what
-    /// rendering a call's one-integer arguments cost the writer thread.
+    /// The most common copies without building their tree: an integer, atom or pid; a
+    /// tuple of them (`{:ping, pid, 7}`); or an argument list of them (`f(42)`,
+    /// `get(:users, 7)`). Rendered exactly as [`render`] and [`render_elements`] render
+    /// them (the same `Out` calls, in the same order, with the same checks for a full
+    /// `Out`), and hashed, when `hash` asks, as [`Parser`] feeds the walk. The text's
+    /// length, whether it was cut, and the hash; `None` for any other copy, which the tree
+    /// renders. Parsing the tree was ~40% of what rendering such a value cost the writer.
+    #[inline(never)]
     fn render_flat(
         &mut self,
         marker: u8,
         body: &[u8],
         limit: usize,
         atom_text: &mut dyn FnMut(u32) -> Option<String>,
-    ) -> Option<(usize, bool)> {
-        let width = |tag| match tag {
-            INT32 | ATOM => Some(5),
-            INT64 => Some(9),
-            _ => None,
+        hash: bool,
+    ) -> Option<(usize, bool, Option<u32>)> {
+        let CopyRenderer { atoms, text, .. } = self;
+        let tuple = marker == COPY_TERM && body.first() == Some(&TUPLE);
+        let (arity, start) = match tuple {
+            true => (usize::from(*body.get(1)?), 2),
+            false => (0, 0),
         };
-        let (mut at, mut count) = (0, 0);
+        // First the shape, and every atom's entry (as the tree reads them, before it
+        // renders anything).
+        let (mut at, mut n) = (start, 0);
         while at < body.len() {
-            at += width(body[at])?;
-            count += 1;
+            let (leaf, next) = flat_leaf(body, at)?;
+            if let FlatLeaf::Atom(i) = leaf {
+                atoms.entry(i, atom_text)?;
+            }
+            (at, n) = (next, n + 1);
         }
-        if at != body.len() || (marker == COPY_TERM && count != 1) {
+        let well_formed = match (marker, tuple) {
+            (COPY_ELEMENTS, _) => !hash,
+            (_, true) => n == arity,
+            _ => n == 1,
+        };
+        if !well_formed {
             return None;
         }
-        if self.text.len() < limit {
-            self.text.resize(limit, 0);
-        }
-        let CopyRenderer { atoms, text, .. } = self;
-        let mut out = Out::new(text, limit);
-        let mut first = true;
-        let mut at = 0;
-        while at < body.len() {
-            let tag = body[at];
-            let word = |n: usize| body.get(at + 1..at + 1 + n);
-            if marker == COPY_ELEMENTS {
-                // As `render::elements` for each element.
-                if out.full() {
-                    break;
-                }
-                if !first {
-                    out.push_str(", ");
-                }
-                first = false;
+        let hash = hash.then(|| {
+            let mut feed = HashFeed::default();
+            let mut hashed = feed.enter(0);
+            let depth = usize::from(tuple && hashed);
+            if depth == 1 {
+                feed.tuple(arity);
             }
-            // As `render::term`.
-            if !out.full() {
-                match tag {
-                    INT32 => out.push_int(i64::from(i32::from_le_bytes(word(4)?.try_into().ok()?))),
-                    INT64 => out.push_int(i64::from_le_bytes(word(8)?.try_into().ok()?)),
-                    _ => {
-                        let e = atoms
-                            .entry(u32::from_le_bytes(word(4)?.try_into().ok()?), atom_text)?;
-                        match atoms.get(e) {
-                            Some(a) => out.push_str(&a.shown),
-                            None => out.push_str(":\"?\""),
+            each_leaf(body, start, atoms, |leaf, entry| {
+                if hashed && (depth == 0 || feed.enter(depth)) {
+                    feed.leaf(match leaf {
+                        FlatLeaf::Int(v) => Leaf::Int(v),
+                        FlatLeaf::Atom(_) => Leaf::Atom(entry.map_or(0, |a| a.hash)),
+                        FlatLeaf::Pid(p) => {
+                            let (number, serial) = crate::record::compact_pid_numbers(p);
+                            Leaf::Pid(number, serial)
                         }
-                    }
+                    });
+                }
+                hashed &= !feed.spent();
+                true
+            });
+            feed.finish()
+        });
+
+        if text.len() < limit {
+            text.resize(limit, 0);
+        }
+        let mut out = Out::new(text, limit);
+        if tuple {
+            out.push_str("{");
+        }
+        let mut first = true;
+        each_leaf(body, start, atoms, |leaf, entry| {
+            // As `render::elements` for each element, or `render::term` of a tuple's.
+            if marker == COPY_ELEMENTS && out.full() {
+                return false;
+            }
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            // As `render::term` of a leaf.
+            if !out.full() {
+                match leaf {
+                    FlatLeaf::Int(v) => out.push_int(v),
+                    FlatLeaf::Atom(_) => out.push_str(entry.map_or(":\"?\"", |a| &a.shown)),
+                    FlatLeaf::Pid(p) => out.push_pid(crate::record::compact_pid_numbers(p)),
                 }
             }
-            at += width(tag)?;
+            !(tuple && out.full())
+        });
+        if tuple {
+            out.push_str("}");
         }
-        Some((out.len(), out.truncated()))
+        Some((out.len(), out.truncated(), hash))
     }
 }
 
@@ -1114,21 +1205,33 @@ mod tests {
     }
 
     #[test]
-    fn flat_copies_render_as_their_tree_does_at_every_limit() {
+    fn flat_copies_render_and_hash_as_their_tree_does_at_every_limit() {
         let flat = [
             list(vec![T::Int(382_522)]),
-            list(vec![T::Atom("ok"), T::Int(-7), T::Int(i64::MIN)]),
+            list(vec![
+                T::Atom("ok"),
+                T::Int(-7),
+                T::Int(i64::MIN),
+                T::Pid(3, 1),
+            ]),
             list(vec![T::Atom("Elixir.MyApp.Worker"), T::Atom("with space")]),
             list(vec![T::Int(1); 9]),
             T::Int(i64::from(i32::MAX) + 1),
             T::Atom("nil"),
+            T::Pid(0x7FFF, 0x1FFF),
+            T::Tuple(vec![]),
+            T::Tuple(vec![T::Atom("ping"), T::Pid(123, 0), T::Int(99_999)]),
+            T::Tuple(vec![T::Atom("with space"), T::Int(-1), T::Atom("ok")]),
+            T::Tuple((0..16).map(T::Int).collect()),
+            // Past what the flat path takes: the tree renders them.
+            T::Tuple((0..17).map(T::Int).collect()),
+            list(vec![T::Int(2); 17]),
         ];
         let mut text = |i: u32| ATOMS.get(i as usize).map(|s| s.to_string());
-        // Atom 99 has no text the writer can read.
-        let mut with_unreadable = vec![COPY_ELEMENTS, ATOM];
-        with_unreadable.extend_from_slice(&99u32.to_le_bytes());
-        with_unreadable.push(INT32);
-        with_unreadable.extend_from_slice(&5u32.to_le_bytes());
+        let str = |r: Rendered<'_>| {
+            let text = String::from_utf8(r.text.to_vec()).unwrap();
+            (text, r.truncated, r.hash)
+        };
         for t in &flat {
             for marker in [COPY_TERM, COPY_ELEMENTS] {
                 if marker == COPY_ELEMENTS && !matches!(t, T::List(..)) {
@@ -1136,41 +1239,42 @@ mod tests {
                 }
                 let mut copy = vec![0u8; 256];
                 let n = copy_value(V::Term(t), marker, &mut copy).expect("fits");
+                let (marker_byte, body) = copy[..n].split_first().unwrap();
                 for bound in (0..48).chain([256]) {
                     let (direct, _) = both(t, marker, bound);
-                    let mut r = CopyRenderer::new();
-                    let flat = r.render(&copy[..n], bound, &mut text, false).unwrap();
-                    let flat = (
-                        String::from_utf8(flat.text.to_vec()).unwrap(),
-                        flat.truncated,
-                    );
-                    // A hash asked for takes the tree.
-                    let tree = r.render(&copy[..n], bound, &mut text, true).unwrap();
-                    let tree = (
-                        String::from_utf8(tree.text.to_vec()).unwrap(),
-                        tree.truncated,
-                    );
-                    assert_eq!(flat, tree, "{t:?} marker {marker} bound {bound}");
-                    assert_eq!(flat, direct, "{t:?} marker {marker} bound {bound}");
+                    for hash in [false, marker == COPY_TERM] {
+                        let mut r = CopyRenderer::new();
+                        let flat = str(r.render(&copy[..n], bound, &mut text, hash).unwrap());
+                        let mut r = CopyRenderer::new();
+                        let tree = r.render_tree(*marker_byte, body, bound, &mut text, hash);
+                        let tree = str(tree.unwrap());
+                        assert_eq!(flat, tree, "{t:?} marker {marker} bound {bound}");
+                        assert_eq!((flat.0, flat.1), direct, "{t:?} bound {bound}");
+                        if hash {
+                            let h = crate::msg_hash::message_hash(V::Term(t));
+                            assert_eq!(flat.2, Some(h), "{t:?}");
+                        }
+                    }
                 }
             }
         }
+        // Atom 99 has no text the writer can read.
+        let mut unreadable = vec![COPY_TERM, TUPLE, 2, ATOM];
+        unreadable.extend_from_slice(&99u32.to_le_bytes());
+        unreadable.push(INT32);
+        unreadable.extend_from_slice(&5u32.to_le_bytes());
         let mut r = CopyRenderer::new();
-        let flat = r
-            .render(&with_unreadable, 64, &mut text, false)
-            .unwrap()
-            .text
-            .to_vec();
-        let tree = r
-            .render(&with_unreadable, 64, &mut text, true)
-            .unwrap()
-            .text
-            .to_vec();
+        let flat = str(r.render(&unreadable, 64, &mut text, true).unwrap());
+        let tree = str(r
+            .render_tree(COPY_TERM, &unreadable[1..], 64, &mut text, true)
+            .unwrap());
         assert_eq!(flat, tree);
-        assert_eq!(flat, b":\"?\", 5");
-        // A flat copy cut inside a node is refused as the tree refuses it.
-        let cut = &with_unreadable[..with_unreadable.len() - 1];
-        assert!(r.render(cut, 64, &mut text, false).is_none());
+        assert_eq!(flat.0, "{:\"?\", 5}");
+        // Cut inside a node, or an element short of the tuple's arity: refused, as the
+        // tree refuses it.
+        for cut in [&unreadable[..unreadable.len() - 1], &unreadable[..8]] {
+            assert!(r.render(cut, 64, &mut text, true).is_none());
+        }
     }
 
     #[test]
