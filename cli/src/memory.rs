@@ -62,10 +62,15 @@ impl MemoryArgs {
             / need.bytes.saturating_sub(table::BASE_BYTES).max(1) as f64
             * 0.9;
         let advice = match offset(span as f64 * fits) {
-            Some(d) => format!(
+            // A window counted from the trace's start, when none was asked for.
+            Some(d) if window == Window::ALL => format!(
                 "About {:.0}% of it fits: read a window of at most {d} around the moment of \
                  interest (--from/--to, e.g. --from +0s --to +{d}; RFC 3339 times work too), \
                  or convert it",
+                fits * 100.0
+            ),
+            Some(d) => format!(
+                "About {:.0}% of it fits: read a window of at most {d}, or convert it",
                 fits * 100.0
             ),
             None => "Not even a short window of it fits: convert it".to_string(),

@@ -753,6 +753,16 @@ fn loads_too_large_for_the_memory_available_are_refused_with_exit_three() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(json(&o)["summary"]["events"], 200_000);
 
+    // A window too long is told how long one may be.
+    let o = scope_limited("110M", &["analyze", t, "--from", "+1ms"]);
+    assert_eq!(o.status.code(), Some(3));
+    let msg = stderr(&o);
+    assert!(
+        msg.starts_with("scope: This window of the trace ("),
+        "{msg}"
+    );
+    assert!(msg.contains("read a window of at most "), "{msg}");
+
     // Below what loading nothing takes, no window helps.
     let o = scope_limited("50M", &["analyze", t]);
     assert_eq!(o.status.code(), Some(3));
