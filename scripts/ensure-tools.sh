@@ -53,7 +53,7 @@ use_shared_target_dir() {
     used_kib=$(du -sk "$CARGO_TARGET_DIR" | cut -f1)
     if [ "$used_kib" -gt "$max_kib" ]; then
         echo "build cache $CARGO_TARGET_DIR holds $(( used_kib / 1024 / 1024 )) GiB: cleaning it" >&2
-        cargo clean --target-dir "$CARGO_TARGET_DIR" --quiet
+        rm -rf "$CARGO_TARGET_DIR"
         mkdir -p "$CARGO_TARGET_DIR"
     fi
     local mark="$CARGO_TARGET_DIR/.checkout"
