@@ -43,15 +43,17 @@ need_erlang() {
 # The cache is shared by every checkout on the machine. Cargo decides what to rebuild by file
 # times, so a build made from a newer checkout elsewhere looks fresh here while its tests
 # name that checkout's paths (`env!("CARGO_MANIFEST_DIR")`): when the checkout changes, this
-# one's sources are touched. Cargo never collects old artifacts, so a cache grown past
-# SCOPE_CACHE_MAX_GIB (default 15) is cleaned (the next build is a cold one, ~6 min).
+# one's sources are touched. Cargo never collects old artifacts, so the default cache grown
+# past SCOPE_CACHE_MAX_GIB (default 15) is emptied (the next build is a cold one, ~6 min);
+# a CARGO_TARGET_DIR of the user's own is never removed.
 use_shared_target_dir() {
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/elixir-scope/target}"
+    local default="$HOME/.cache/elixir-scope/target"
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$default}"
     mkdir -p "$CARGO_TARGET_DIR"
     local max_kib=$(( ${SCOPE_CACHE_MAX_GIB:-15} * 1024 * 1024 ))
     local used_kib
     used_kib=$(du -sk "$CARGO_TARGET_DIR" | cut -f1)
-    if [ "$used_kib" -gt "$max_kib" ]; then
+    if [ "$CARGO_TARGET_DIR" = "$default" ] && [ "$used_kib" -gt "$max_kib" ]; then
         echo "build cache $CARGO_TARGET_DIR holds $(( used_kib / 1024 / 1024 )) GiB: cleaning it" >&2
         rm -rf "$CARGO_TARGET_DIR"
         mkdir -p "$CARGO_TARGET_DIR"
