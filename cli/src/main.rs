@@ -33,7 +33,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use scope_analyze::table::{Holding, Window};
 use scope_format::Trace;
 
-use memory::MemoryArgs;
+use memory::{Less, MemoryArgs};
 use window::WindowArgs;
 
 #[derive(Parser, Debug)]
@@ -351,7 +351,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             thresholds,
         } => {
             let window = window.window(&trace)?;
-            memory.check(&trace, window, Holding::Rows)?;
+            memory.check(&trace, window, Holding::Rows, Less::Window)?;
             let opts = analyze::Options {
                 style: match format {
                     ReportFormat::Text => analyze::Style::Text,
@@ -374,7 +374,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             thresholds,
         } => {
             let window = window.window(&trace)?;
-            memory.check(&trace, window, Holding::Rows)?;
+            memory.check(&trace, window, Holding::Rows, Less::Window)?;
             analyze::report(&trace, window, &thresholds.thresholds(), &output, out)?;
             Ok(0)
         }
@@ -393,7 +393,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
         } => {
             use std::io::IsTerminal;
             // Replay reads the whole trace (state at an instant is rebuilt from before it).
-            memory.check(&trace, Window::ALL, Holding::Rows)?;
+            memory.check(&trace, Window::ALL, Holding::Rows, Less::Segments)?;
             let opts = replay::Options {
                 pid,
                 correlation,
@@ -427,7 +427,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             thresholds,
         } => {
             let window = window.window(&trace)?;
-            memory.check(&trace, window, Holding::Rows)?;
+            memory.check(&trace, window, Holding::Rows, Less::Window)?;
             plan::run(
                 &trace,
                 window,
@@ -451,7 +451,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 ExportFormat::Folded => export::Style::Folded,
             };
             let window = window.window(&trace)?;
-            memory.check(&trace, window, Holding::Rows)?;
+            memory.check(&trace, window, Holding::Rows, Less::Window)?;
             export::run(&trace, window, style, &output, out)?;
             Ok(0)
         }
@@ -469,7 +469,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 QueryFormat::Json => query::Style::Json,
             };
             let window = window.window(&trace)?;
-            memory.check(&trace, window, Holding::Frame)?;
+            memory.check(&trace, window, Holding::Frame, Less::Window)?;
             query::run(&trace, window, &sql, style, out)?;
             Ok(0)
         }

@@ -37,10 +37,25 @@ impl std::fmt::Display for TooLarge {
 
 impl std::error::Error for TooLarge {}
 
+/// What reads less of a trace, for the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Less {
+    /// `--from`/`--to` (the command loads only its window).
+    Window,
+    /// Fewer segment files (`replay` loads all it is given).
+    Segments,
+}
+
 impl MemoryArgs {
     /// An error ([`TooLarge`]) when loading `trace`'s events in `window` would need more
-    /// memory than is available.
-    pub fn check(&self, trace: &[PathBuf], window: Window, holding: Holding) -> Result<()> {
+    /// memory than is available; `less` says how the command can be given less.
+    pub fn check(
+        &self,
+        trace: &[PathBuf],
+        window: Window,
+        holding: Holding,
+        less: Less,
+    ) -> Result<()> {
         if self.no_memory_check {
             return Ok(());
         }
@@ -62,6 +77,13 @@ impl MemoryArgs {
             / need.bytes.saturating_sub(table::BASE_BYTES).max(1) as f64
             * 0.9;
         let advice = match offset(span as f64 * fits) {
+            Some(d) if less == Less::Segments => format!(
+                "About {:.0}% of it fits: replay reads all it is given (a process's state at an \
+                 instant is rebuilt from the events before it), so give it the segment files \
+                 of the {d} or so around the moment of interest (each file holds a stretch of \
+                 time), or convert it",
+                fits * 100.0
+            ),
             // A window counted from the trace's start, when none was asked for.
             Some(d) if window == Window::ALL => format!(
                 "About {:.0}% of it fits: read a window of at most {d} around the moment of \

@@ -730,9 +730,16 @@ fn loads_too_large_for_the_memory_available_are_refused_with_exit_three() {
         .and_then(|rest| rest.split(';').next())
         .unwrap_or_else(|| panic!("no window suggested in {msg}"))
         .to_string();
+    // Replay reads all it is given: fewer segment files, not a window, help it.
+    let o = scope_limited("110M", &["replay", t, "--pid", "0.100.0", "--to", "+1ms"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("give it the segment files of the "),
+        "{}",
+        stderr(&o)
+    );
     for args in [
         vec!["report", t, "-o", out],
-        vec!["replay", t, "--pid", "0.100.0"],
         vec!["export", t, "--format", "folded", "-o", out],
         vec!["plan", t, "--budget", "1000"],
         vec!["query", t, "SELECT count(*) FROM events"],
