@@ -57,8 +57,12 @@ impl Window {
         to_ns: None,
     };
 
-    fn contains(&self, t: i64) -> bool {
-        self.from_ns.is_none_or(|f| t >= f) && self.to_ns.is_none_or(|e| t <= e)
+    /// Its ends, both included, an end not given as far as the clock goes.
+    fn bounds(&self) -> (i64, i64) {
+        (
+            self.from_ns.unwrap_or(i64::MIN),
+            self.to_ns.unwrap_or(i64::MAX),
+        )
     }
 }
 
@@ -80,9 +84,10 @@ pub fn load_rows(inputs: &[PathBuf]) -> Result<LoadedRows> {
     load_rows_in(inputs, Window::ALL)
 }
 
-/// [`load_rows`] of the events in `window` only: memory for the window's events, whatever
-/// the trace's size. Event ids stay the whole trace's (so evidence ids match `scope query`
-/// over it), so every chunk is still read.
+/// [`load_rows`] of the events in `window` only: memory and time for the window's events,
+/// whatever the trace's size. Event ids stay the whole trace's (so evidence ids match
+/// `scope query` over it): the events before the window are counted from the chunk headers
+/// (`Trace::count_before`), not decoded.
 pub fn load_rows_in(inputs: &[PathBuf], window: Window) -> Result<LoadedRows> {
     let part = (window != Window::ALL).then_some(window);
     if all_parquet(inputs)? {
@@ -96,32 +101,32 @@ pub fn load_rows_in(inputs: &[PathBuf], window: Window) -> Result<LoadedRows> {
         return Ok(loaded);
     }
     let trace = Trace::open(inputs)?;
-    let mut events = trace.events();
+    let (from, to) = window.bounds();
+    let (first_id, mut problems) = match window.from_ns {
+        Some(f) => trace.count_before(f),
+        None => (0, Vec::new()),
+    };
+    let mut events = trace.events_between(from, to);
     let mut rows = Rows::default();
     if part.is_none() {
         // Sized once: grown by doubling, the vectors took up to twice their size at the end.
         rows.reserve(crate::convert::event_count(&trace) as usize);
     }
     let mut seen = RowIds::default();
-    // A window's pids read as the whole trace's (`Rows::pid_text` names the node when the
-    // trace has several): its nodes are counted over every event.
-    let mut all_nodes = std::collections::HashSet::new();
-    for (id, te) in events.by_ref().enumerate() {
-        if part.is_some() && !all_nodes.contains(&te.node) {
-            all_nodes.insert(te.node.clone());
-        }
-        if window.contains(te.wall_ns) {
-            rows.push_event(&mut seen, id as u64, &te);
-        }
+    for (i, te) in events.by_ref().enumerate() {
+        rows.push_event(&mut seen, first_id + i as u64, &te);
     }
     rows.finish();
     if part.is_some() {
-        rows.event_nodes = all_nodes.len();
+        // A window's pids read as the whole trace's (`Rows::pid_text` names the node when
+        // the trace has several).
+        rows.event_nodes = trace.event_nodes();
     }
+    problems.extend(events.problems());
     let problems = trace
         .problems()
         .iter()
-        .chain(&events.problems())
+        .chain(&problems)
         .filter(|p| p.is_damage())
         .count();
     Ok(LoadedRows {
@@ -330,10 +335,7 @@ pub fn footprint(inputs: &[PathBuf], window: Window, holding: Holding) -> Result
         });
     }
     let trace = Trace::open(inputs)?;
-    let (from, to) = (
-        window.from_ns.unwrap_or(i64::MIN),
-        window.to_ns.unwrap_or(i64::MAX),
-    );
+    let (from, to) = window.bounds();
     let extent = trace.extent_between(from, to);
     let (events, raw) = (extent.events, extent.raw_bytes);
     let span = extent.span.map(|(a, b)| (a.max(from), b.min(to)));

@@ -14,7 +14,11 @@ fn a_window_loads_its_events_with_their_ids_in_the_whole_trace() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("trace");
     for (node, seed, n) in [("a@host", 1, 6_000), ("b@host", 2, 4_000)] {
-        let mut w = TraceWriter::create(WriterConfig::new(&root, node)).unwrap();
+        // Small chunks: most lie wholly before or after a window (counted from their
+        // headers, or not read), a few straddle its ends.
+        let mut c = WriterConfig::new(&root, node);
+        c.chunk_events = 300;
+        let mut w = TraceWriter::create(c).unwrap();
         for e in Workload::new(seed, Shape::default()).take(n) {
             w.push(&e).unwrap();
         }
@@ -33,7 +37,10 @@ fn a_window_loads_its_events_with_their_ids_in_the_whole_trace() {
     );
     assert_eq!(first_time(std::slice::from_ref(&pq)).unwrap(), Some(start));
 
-    let (from, to) = (start + (end - start) / 3, start + (end - start) / 2);
+    // `from` is an event's time: the events at it are in the window, those before are not.
+    let mut times = all.time.clone();
+    times.sort_unstable();
+    let (from, to) = (times[times.len() / 3], start + (end - start) / 2);
     let want: Vec<u64> = (0..all.len())
         .filter(|&i| (from..=to).contains(&all.time[i]))
         .map(|i| all.event_id[i])

@@ -250,6 +250,57 @@ impl Trace {
         x
     }
 
+    /// How many events come before wall-clock `wall` (ns): the position in [`Self::events`]
+    /// of the first event at `wall` or later, so that [`Self::events_between`] can number
+    /// its events as the whole trace does. A chunk wholly before `wall` is counted from its
+    /// header (a chunk that failed to decode would be counted where `events` skips it; the
+    /// checksums make that a writer's bug); one that straddles it is decoded, and its
+    /// problems are returned.
+    pub fn count_before(&self, wall: i64) -> (u64, Vec<Problem>) {
+        let (mut n, mut problems) = (0u64, Vec::new());
+        let mut decoder = new_decoder();
+        let mut scratch = Vec::new();
+        for s in &self.streams {
+            for &(si, ci) in &s.chunks {
+                let seg = &self.segments[si];
+                let loc = &seg.chunks[ci];
+                let h = &loc.header;
+                let anchor = self.anchor(si);
+                if h.chunk_type != ChunkType::Events || anchor.to_wall(h.ts_begin) >= wall {
+                    continue;
+                }
+                if anchor.to_wall(h.ts_end) < wall {
+                    n += u64::from(h.count);
+                    continue;
+                }
+                match seg.read_chunk(loc, &mut decoder, &mut scratch) {
+                    Ok(cols) => {
+                        n += cols
+                            .ts
+                            .iter()
+                            .filter(|&&t| anchor.to_wall(t) < wall)
+                            .count() as u64
+                    }
+                    Err(p) => problems.push(p),
+                }
+            }
+        }
+        (n, problems)
+    }
+
+    /// Nodes with event chunks, by their segment headers.
+    pub fn event_nodes(&self) -> usize {
+        let mut nodes: Vec<&Sym> = self
+            .streams
+            .iter()
+            .filter(|s| !s.chunks.is_empty())
+            .map(|s| &s.node)
+            .collect();
+        nodes.sort();
+        nodes.dedup();
+        nodes.len()
+    }
+
     /// Every intact event chunk, decoded, in file order: the fast path for bulk work.
     /// Chunks that fail to decode are reported to `on_problem` and skipped.
     pub fn for_each_chunk(
