@@ -31,6 +31,9 @@ pub struct ConvertOptions {
     pub row_group_rows: usize,
     /// ZSTD level.
     pub zstd_level: i32,
+    /// Only the events with wall-clock ns in `from..=to`, numbered as in the whole trace
+    /// (the events before are counted from the chunk headers, not decoded).
+    pub between: Option<(i64, i64)>,
 }
 
 impl Default for ConvertOptions {
@@ -40,6 +43,7 @@ impl Default for ConvertOptions {
             batch_rows: 64 * 1024,
             row_group_rows: 256 * 1024,
             zstd_level: 3,
+            between: None,
         }
     }
 }
@@ -259,7 +263,11 @@ pub fn convert(
             opts,
         )?)
     };
-    let mut events = trace.events();
+    let ((from, to), (first_id, mut problems)) = match opts.between {
+        Some((from, to)) => ((from, to), trace.count_before(from)),
+        None => ((i64::MIN, i64::MAX), (0, Vec::new())),
+    };
+    let mut events = trace.events_between(from, to);
     let mut written = 0u64;
     for te in events.by_ref() {
         let sink = match &mut single {
@@ -275,7 +283,7 @@ pub fn convert(
                 sinks.get_mut(&*te.node).expect("inserted above")
             }
         };
-        sink.builder.push(written, &te);
+        sink.builder.push(first_id + written, &te);
         sink.rows += 1;
         written += 1;
         if sink.builder.len() >= opts.batch_rows {
@@ -291,6 +299,7 @@ pub fn convert(
     for s in sinks.into_values() {
         files.push(s.close()?);
     }
+    problems.extend(events.problems());
     Ok(ConvertReport {
         events: written,
         files,
@@ -298,7 +307,7 @@ pub fn convert(
         problems: trace
             .problems()
             .iter()
-            .chain(&events.problems())
+            .chain(&problems)
             .filter(|p| p.is_damage())
             .count(),
     })

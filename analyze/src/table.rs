@@ -178,8 +178,8 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
     load_in(inputs, Window::ALL)
 }
 
-/// [`load`] of the events in `window` only (segments are still converted whole, into a
-/// temporary file, so that event ids stay the whole trace's; the window is read from it).
+/// [`load`] of the events in `window` only (segments are converted, the window's events
+/// alone with their ids in the whole trace, into a temporary file read back as a frame).
 pub fn load_in(inputs: &[PathBuf], window: Window) -> Result<Loaded> {
     if all_parquet(inputs)? {
         return load_parquet_in(inputs, window);
@@ -213,6 +213,7 @@ fn load_trace(trace: &Trace, window: Window) -> Result<Loaded> {
     let file = tmp.path().join("events.parquet");
     let opts = ConvertOptions {
         zstd_level: 1,
+        between: (window != Window::ALL).then(|| window.bounds()),
         ..ConvertOptions::default()
     };
     let report = convert(trace, &file, &opts, &mut |_| {})?;

@@ -5,7 +5,7 @@ mod support;
 
 use scope_analyze::convert::{convert, ConvertOptions};
 use scope_analyze::report;
-use scope_analyze::table::{first_time, load_rows, load_rows_in, Window};
+use scope_analyze::table::{first_time, load_in, load_rows, load_rows_in, Window};
 use scope_format::synthetic::{Shape, Workload};
 use scope_format::{Trace, TraceWriter, WriterConfig};
 
@@ -82,6 +82,16 @@ fn a_window_loads_its_events_with_their_ids_in_the_whole_trace() {
             let got = load_rows_in(std::slice::from_ref(input), w).unwrap();
             assert_eq!(got.window, Some(w));
             assert_eq!(got.rows.event_id, expect, "{label}, {}", input.display());
+            // As a frame (`scope query`): segments are converted for the window alone.
+            let frame = load_in(std::slice::from_ref(input), w).unwrap().events;
+            let ids: Vec<u64> = frame
+                .column("event_id")
+                .unwrap()
+                .u64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect();
+            assert_eq!(ids, expect, "{label}, frame, {}", input.display());
         }
     }
     let w = Window {
