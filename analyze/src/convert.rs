@@ -241,7 +241,7 @@ pub fn convert(
         .collect();
     let dropped = dropped_by_node(trace);
     let meta = |dropped: u64| {
-        vec![
+        let mut kv = vec![
             KeyValue::new("scope.schema_version".into(), SCHEMA_VERSION.to_string()),
             KeyValue::new("scope.format_version".into(), version.to_string()),
             KeyValue::new(
@@ -249,7 +249,18 @@ pub fn convert(
                 serde_json::to_string(&sources).unwrap_or_default(),
             ),
             KeyValue::new("scope.dropped_events".into(), dropped.to_string()),
-        ]
+        ];
+        // A window's ends, as given (`table::Window`).
+        let ends = opts.between.map_or((i64::MIN, i64::MAX), |b| b);
+        for (key, end, open) in [
+            ("scope.window_from_ns", ends.0, i64::MIN),
+            ("scope.window_to_ns", ends.1, i64::MAX),
+        ] {
+            if end != open {
+                kv.push(KeyValue::new(key.into(), end.to_string()));
+            }
+        }
+        kv
     };
 
     let mut sinks: BTreeMap<String, Sink> = BTreeMap::new();

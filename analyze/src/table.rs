@@ -58,7 +58,7 @@ impl Window {
     };
 
     /// Its ends, both included, an end not given as far as the clock goes.
-    fn bounds(&self) -> (i64, i64) {
+    pub fn bounds(&self) -> (i64, i64) {
         (
             self.from_ns.unwrap_or(i64::MIN),
             self.to_ns.unwrap_or(i64::MAX),
@@ -97,7 +97,8 @@ pub fn load_rows_in(inputs: &[PathBuf], window: Window) -> Result<LoadedRows> {
             let n = parquet_scalar(inputs, col("node").n_unique().cast(DataType::Int64))?;
             loaded.rows.event_nodes = n.unwrap_or(0) as usize;
         }
-        loaded.window = part;
+        // Converted from a window, the rows are one: the summary says so.
+        loaded.window = part.or(converted_window(inputs)?);
         return Ok(loaded);
     }
     let trace = Trace::open(inputs)?;
@@ -223,22 +224,42 @@ fn load_trace(trace: &Trace, window: Window) -> Result<Loaded> {
     Ok(loaded)
 }
 
+/// The Parquet files of the inputs (a dataset directory's, sorted), each with its input.
+fn parquet_files(inputs: &[PathBuf]) -> Vec<(PathBuf, &PathBuf)> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut f = find_parquet(p).unwrap_or_default();
+            f.sort();
+            out.extend(f.into_iter().map(|f| (f, p)));
+        } else {
+            out.push((p.clone(), p));
+        }
+    }
+    out
+}
+
+/// The window the Parquet inputs were converted from (`scope convert --from/--to`), when
+/// they all say the same one.
+fn converted_window(inputs: &[PathBuf]) -> Result<Option<Window>> {
+    let mut windows = Vec::new();
+    for (f, _) in parquet_files(inputs) {
+        windows.push(file_meta(&f)?.1);
+    }
+    windows.dedup();
+    Ok(match windows[..] {
+        [w] => w,
+        _ => None,
+    })
+}
+
 /// The Parquet inputs as one lazy frame, and the events dropped that their metadata says.
 fn load_parquet_lazy(inputs: &[PathBuf]) -> Result<(LazyFrame, u64)> {
     let mut frames = Vec::new();
     let mut dropped = 0;
-    for p in inputs {
-        let files = if p.is_dir() {
-            let mut f = find_parquet(p).unwrap_or_default();
-            f.sort();
-            f
-        } else {
-            vec![p.clone()]
-        };
-        for f in files {
-            dropped += dropped_in(&f)?;
-            frames.push(read_one(&f, p)?);
-        }
+    for (f, p) in parquet_files(inputs) {
+        dropped += file_meta(&f)?.0;
+        frames.push(read_one(&f, p)?);
     }
     if frames.is_empty() {
         return Err(Error::Usage("no Parquet files found".into()));
@@ -463,20 +484,25 @@ fn decode_partition(s: &str) -> String {
 }
 
 /// `scope.dropped_events` from a file's metadata (0 when absent).
-fn dropped_in(file: &Path) -> Result<u64> {
+/// What a converted file's metadata says: the events the recorder dropped, and the window
+/// it was converted from (`scope convert --from/--to`), if any.
+fn file_meta(file: &Path) -> Result<(u64, Option<Window>)> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let f = std::fs::File::open(file).map_err(|e| Error::io(file, "opening", e))?;
     let r = SerializedFileReader::new(f).map_err(|e| Error::parquet(file, "reading", e))?;
-    let n = r
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .into_iter()
-        .flatten()
-        .find(|kv| kv.key == "scope.dropped_events")
-        .and_then(|kv| kv.value.as_deref()?.parse().ok())
-        .unwrap_or(0);
-    Ok(n)
+    let kv = r.metadata().file_metadata().key_value_metadata().cloned();
+    let get = |key: &str| -> Option<i64> {
+        kv.iter()
+            .flatten()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_deref()?.parse().ok())
+    };
+    let window = Window {
+        from_ns: get("scope.window_from_ns"),
+        to_ns: get("scope.window_to_ns"),
+    };
+    let dropped = get("scope.dropped_events").unwrap_or(0).max(0) as u64;
+    Ok((dropped, (window != Window::ALL).then_some(window)))
 }
 
 /// `<node@host.N.S>` → (`node@host`, `<0.N.S>`); `None` for a local pid.

@@ -17,7 +17,10 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<()> {
     let t = Trace::open(trace)?;
-    let total = event_count(&t);
+    let total = match opts.between {
+        Some((from, to)) => t.extent_between(from, to).events,
+        None => event_count(&t),
+    };
     let tty = std::io::stderr().is_terminal();
     let mut progress = |done: u64| {
         if tty {

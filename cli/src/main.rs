@@ -230,6 +230,10 @@ enum Command {
         /// ZSTD compression level (1-22).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
         zstd_level: i32,
+        // Only the events of a window, with the ids they have in the whole trace (the
+        // files' metadata records the window; `scope analyze` of them says so).
+        #[command(flatten)]
+        window: WindowArgs,
     },
 }
 
@@ -478,10 +482,13 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             output,
             partition,
             zstd_level,
+            window,
         } => {
+            let window = window.window(&trace)?;
             let opts = scope_analyze::convert::ConvertOptions {
                 partition,
                 zstd_level,
+                between: (window != Window::ALL).then(|| window.bounds()),
                 ..Default::default()
             };
             convert::run(&trace, &output, &opts, out)?;

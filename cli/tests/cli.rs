@@ -346,6 +346,30 @@ fn analyze_report_export_query_and_plan_take_a_window_of_the_trace() {
         "{q}"
     );
 
+    // `convert` writes the window alone, with the same ids, and says so in the files'
+    // metadata: their analysis is the window's.
+    let cdir = tempfile::tempdir().unwrap();
+    let pq = cdir.path().join("w.parquet").display().to_string();
+    let o = scope(&[
+        "convert",
+        &small(),
+        "-o",
+        &pq,
+        "--from",
+        "+300us",
+        "--to",
+        "2026-11-23T09:00:00.0009Z",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(stdout(&o).contains(&format!("{events} events in all")), "{o:?}");
+    let sql = "SELECT count(*) AS n, min(event_id) AS first FROM events";
+    let pq_q = json(&scope(&["query", &pq, sql, "--format", "json"]));
+    assert_eq!(pq_q, q);
+    let pq_j = json(&scope(&["analyze", "--format", "json", &pq]));
+    assert_eq!(pq_j["summary"]["window"]["from_ns"], from);
+    assert_eq!(pq_j["summary"]["window"]["to_ns"], to);
+    assert_eq!(pq_j["summary"]["events"], j["summary"]["events"]);
+
     // The window's anomalies are numbered in it: the hint is the report of the same window,
     // not `replay --anomaly`, which numbers the whole trace's.
     let bank = repo("samples/bank/trace").display().to_string();
