@@ -361,7 +361,10 @@ fn analyze_report_export_query_and_plan_take_a_window_of_the_trace() {
         "2026-11-23T09:00:00.0009Z",
     ]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
-    assert!(stdout(&o).contains(&format!("{events} events in all")), "{o:?}");
+    assert!(
+        stdout(&o).contains(&format!("{events} events in all")),
+        "{o:?}"
+    );
     let sql = "SELECT count(*) AS n, min(event_id) AS first FROM events";
     let pq_q = json(&scope(&["query", &pq, sql, "--format", "json"]));
     assert_eq!(pq_q, q);
