@@ -240,6 +240,7 @@ pub fn convert(
         .map(|s| s.path.display().to_string())
         .collect();
     let dropped = dropped_by_node(trace);
+    let (from, to) = opts.between.unwrap_or((i64::MIN, i64::MAX));
     let meta = |dropped: u64| {
         let mut kv = vec![
             KeyValue::new("scope.schema_version".into(), SCHEMA_VERSION.to_string()),
@@ -251,10 +252,9 @@ pub fn convert(
             KeyValue::new("scope.dropped_events".into(), dropped.to_string()),
         ];
         // A window's ends, as given (`table::Window`).
-        let ends = opts.between.map_or((i64::MIN, i64::MAX), |b| b);
         for (key, end, open) in [
-            ("scope.window_from_ns", ends.0, i64::MIN),
-            ("scope.window_to_ns", ends.1, i64::MAX),
+            ("scope.window_from_ns", from, i64::MIN),
+            ("scope.window_to_ns", to, i64::MAX),
         ] {
             if end != open {
                 kv.push(KeyValue::new(key.into(), end.to_string()));
@@ -274,9 +274,9 @@ pub fn convert(
             opts,
         )?)
     };
-    let ((from, to), (first_id, mut problems)) = match opts.between {
-        Some((from, to)) => ((from, to), trace.count_before(from)),
-        None => ((i64::MIN, i64::MAX), (0, Vec::new())),
+    let (first_id, mut problems) = match opts.between {
+        Some(_) => trace.count_before(from),
+        None => (0, Vec::new()),
     };
     let mut events = trace.events_between(from, to);
     let mut written = 0u64;
