@@ -6,8 +6,13 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// `p` in the checkout being tested (cargo's run-time `CARGO_MANIFEST_DIR`: a binary built
+/// from another checkout sharing the build cache names that one at compile time).
 fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("..")
+        .join(p)
 }
 
 fn scope(args: &[&str]) -> Output {

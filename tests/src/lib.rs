@@ -5,15 +5,21 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// This crate's directory (`tests/`) in the checkout being tested: cargo's run-time
+/// `CARGO_MANIFEST_DIR`, which a test binary built from another checkout of the same code
+/// (a shared build cache) would otherwise name instead.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// The compiled recorder's `ebin` (`SCOPE_RECORDER_EBIN`, set by `scripts/test.sh`, or the
 /// recorder's test build in this checkout).
 pub fn ebin() -> PathBuf {
     let dir = std::env::var_os("SCOPE_RECORDER_EBIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../recorder/_build/test/lib/elixir_scope/ebin")
-        });
+        .unwrap_or_else(|| manifest_dir().join("../recorder/_build/test/lib/elixir_scope/ebin"));
     assert!(
         dir.join("Elixir.ElixirScope.beam").exists(),
         "the recorder is not compiled at {} (run `cd recorder && MIX_ENV=test mix compile`, as scripts/test.sh does)",
@@ -37,11 +43,7 @@ pub fn run_elixir_with(
         .envs(env.iter().copied())
         .arg("-pa")
         .arg(ebin())
-        .arg(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("e2e")
-                .join(script),
-        )
+        .arg(manifest_dir().join("e2e").join(script))
         .args(args)
         .output()
         .expect("elixir runs");
@@ -96,9 +98,7 @@ pub fn run_scope(args: &[&std::ffi::OsStr]) -> String {
 
 /// A committed sample's directory (`samples/<name>`).
 pub fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../samples")
-        .join(name)
+    manifest_dir().join("../samples").join(name)
 }
 
 /// Re-records sample `name` into `out` with its own `record.sh` (and this build's `scope`

@@ -44,7 +44,7 @@ fn blocks(readme: &str) -> Vec<Block> {
 
 #[test]
 fn every_command_in_the_readme_runs() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = scope_e2e::manifest_dir().join("..");
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let all = blocks(&readme);
     let runnable: Vec<&Block> = all

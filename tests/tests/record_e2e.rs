@@ -17,7 +17,7 @@ fn record(trace: &Path, flags: &[&str], command: &[&str]) -> Output {
         .chain(command)
         .map(OsStr::new)
         .collect();
-    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
+    let e2e = scope_e2e::manifest_dir().join("e2e");
     scope_e2e::scope_record(&e2e, trace, &args)
 }
 

@@ -4,7 +4,6 @@
 //! Needs Erlang/Elixir and the compiled recorder (`SCOPE_RECORDER_EBIN`, set by
 //! `scripts/test.sh`).
 
-use std::path::Path;
 use std::process::Command;
 
 use scope_e2e::{ebin, run_elixir};
@@ -108,7 +107,7 @@ fn killing_the_node_keeps_every_event_it_had_committed() {
     let mut child = Command::new("elixir")
         .arg("-pa")
         .arg(ebin())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/crash_workload.exs"))
+        .arg(scope_e2e::manifest_dir().join("e2e/crash_workload.exs"))
         .arg(&trace_dir)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -162,7 +161,7 @@ fn a_mix_project_with_the_path_dependency_records_its_own_calls() {
     let dir = tempfile::tempdir().unwrap();
     let app = dir.path().join("user_app");
     std::fs::create_dir_all(app.join("lib")).unwrap();
-    let recorder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recorder");
+    let recorder = scope_e2e::manifest_dir().join("../recorder");
     std::fs::write(
         app.join("mix.exs"),
         format!(
