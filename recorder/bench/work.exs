@@ -1,5 +1,5 @@
-# The benchmarks' workloads and their timing, shared by overhead.exs, workload.exs and
-# capture_cost.exs (each loads this file with Code.require_file/2).
+# The benchmarks' workloads and their timing, shared by overhead.exs, workload.exs,
+# writer_cpu.exs and capture_cost.exs (each loads this file with Code.require_file/2).
 
 defmodule Bench.Work do
   @moduledoc false
@@ -32,6 +32,19 @@ defmodule Bench.Work do
       {:pong, ^n} -> pingpong(peer, n - 1)
     end
   end
+
+  @doc """
+  The function a `runner/1` runs for `workload` of `n` events ("calls" or "returns": `n`
+  calls of `f/1`; "pingpong": `n / 4` ping-pongs with a ponger), and the other processes
+  it uses.
+  """
+  def workload("pingpong", n) do
+    peer = spawn(&ponger/0)
+    {fn -> pingpong(peer, div(n, 4)) end, [peer]}
+  end
+
+  def workload(calls_or_returns, n) when calls_or_returns in ["calls", "returns"],
+    do: {fn -> calls(n) end, []}
 
   def ponger do
     receive do

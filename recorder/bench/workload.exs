@@ -15,15 +15,7 @@ Code.require_file("work.exs", __DIR__)
 n = String.to_integer(n)
 returns = workload == "returns"
 
-{fun, peers} =
-  case workload do
-    "pingpong" ->
-      peer = spawn(&Bench.Work.ponger/0)
-      {fn -> Bench.Work.pingpong(peer, div(n, 4)) end, [peer]}
-
-    _ ->
-      {fn -> Bench.Work.calls(n) end, []}
-  end
+{fun, peers} = Bench.Work.workload(workload, n)
 
 pid = Bench.Work.runner(fun)
 pids = [pid | peers]
@@ -54,8 +46,10 @@ IO.puts("#{workload} under #{tracer}: #{us} µs")
 
 if tracer != "floor" do
   {:ok, stats} = ElixirScope.stop()
+
   IO.puts(
     "recorded #{stats.events} events, dropped #{stats.dropped}, values shed #{stats.values_shed}"
   )
+
   File.rm_rf!(dir)
 end

@@ -21,24 +21,16 @@ dir = Path.join(System.tmp_dir!(), "scope_writer_cpu_#{System.pid()}")
 one = fn workload, capture, n ->
   File.rm_rf!(dir)
 
-  {fun, peers} =
-    case workload do
-      :pingpong ->
-        peer = spawn(&Bench.Work.ponger/0)
-        {fn -> Bench.Work.pingpong(peer, div(n, 4)) end, [peer]}
-
-      _ ->
-        {fn -> Bench.Work.calls(n) end, []}
-    end
+  {fun, peers} = Bench.Work.workload(workload, n)
 
   pid = Bench.Work.runner(fun)
-  calls? = workload != :pingpong
+  calls? = workload != "pingpong"
   {:ok, _} = ElixirScope.start(dir: dir, capture: capture)
 
   :ok =
     ElixirScope.trace([pid | peers],
       calls: if(calls?, do: [{Bench.Work, :f, 1}], else: []),
-      returns: workload == :returns,
+      returns: workload == "returns",
       messages: not calls?,
       procs: false
     )
@@ -50,11 +42,11 @@ one = fn workload, capture, n ->
 end
 
 workloads = [
-  {:calls, :none, 3_000_000},
-  {:calls, {:bytes, 256}, 3_000_000},
-  {:returns, {:bytes, 256}, 1_500_000},
-  {:pingpong, :none, 2_000_000},
-  {:pingpong, {:bytes, 256}, 2_000_000}
+  {"calls", :none, 3_000_000},
+  {"calls", {:bytes, 256}, 3_000_000},
+  {"returns", {:bytes, 256}, 1_500_000},
+  {"pingpong", :none, 2_000_000},
+  {"pingpong", {:bytes, 256}, 2_000_000}
 ]
 
 IO.puts("| workload | capture | events | writer thread ns/event (3 recordings) |")
