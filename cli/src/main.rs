@@ -354,8 +354,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             memory,
             thresholds,
         } => {
-            let window = window.window(&trace)?;
-            memory.check(&trace, window, Holding::Rows, Less::Window)?;
+            let window = memory.checked_window(&trace, &window, Holding::Rows)?;
             let opts = analyze::Options {
                 style: match format {
                     ReportFormat::Text => analyze::Style::Text,
@@ -377,8 +376,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             memory,
             thresholds,
         } => {
-            let window = window.window(&trace)?;
-            memory.check(&trace, window, Holding::Rows, Less::Window)?;
+            let window = memory.checked_window(&trace, &window, Holding::Rows)?;
             analyze::report(&trace, window, &thresholds.thresholds(), &output, out)?;
             Ok(0)
         }
@@ -430,8 +428,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             memory,
             thresholds,
         } => {
-            let window = window.window(&trace)?;
-            memory.check(&trace, window, Holding::Rows, Less::Window)?;
+            let window = memory.checked_window(&trace, &window, Holding::Rows)?;
             plan::run(
                 &trace,
                 window,
@@ -454,8 +451,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 ExportFormat::Chrome => export::Style::Chrome,
                 ExportFormat::Folded => export::Style::Folded,
             };
-            let window = window.window(&trace)?;
-            memory.check(&trace, window, Holding::Rows, Less::Window)?;
+            let window = memory.checked_window(&trace, &window, Holding::Rows)?;
             export::run(&trace, window, style, &output, out)?;
             Ok(0)
         }
@@ -472,8 +468,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 QueryFormat::Csv => query::Style::Csv,
                 QueryFormat::Json => query::Style::Json,
             };
-            let window = window.window(&trace)?;
-            memory.check(&trace, window, Holding::Frame, Less::Window)?;
+            let window = memory.checked_window(&trace, &window, Holding::Frame)?;
             query::run(&trace, window, &sql, style, out)?;
             Ok(0)
         }

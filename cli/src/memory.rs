@@ -14,6 +14,8 @@ use anyhow::{Context, Result};
 use scope_analyze::table::{self, Holding, Window};
 use scope_analyze::units;
 
+use crate::window::WindowArgs;
+
 /// The flag that skips the check.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct MemoryArgs {
@@ -47,6 +49,18 @@ pub enum Less {
 }
 
 impl MemoryArgs {
+    /// The window `args` give, once [`Self::check`] found its events fit.
+    pub fn checked_window(
+        &self,
+        trace: &[PathBuf],
+        args: &WindowArgs,
+        holding: Holding,
+    ) -> Result<Window> {
+        let window = args.window(trace)?;
+        self.check(trace, window, holding, Less::Window)?;
+        Ok(window)
+    }
+
     /// An error ([`TooLarge`]) when loading `trace`'s events in `window` would need more
     /// memory than is available; `less` says how the command can be given less.
     pub fn check(

@@ -229,23 +229,34 @@ impl Trace {
             .sum()
     }
 
+    /// Each stream's event chunks, each once, with their segment's clock anchor and the
+    /// wall-clock times of their first and last events.
+    fn event_chunks(&self) -> impl Iterator<Item = (&Segment, &ChunkLoc, ClockAnchor, (i64, i64))> {
+        self.streams
+            .iter()
+            .flat_map(|s| &s.chunks)
+            .filter_map(|&(si, ci)| {
+                let seg = &self.segments[si];
+                let loc = &seg.chunks[ci];
+                let h = &loc.header;
+                let anchor = self.anchor(si);
+                let wall = (anchor.to_wall(h.ts_begin), anchor.to_wall(h.ts_end));
+                (h.chunk_type == ChunkType::Events).then_some((seg, loc, anchor, wall))
+            })
+    }
+
     /// What the event chunks that overlap wall-clock `from..=to` hold (each counted whole
     /// and once), from the chunk headers alone: at most what reading that part of the trace
     /// decodes.
     pub fn extent_between(&self, from: i64, to: i64) -> Extent {
         let mut x = Extent::default();
-        for s in &self.streams {
-            for &(si, ci) in &s.chunks {
-                let h = &self.segments[si].chunks[ci].header;
-                let anchor = self.anchor(si);
-                let (lo, hi) = (anchor.to_wall(h.ts_begin), anchor.to_wall(h.ts_end));
-                if h.chunk_type != ChunkType::Events || hi < from || lo > to {
-                    continue;
-                }
-                x.events += u64::from(h.count);
-                x.raw_bytes += u64::from(h.raw_len);
-                x.span = Some(x.span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        for (_, loc, _, (lo, hi)) in self.event_chunks() {
+            if hi < from || lo > to {
+                continue;
             }
+            x.events += u64::from(loc.header.count);
+            x.raw_bytes += u64::from(loc.header.raw_len);
+            x.span = Some(x.span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
         }
         x
     }
@@ -260,29 +271,23 @@ impl Trace {
         let (mut n, mut problems) = (0u64, Vec::new());
         let mut decoder = new_decoder();
         let mut scratch = Vec::new();
-        for s in &self.streams {
-            for &(si, ci) in &s.chunks {
-                let seg = &self.segments[si];
-                let loc = &seg.chunks[ci];
-                let h = &loc.header;
-                let anchor = self.anchor(si);
-                if h.chunk_type != ChunkType::Events || anchor.to_wall(h.ts_begin) >= wall {
-                    continue;
+        for (seg, loc, anchor, (lo, hi)) in self.event_chunks() {
+            if lo >= wall {
+                continue;
+            }
+            if hi < wall {
+                n += u64::from(loc.header.count);
+                continue;
+            }
+            match seg.read_chunk(loc, &mut decoder, &mut scratch) {
+                Ok(cols) => {
+                    n += cols
+                        .ts
+                        .iter()
+                        .filter(|&&t| anchor.to_wall(t) < wall)
+                        .count() as u64
                 }
-                if anchor.to_wall(h.ts_end) < wall {
-                    n += u64::from(h.count);
-                    continue;
-                }
-                match seg.read_chunk(loc, &mut decoder, &mut scratch) {
-                    Ok(cols) => {
-                        n += cols
-                            .ts
-                            .iter()
-                            .filter(|&&t| anchor.to_wall(t) < wall)
-                            .count() as u64
-                    }
-                    Err(p) => problems.push(p),
-                }
+                Err(p) => problems.push(p),
             }
         }
         (n, problems)
