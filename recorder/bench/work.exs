@@ -46,6 +46,24 @@ defmodule Bench.Work do
   def workload(calls_or_returns, n) when calls_or_returns in ["calls", "returns"],
     do: {fn -> calls(n) end, []}
 
+  # `n / 4` GenServer calls (a call and its reply: four message events), alternately
+  # storing a small map under one of 100 keys and reading one back: the nested messages
+  # of OTP's protocol (`{:"$gen_call", {pid, [:alias | ref]}, request}`, `{[:alias | ref],
+  # reply}`), which the writer renders through a copy's tree.
+  def workload("genserver", n) do
+    {:ok, kv} = GenServer.start(Bench.KV, %{})
+    {fn -> kv_calls(kv, div(n, 8)) end, [kv]}
+  end
+
+  def kv_calls(_kv, 0), do: :ok
+
+  def kv_calls(kv, n) do
+    key = rem(n, 100)
+    :ok = GenServer.call(kv, {:put, key, %{id: n, name: "user", active: true}})
+    %{id: ^n} = GenServer.call(kv, {:get, key})
+    kv_calls(kv, n - 1)
+  end
+
   def ponger do
     receive do
       {:ping, from, n} ->
@@ -91,4 +109,16 @@ defmodule Bench.Work do
       {:done, us} -> us
     end
   end
+end
+
+defmodule Bench.KV do
+  @moduledoc false
+  use GenServer
+
+  @impl true
+  def init(state), do: {:ok, state}
+
+  @impl true
+  def handle_call({:get, key}, _from, state), do: {:reply, Map.get(state, key), state}
+  def handle_call({:put, key, value}, _from, state), do: {:reply, :ok, Map.put(state, key, value)}
 end

@@ -1,13 +1,14 @@
 # One workload under one tracer, for profiling (`bench/hot_path.sh` runs it under `perf`):
 #
 #   elixir -pa _build/test/lib/elixir_scope/ebin bench/workload.exs \
-#     calls|returns|pingpong floor|recorder|recorder256 N
+#     calls|returns|pingpong|genserver floor|recorder|recorder256 N
 #
 # calls: N calls of a local function (N events); returns: the same with return_trace (2N);
-# pingpong: N/4 ping-pongs between two traced processes (N events). "floor" is the NIF
-# tracer that only counts; "recorder" is ElixirScope with `capture: :none`, "recorder256"
-# with values captured up to 256 bytes (the default). Prints the traced
-# process's µs and, for the recorder, the events recorded and dropped.
+# pingpong: N/4 ping-pongs between two traced processes (N events); genserver: N/4
+# GenServer calls (N message events). "floor" is the NIF tracer that only counts;
+# "recorder" is ElixirScope with `capture: :none`, "recorder256" with values captured up
+# to 256 bytes (the default). Prints the traced process's µs and, for the recorder, the
+# events recorded and dropped.
 
 Code.require_file("work.exs", __DIR__)
 
@@ -19,7 +20,7 @@ returns = workload == "returns"
 
 pid = Bench.Work.runner(fun)
 pids = [pid | peers]
-calls? = workload != "pingpong"
+calls? = workload in ["calls", "returns"]
 flags = if calls?, do: [:call], else: [:send, :receive]
 dir = Path.join(System.tmp_dir!(), "scope_workload_#{System.pid()}")
 

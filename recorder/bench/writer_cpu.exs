@@ -1,19 +1,22 @@
 # The writer thread's CPU time per event (what recording costs the node besides the traced
-# process's own time), for the workloads of `bench/overhead.exs`, three recordings each:
+# process's own time), for the workloads of `bench/overhead.exs` and GenServer calls, three
+# recordings each:
 #
-#   elixir -pa _build/test/lib/elixir_scope/ebin bench/writer_cpu.exs [SCALE]
+#   elixir -pa _build/test/lib/elixir_scope/ebin bench/writer_cpu.exs [SCALE [WORKLOAD...]]
 #
 # SCALE (default 1.0) multiplies the event counts (3M calls, 3M calls with values, 1.5M
-# calls with returns and values, 2M ping-pong events without and with values). The figure
+# calls with returns and values, 2M ping-pong events without and with values, 2M message
+# events of GenServer calls with values: `Bench.Work.workload/2`). The figure
 # is `stats/0`'s `writer_cpu_us` over the events recorded, opening and closing the segment
-# included. Default rings, the VM's schedulers.
+# included. Default rings, the VM's schedulers. WORKLOADs (calls, returns, pingpong,
+# genserver) keep only those rows.
 
 Code.require_file("work.exs", __DIR__)
 
-scale =
+{scale, only} =
   case System.argv() do
-    [s] -> elem(Float.parse(s), 0)
-    [] -> 1.0
+    [s | only] -> {elem(Float.parse(s), 0), only}
+    [] -> {1.0, []}
   end
 
 dir = Path.join(System.tmp_dir!(), "scope_writer_cpu_#{System.pid()}")
@@ -24,7 +27,7 @@ one = fn workload, capture, n ->
   {fun, peers} = Bench.Work.workload(workload, n)
 
   pid = Bench.Work.runner(fun)
-  calls? = workload != "pingpong"
+  calls? = workload in ["calls", "returns"]
   {:ok, _} = ElixirScope.start(dir: dir, capture: capture)
 
   :ok =
@@ -46,13 +49,14 @@ workloads = [
   {"calls", {:bytes, 256}, 3_000_000},
   {"returns", {:bytes, 256}, 1_500_000},
   {"pingpong", :none, 2_000_000},
-  {"pingpong", {:bytes, 256}, 2_000_000}
+  {"pingpong", {:bytes, 256}, 2_000_000},
+  {"genserver", {:bytes, 256}, 2_000_000}
 ]
 
 IO.puts("| workload | capture | events | writer thread ns/event (3 recordings) |")
 IO.puts("|---|---|---|---|")
 
-for {w, c, n} <- workloads do
+for {w, c, n} <- workloads, only == [] or w in only do
   n = round(n * scale)
   ns = for _ <- 1..3, do: Float.round(one.(w, c, n), 1)
   IO.puts("| #{w} | #{inspect(c)} | #{n} | #{Enum.join(ns, ", ")} |")
