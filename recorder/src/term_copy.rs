@@ -326,6 +326,7 @@ pub struct CopyRenderer {
     pending: Vec<u32>,
     atoms: AtomTexts,
     text: Vec<u8>,
+    memo: Memo,
 }
 
 /// Atoms' text and [`crate::msg_hash::atom_text_hash`] by index, as the writer has read them
@@ -468,10 +469,24 @@ impl CopyRenderer {
                 hash,
             });
         }
-        self.render_tree(marker, body, limit, atom_text, hash)
+        let slot = (bytes.len() <= MEMO_MAX_COPY).then(|| Memo::slot(bytes));
+        if let Some(i) = slot.filter(|&i| self.memo.holds(i, bytes, limit, hash)) {
+            return Some(self.memo.rendered(i, hash));
+        }
+        let (len, truncated, hash) = self.render_tree(marker, body, limit, atom_text, hash)?;
+        let text = &self.text[..len];
+        if let Some(i) = slot {
+            self.memo.put(i, bytes, limit, (text, truncated, hash));
+        }
+        Some(Rendered {
+            text,
+            truncated,
+            hash,
+        })
     }
 
-    /// [`Self::render`] of any copy, through its tree.
+    /// [`Self::render`] of any copy, through its tree: the text's length (in `self.text`),
+    /// whether it was cut, and the hash when asked for.
     fn render_tree(
         &mut self,
         marker: u8,
@@ -479,7 +494,7 @@ impl CopyRenderer {
         limit: usize,
         atom_text: &mut dyn FnMut(u32) -> Option<String>,
         hash: bool,
-    ) -> Option<Rendered<'_>> {
+    ) -> Option<(usize, bool, Option<u32>)> {
         self.nodes.clear();
         self.kids.clear();
         self.pending.clear();
@@ -527,12 +542,101 @@ impl CopyRenderer {
         } else {
             render(view, &mut out);
         }
-        let (len, truncated) = (out.len(), out.truncated());
-        Some(Rendered {
-            text: &self.text[..len],
-            truncated,
-            hash,
-        })
+        Some((out.len(), out.truncated(), hash))
+    }
+}
+
+/// Copies rendered a moment ago, by their bytes. A traced message is copied by its sender
+/// and again by its receiver, byte for byte the same (pids by number, atoms by index, refs
+/// without contents, maps in the VM's order), and a call's arguments or a reply often
+/// repeat; rendering is a function of the bytes and the limit alone (an atom's index
+/// names the same text for the node's life), so the second rendering is read back instead
+/// of parsing and rendering the tree again. Direct-mapped: a slot holds the last copy whose
+/// bytes hash to it.
+#[derive(Debug, Default)]
+struct Memo {
+    slots: Vec<MemoSlot>,
+}
+
+#[derive(Debug, Default)]
+struct MemoSlot {
+    /// The copy, marker first (empty: the slot is unused).
+    copy: Vec<u8>,
+    limit: usize,
+    text: Vec<u8>,
+    truncated: bool,
+    /// The message hash, when it was asked for.
+    hash: Option<u32>,
+}
+
+/// Slots of [`Memo`]: a drain pass takes one ring's records and then the next's, so a
+/// message's receive comes up to a pass (thousands of records) after its send.
+const MEMO_SLOTS: usize = 4096;
+
+/// Larger copies are not kept, so the memo stays within `MEMO_SLOTS` × (this + the capture
+/// limit) bytes whatever the capture limit.
+const MEMO_MAX_COPY: usize = 512;
+
+impl Memo {
+    /// The slot for a copy's bytes: all of them hashed (copies of messages that differ in
+    /// one field must not share a slot), a word at a time in two independent chains of
+    /// multiplies, since one chain's latency was most of what a lookup cost.
+    fn slot(bytes: &[u8]) -> usize {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
+        let word = |c: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(w)
+        };
+        let (mut a, mut b) = (bytes.len() as u64, 0u64);
+        let mut pairs = bytes.chunks_exact(16);
+        for p in &mut pairs {
+            a = mix(a, word(&p[..8]));
+            b = mix(b, word(&p[8..]));
+        }
+        for c in pairs.remainder().chunks(8) {
+            a = mix(a, word(c));
+        }
+        // The multiply leaves its best-mixed bits at the top.
+        (mix(a, b) >> 32) as usize % MEMO_SLOTS
+    }
+
+    /// Whether slot `i` holds `copy`'s rendering at `limit` (with its hash when `hash` asks
+    /// for one).
+    fn holds(&self, i: usize, copy: &[u8], limit: usize, hash: bool) -> bool {
+        self.slots
+            .get(i)
+            .is_some_and(|s| s.copy == copy && s.limit == limit && (!hash || s.hash.is_some()))
+    }
+
+    /// The rendering in slot `i` ([`Self::holds`]).
+    fn rendered(&self, i: usize, hash: bool) -> Rendered<'_> {
+        let s = &self.slots[i];
+        Rendered {
+            text: &s.text,
+            truncated: s.truncated,
+            hash: if hash { s.hash } else { None },
+        }
+    }
+
+    /// Keeps `copy`'s rendering at `limit` in slot `i`.
+    fn put(
+        &mut self,
+        i: usize,
+        copy: &[u8],
+        limit: usize,
+        (text, truncated, hash): (&[u8], bool, Option<u32>),
+    ) {
+        if self.slots.is_empty() {
+            self.slots.resize_with(MEMO_SLOTS, MemoSlot::default);
+        }
+        let s = &mut self.slots[i];
+        s.copy.clear();
+        s.copy.extend_from_slice(copy);
+        s.text.clear();
+        s.text.extend_from_slice(text);
+        (s.limit, s.truncated, s.hash) = (limit, truncated, hash);
     }
 }
 
@@ -1204,6 +1308,23 @@ mod tests {
         assert_eq!((b, cut), (out.bytes(), true));
     }
 
+    /// [`CopyRenderer::render_tree`]'s text, cut, and hash.
+    fn tree(
+        r: &mut CopyRenderer,
+        marker: u8,
+        body: &[u8],
+        bound: usize,
+        hash: bool,
+    ) -> (String, bool, Option<u32>) {
+        let mut text = |i: u32| ATOMS.get(i as usize).map(|s| s.to_string());
+        let (len, cut, hash) = r.render_tree(marker, body, bound, &mut text, hash).unwrap();
+        (
+            String::from_utf8(r.text[..len].to_vec()).unwrap(),
+            cut,
+            hash,
+        )
+    }
+
     #[test]
     fn flat_copies_render_and_hash_as_their_tree_does_at_every_limit() {
         let flat = [
@@ -1246,8 +1367,7 @@ mod tests {
                         let mut r = CopyRenderer::new();
                         let flat = str(r.render(&copy[..n], bound, &mut text, hash).unwrap());
                         let mut r = CopyRenderer::new();
-                        let tree = r.render_tree(*marker_byte, body, bound, &mut text, hash);
-                        let tree = str(tree.unwrap());
+                        let tree = tree(&mut r, *marker_byte, body, bound, hash);
                         assert_eq!(flat, tree, "{t:?} marker {marker} bound {bound}");
                         assert_eq!((flat.0, flat.1), direct, "{t:?} bound {bound}");
                         if hash {
@@ -1265,15 +1385,76 @@ mod tests {
         unreadable.extend_from_slice(&5u32.to_le_bytes());
         let mut r = CopyRenderer::new();
         let flat = str(r.render(&unreadable, 64, &mut text, true).unwrap());
-        let tree = str(r
-            .render_tree(COPY_TERM, &unreadable[1..], 64, &mut text, true)
-            .unwrap());
+        let tree = tree(&mut r, COPY_TERM, &unreadable[1..], 64, true);
         assert_eq!(flat, tree);
         assert_eq!(flat.0, "{:\"?\", 5}");
         // Cut inside a node, or an element short of the tuple's arity: refused, as the
         // tree refuses it.
         for cut in [&unreadable[..unreadable.len() - 1], &unreadable[..8]] {
             assert!(r.render(cut, 64, &mut text, true).is_none());
+        }
+    }
+
+    /// A copy's rendering by a renderer that has seen nothing before: (text, cut, hash).
+    fn fresh(copy: &[u8], bound: usize, hash: bool) -> (String, bool, Option<u32>) {
+        let mut text = |i: u32| ATOMS.get(i as usize).map(|s| s.to_string());
+        let mut r = CopyRenderer::new();
+        let out = r.render(copy, bound, &mut text, hash).unwrap();
+        (
+            String::from_utf8(out.text.to_vec()).unwrap(),
+            out.truncated,
+            out.hash,
+        )
+    }
+
+    #[test]
+    fn copies_rendered_again_read_back_what_a_fresh_rendering_gives() {
+        let mut text = |i: u32| ATOMS.get(i as usize).map(|s| s.to_string());
+        let mut copies = Vec::new();
+        for t in cases() {
+            let mut copy = vec![0u8; 256];
+            if let Some(n) = copy_value(V::Term(&t), COPY_TERM, &mut copy) {
+                copies.push(copy[..n].to_vec());
+            }
+        }
+        // The same copy again without and with its hash, and at another limit: each as it
+        // renders afresh (a hash only when asked).
+        let mut r = CopyRenderer::new();
+        for copy in &copies {
+            let ask = [
+                (64, false),
+                (64, true),
+                (64, false),
+                (9, true),
+                (9, false),
+                (9, true),
+            ];
+            for (bound, hash) in ask {
+                let out = r.render(copy, bound, &mut text, hash).unwrap();
+                let got = (String::from_utf8(out.text.to_vec()).unwrap(), out.truncated);
+                let want = fresh(copy, bound, hash);
+                assert_eq!((got, out.hash), ((want.0, want.1), want.2), "{copy:?}");
+            }
+        }
+        // More copies of one length than the memo has slots, twice over: those whose slot
+        // another took in between are rendered again, not read from the other's.
+        let many: Vec<Vec<u8>> = (0..2 * MEMO_SLOTS as i64)
+            .map(|i| {
+                let t = T::Tuple(vec![
+                    T::Atom("ok"),
+                    T::Tuple(vec![T::Int(1_000_000 + i), T::Ref]),
+                ]);
+                let mut copy = vec![0u8; 64];
+                let n = copy_value(V::Term(&t), COPY_TERM, &mut copy).unwrap();
+                copy[..n].to_vec()
+            })
+            .collect();
+        assert!(many.iter().all(|c| c.len() == many[0].len()));
+        let want: Vec<_> = many.iter().map(|c| fresh(c, 48, true)).collect();
+        for (copy, want) in many.iter().zip(&want).chain(many.iter().zip(&want)) {
+            let out = r.render(copy, 48, &mut text, true).unwrap();
+            let got = (String::from_utf8(out.text.to_vec()).unwrap(), out.truncated);
+            assert_eq!((&got.0, got.1, out.hash), (&want.0, want.1, want.2));
         }
     }
 
