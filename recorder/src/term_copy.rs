@@ -584,19 +584,23 @@ impl Memo {
     fn slot(bytes: &[u8]) -> usize {
         const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
         let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
-        let word = |c: &[u8]| {
-            let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
-            u64::from_le_bytes(w)
-        };
+        let word = |c: &[u8]| c.try_into().map_or(0, u64::from_le_bytes);
         let (mut a, mut b) = (bytes.len() as u64, 0u64);
         let mut pairs = bytes.chunks_exact(16);
         for p in &mut pairs {
             a = mix(a, word(&p[..8]));
             b = mix(b, word(&p[8..]));
         }
-        for c in pairs.remainder().chunks(8) {
-            a = mix(a, word(c));
+        // What the pairs left (under 16 bytes): as the copy's last two words, which may
+        // overlap what they took; a copy shorter than 16 bytes, byte by byte.
+        let rest = pairs.remainder();
+        if bytes.len() >= 16 {
+            a = mix(a, word(&bytes[bytes.len() - 16..bytes.len() - 8]));
+            b = mix(b, word(&bytes[bytes.len() - 8..]));
+        } else {
+            for &c in rest {
+                a = mix(a, u64::from(c));
+            }
         }
         // The multiply leaves its best-mixed bits at the top.
         (mix(a, b) >> 32) as usize % MEMO_SLOTS
