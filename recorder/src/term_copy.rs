@@ -560,10 +560,11 @@ struct Memo {
 
 #[derive(Debug, Default)]
 struct MemoSlot {
-    /// The copy, marker first (empty: the slot is unused).
-    copy: Vec<u8>,
-    limit: usize,
-    text: Vec<u8>,
+    /// The copy (marker first) and then its text, in one allocation: a hit reads both
+    /// (empty: the slot is unused).
+    bytes: Vec<u8>,
+    copy_len: u32,
+    limit: u32,
     truncated: bool,
     /// The message hash, when it was asked for.
     hash: Option<u32>,
@@ -609,16 +610,18 @@ impl Memo {
     /// Whether slot `i` holds `copy`'s rendering at `limit` (with its hash when `hash` asks
     /// for one).
     fn holds(&self, i: usize, copy: &[u8], limit: usize, hash: bool) -> bool {
-        self.slots
-            .get(i)
-            .is_some_and(|s| s.copy == copy && s.limit == limit && (!hash || s.hash.is_some()))
+        self.slots.get(i).is_some_and(|s| {
+            s.bytes.get(..s.copy_len as usize) == Some(copy)
+                && s.limit as usize == limit
+                && (!hash || s.hash.is_some())
+        })
     }
 
     /// The rendering in slot `i` ([`Self::holds`]).
     fn rendered(&self, i: usize, hash: bool) -> Rendered<'_> {
         let s = &self.slots[i];
         Rendered {
-            text: &s.text,
+            text: &s.bytes[s.copy_len as usize..],
             truncated: s.truncated,
             hash: if hash { s.hash } else { None },
         }
@@ -635,12 +638,16 @@ impl Memo {
         if self.slots.is_empty() {
             self.slots.resize_with(MEMO_SLOTS, MemoSlot::default);
         }
+        // A kept copy is at most MEMO_MAX_COPY bytes; a limit past u32 is not kept.
+        let Ok(limit) = u32::try_from(limit) else {
+            return;
+        };
         let s = &mut self.slots[i];
-        s.copy.clear();
-        s.copy.extend_from_slice(copy);
-        s.text.clear();
-        s.text.extend_from_slice(text);
-        (s.limit, s.truncated, s.hash) = (limit, truncated, hash);
+        s.bytes.clear();
+        s.bytes.extend_from_slice(copy);
+        s.bytes.extend_from_slice(text);
+        (s.copy_len, s.limit) = (copy.len() as u32, limit);
+        (s.truncated, s.hash) = (truncated, hash);
     }
 }
 
