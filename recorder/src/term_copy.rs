@@ -461,25 +461,24 @@ impl CopyRenderer {
         if self.atoms.len() > ATOM_CACHE_CAP {
             self.atoms.clear();
         }
-        if let Some((len, truncated, hash)) = self.render_flat(marker, body, limit, atom_text, hash)
-        {
-            return Some(Rendered {
-                text: &self.text[..len],
-                truncated,
-                hash,
-            });
-        }
-        let slot = (bytes.len() <= MEMO_MAX_COPY).then(|| Memo::slot(bytes));
-        if let Some(i) = slot.filter(|&i| self.memo.holds(i, bytes, limit, hash)) {
-            return Some(self.memo.rendered(i, hash));
-        }
-        let (len, truncated, hash) = self.render_tree(marker, body, limit, atom_text, hash)?;
-        let text = &self.text[..len];
-        if let Some(i) = slot {
-            self.memo.put(i, bytes, limit, (text, truncated, hash));
-        }
+        let (len, truncated, hash) = match self.render_flat(marker, body, limit, atom_text, hash) {
+            Some(flat) => flat,
+            None => {
+                let slot = (bytes.len() <= MEMO_MAX_COPY).then(|| Memo::slot(bytes));
+                if let Some(i) = slot.filter(|&i| self.memo.holds(i, bytes, limit, hash)) {
+                    return Some(self.memo.rendered(i, hash));
+                }
+                let (len, truncated, hash) =
+                    self.render_tree(marker, body, limit, atom_text, hash)?;
+                if let Some(i) = slot {
+                    self.memo
+                        .put(i, bytes, limit, (&self.text[..len], truncated, hash));
+                }
+                (len, truncated, hash)
+            }
+        };
         Some(Rendered {
-            text,
+            text: &self.text[..len],
             truncated,
             hash,
         })
@@ -594,12 +593,11 @@ impl Memo {
         }
         // What the pairs left (under 16 bytes): as the copy's last two words, which may
         // overlap what they took; a copy shorter than 16 bytes, byte by byte.
-        let rest = pairs.remainder();
-        if bytes.len() >= 16 {
-            a = mix(a, word(&bytes[bytes.len() - 16..bytes.len() - 8]));
-            b = mix(b, word(&bytes[bytes.len() - 8..]));
+        if let Some(last) = bytes.len().checked_sub(16) {
+            a = mix(a, word(&bytes[last..last + 8]));
+            b = mix(b, word(&bytes[last + 8..]));
         } else {
-            for &c in rest {
+            for &c in bytes {
                 a = mix(a, u64::from(c));
             }
         }
