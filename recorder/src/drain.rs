@@ -87,9 +87,8 @@ impl Names {
         Ok(id)
     }
 
-    /// A pid: a local one with its numbers (compact records) without a call; the rest out of
-    /// line (returned through memory, the result's loads could not be forwarded from the
-    /// callee's stores: ~20% of the writer thread's time in `perf annotate`).
+    /// A pid: a local one with its numbers (compact records) without a call, one by its word
+    /// through the cache, a remote one with its node's name.
     #[inline(always)]
     fn pid(
         &mut self,
@@ -103,42 +102,33 @@ impl Names {
                 number,
                 serial,
             } => Ok(PidRef::local(number, serial)),
-            p => self.resolve_pid(w, r, p),
-        }
-    }
-
-    #[inline(never)]
-    fn resolve_pid(
-        &mut self,
-        w: &mut TraceWriter,
-        r: &mut dyn Resolve,
-        p: RawPid,
-    ) -> Result<PidRef, String> {
-        Ok(match p {
+            RawPid::Word(word) => {
+                let (number, serial) = self.pid_numbers(r, word);
+                Ok(PidRef::local(number, serial))
+            }
             RawPid::Numbers {
                 node,
                 number,
                 serial,
-            } => PidRef {
-                node: if node == 0 {
-                    None
-                } else {
-                    Some(self.atom(w, r, node)?)
-                },
+            } => Ok(PidRef {
+                node: Some(self.atom(w, r, node)?),
                 number,
                 serial,
-            },
-            RawPid::Word(word) => {
-                if self.pids.len() > CACHE_CAP {
-                    self.pids.clear();
-                }
-                let (number, serial) = *self
-                    .pids
-                    .entry(word)
-                    .or_insert_with(|| r.pid(word).unwrap_or((0, 0)));
-                PidRef::local(number, serial)
-            }
-        })
+            }),
+        }
+    }
+
+    /// A local pid's numbers by its word. Out of line, and a pair: returned in registers,
+    /// where a `Result<PidRef, _>` returned through memory stalled the loads that read it.
+    #[inline(never)]
+    fn pid_numbers(&mut self, r: &mut dyn Resolve, word: u64) -> (u32, u32) {
+        if self.pids.len() > CACHE_CAP {
+            self.pids.clear();
+        }
+        *self
+            .pids
+            .entry(word)
+            .or_insert_with(|| r.pid(word).unwrap_or((0, 0)))
     }
 }
 
