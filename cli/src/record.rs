@@ -6,8 +6,9 @@
 //! Elixir's, for `erl` commands) to the code path and `-s Elixir.ElixirScope.Boot start`,
 //! which reads the options we write to `<dir>/record.config` (Erlang terms, named by
 //! `ELIXIR_SCOPE_RECORD`), starts the recording and traces every process spawned after it.
-//! The NIF closes the files when the node halts. Afterwards we say what was recorded and
-//! what to run next.
+//! The NIF closes the files when the node halts. Afterwards we say what was recorded, what
+//! to run next, and which `--calls` items no recorded call matches (a misspelt module, or an
+//! escript's own functions, would otherwise leave a trace silently without them).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use scope_analyze::plan::atom;
-use scope_format::Trace;
+use scope_format::{Kind, Trace};
 
 /// What to record (the flags of `scope record`).
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -72,6 +73,7 @@ pub fn run(o: &Options, command: &[String], out: &mut dyn Write) -> Result<i32> 
     let Some((program, args)) = command.split_first() else {
         bail!("nothing to run: give the command after `--`, e.g. `scope record -- elixir app.exs`");
     };
+    let wanted = wanted_calls(o)?;
     let ebin = recorder_ebin(o.recorder.as_deref())?;
     let dir = trace_dir(o.dir.as_deref())?;
     let config = dir.join("record.config");
@@ -102,6 +104,7 @@ pub fn run(o: &Options, command: &[String], out: &mut dyn Write) -> Result<i32> 
     let code = status.code().unwrap_or(128 + signal_of(&status));
     out.flush()?;
     report(&dir, program, code, out)?;
+    unrecorded(&dir, program, &wanted, out)?;
     Ok(code)
 }
 
@@ -156,6 +159,57 @@ fn report(dir: &Path, program: &str, code: i32, out: &mut dyn Write) -> Result<(
         "      scope report {shown} -o {}",
         shell_path(&dir.join("report.html"))
     )?;
+    Ok(())
+}
+
+/// Says which `--calls` items no recorded call matches, and the likely reasons: a run that
+/// never called them, a misspelt name, or a module loaded and run at once (an escript's
+/// own), whose first calls come before its trace pattern.
+fn unrecorded(dir: &Path, program: &str, wanted: &[Wanted], out: &mut dyn Write) -> Result<()> {
+    let Ok(t) = Trace::open(&[dir.to_path_buf()]) else {
+        return Ok(());
+    };
+    let mut seen = vec![false; wanted.len()];
+    let call = Kind::Call.code();
+    t.for_each_chunk(
+        |seg, _, cols| {
+            if seen.iter().all(|&s| s) {
+                return;
+            }
+            let text = |id: u32| seg.dictionary.get(id).map(|s| &**s);
+            for i in (0..cols.len()).filter(|&i| cols.kind[i] == call) {
+                let Some(module) = text(cols.module[i]) else {
+                    continue;
+                };
+                for (w, seen) in wanted.iter().zip(&mut seen) {
+                    *seen = *seen
+                        || (w.module == module
+                            && w.function.as_ref().is_none_or(|(f, a)| {
+                                text(cols.function[i]) == Some(f.as_str()) && cols.arity[i] == *a
+                            }));
+                }
+            }
+        },
+        |_| {},
+    );
+    let escript = Path::new(program)
+        .file_name()
+        .is_some_and(|p| p == "escript");
+    let or_else = if escript {
+        "or it is the escript's own: an escript's functions are interpreted unless it says \
+         `-mode(compile).`, and even then run before the recorder sees their module (trace \
+         functions of modules on the code path)"
+    } else {
+        "or its module was compiled and run at once, before it could be traced"
+    };
+    for (w, _) in wanted.iter().zip(&seen).filter(|(_, &s)| !s) {
+        writeln!(
+            out,
+            "scope record: no call of {} was recorded: it was not called, its module was not \
+             loaded under that name, {or_else}",
+            w.shown
+        )?;
+    }
     Ok(())
 }
 
@@ -291,19 +345,58 @@ fn module(m: &str) -> Result<String> {
     }
 }
 
-/// One `--calls` item as an Erlang term: a module, or `{Module, fun, Arity}`.
-fn call_pattern(item: &str) -> Result<String> {
-    let item = item.trim();
-    if let Some((head, arity)) = item.rsplit_once('/') {
-        let arity: u8 = arity
-            .parse()
-            .with_context(|| format!("--calls {item:?}: the arity after / must be a number"))?;
-        let Some((m, f)) = head.rsplit_once('.') else {
-            bail!("--calls {item:?}: expected Module.function/arity");
-        };
-        return Ok(format!("{{{}, {}, {arity}}}", atom(&module(m)?), atom(f)));
+/// One `--calls` item: a module, or one of its functions.
+#[derive(Debug)]
+struct Wanted {
+    /// As given.
+    shown: String,
+    /// The module as the runtime names it.
+    module: String,
+    function: Option<(String, u8)>,
+}
+
+impl Wanted {
+    fn parse(item: &str) -> Result<Wanted> {
+        let item = item.trim();
+        let shown = item.to_string();
+        if let Some((head, arity)) = item.rsplit_once('/') {
+            let arity: u8 = arity
+                .parse()
+                .with_context(|| format!("--calls {item:?}: the arity after / must be a number"))?;
+            let Some((m, f)) = head.rsplit_once('.') else {
+                bail!("--calls {item:?}: expected Module.function/arity");
+            };
+            let (module, function) = (module(m)?, Some((f.to_string(), arity)));
+            return Ok(Wanted {
+                shown,
+                module,
+                function,
+            });
+        }
+        Ok(Wanted {
+            shown,
+            module: module(item)?,
+            function: None,
+        })
     }
-    Ok(atom(&module(item)?))
+
+    /// As an Erlang term: a module, or `{Module, fun, Arity}`.
+    fn term(&self) -> String {
+        match &self.function {
+            Some((f, a)) => format!("{{{}, {}, {a}}}", atom(&self.module), atom(f)),
+            None => atom(&self.module),
+        }
+    }
+}
+
+/// The `--calls` items, comma-separated in each flag.
+fn wanted_calls(o: &Options) -> Result<Vec<Wanted>> {
+    o.calls
+        .iter()
+        .flat_map(|c| c.split(','))
+        .filter(|c| !c.trim().is_empty())
+        .map(Wanted::parse)
+        .collect()
 }
 
 /// `64MiB`, `500M`, `2G`, `1000000` (bytes).
@@ -365,13 +458,7 @@ fn config_terms(o: &Options) -> Result<String> {
             .collect::<Result<Vec<_>>>()?;
         start.push(format!("{{redact, [{}]}}", mods.join(", ")));
     }
-    let calls = o
-        .calls
-        .iter()
-        .flat_map(|c| c.split(','))
-        .filter(|c| !c.trim().is_empty())
-        .map(call_pattern)
-        .collect::<Result<Vec<_>>>()?;
+    let calls: Vec<String> = wanted_calls(o)?.iter().map(Wanted::term).collect();
     // With no category named (and no plan), record what needs no configuration: messages
     // and processes.
     let none_named =
@@ -416,6 +503,10 @@ fn config_terms(o: &Options) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn call_pattern(item: &str) -> Result<String> {
+        Wanted::parse(item).map(|w| w.term())
+    }
 
     #[test]
     fn calls_become_erlang_terms() {

@@ -40,7 +40,7 @@ fn an_elixir_script_is_recorded_without_changing_it() {
     let trace = dir.path().join("trace");
     let o = record(
         &trace,
-        &["--calls", "RecordApp.Counter"],
+        &["--calls", "RecordApp.Counter,RecordApp.Countr"],
         &["elixir", "record_app.exs"],
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -48,6 +48,18 @@ fn an_elixir_script_is_recorded_without_changing_it() {
     // The script's own exit status, after the recording was closed.
     assert_eq!(o.status.code(), Some(3), "{stdout}\n{stderr}");
     assert!(stdout.contains("elixir exited with 3"), "{stdout}");
+    // A misspelt module is named after the run; the one that was called is not.
+    assert!(
+        stdout.contains(
+            "no call of RecordApp.Countr was recorded: it was not called, its module was not \
+             loaded under that name"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("no call of RecordApp.Counter "),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(&format!("next: scope analyze {}", trace.display())),
         "{stdout}"
@@ -121,6 +133,35 @@ fn an_erlang_escript_is_recorded_and_closed_at_halt() {
         .filter(|m| m.sender == w[0] && m.receiver != w[0])
         .count();
     assert_eq!((to_worker, from_worker), (3, 3));
+}
+
+#[test]
+fn an_escripts_own_functions_that_went_unrecorded_are_named_with_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let o = record(
+        &trace,
+        &["--calls", ":queue.in/2,:record_escript,:queue.nope/3"],
+        &["escript", "record_escript.escript"],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let named: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("scope record: no call of "))
+        .collect();
+    // The escript's own module is interpreted: never traced, and said so; a function that
+    // does not exist is named too; the one called 50 times is not.
+    assert_eq!(named.len(), 2, "{stdout}");
+    assert!(
+        named[0].starts_with(":record_escript was recorded"),
+        "{stdout}"
+    );
+    assert!(
+        named[1].starts_with(":queue.nope/3 was recorded"),
+        "{stdout}"
+    );
+    assert!(named[0].contains("`-mode(compile).`"), "{stdout}");
 }
 
 #[test]
