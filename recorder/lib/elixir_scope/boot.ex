@@ -15,8 +15,10 @@ defmodule ElixirScope.Boot do
   that Mix adds later) gets its trace pattern as soon as it exists: a compiler tracer sees
   modules compiled in this VM (before any of their code runs), and a watcher loads the
   others from the code path as soon as it changes. A module compiled and loaded by other
-  means and run at once — an escript's own module — is caught only by the watcher's
-  2 ms polling, so its first calls can be missed: put such code in a module on the code path.
+  means and run at once — an escript's own module, with `-mode(compile).` — is caught only
+  by the watcher's 2 ms polling, so its first calls can be missed, and an escript's
+  functions without it are interpreted, never traced: put such code in a module on the
+  code path (`scope record` names the `--calls` items that no recorded call matches).
 
   The recording closes its files when the node halts (the NIF closes them at exit). If it
   cannot start, the reason is printed and the program runs unrecorded: tracing never
