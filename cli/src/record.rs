@@ -16,7 +16,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use scope_analyze::plan::atom;
-use scope_format::{Kind, Trace};
+use scope_format::{EventColumns, Kind, Segment, Trace};
 
 /// What to record (the flags of `scope record`).
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -103,8 +103,7 @@ pub fn run(o: &Options, command: &[String], out: &mut dyn Write) -> Result<i32> 
         .with_context(|| format!("running {program}"))?;
     let code = status.code().unwrap_or(128 + signal_of(&status));
     out.flush()?;
-    report(&dir, program, code, out)?;
-    unrecorded(&dir, program, &wanted, out)?;
+    report(&dir, program, code, &wanted, out)?;
     Ok(code)
 }
 
@@ -119,8 +118,14 @@ fn signal_of(_: &std::process::ExitStatus) -> i32 {
     0
 }
 
-/// What was recorded, and what to run next.
-fn report(dir: &Path, program: &str, code: i32, out: &mut dyn Write) -> Result<()> {
+/// What was recorded, what to run next, and which of the `wanted` calls went unrecorded.
+fn report(
+    dir: &Path,
+    program: &str,
+    code: i32,
+    wanted: &[Wanted],
+    out: &mut dyn Write,
+) -> Result<()> {
     let t = match Trace::open(&[dir.to_path_buf()]) {
         Ok(t) if !t.segments().is_empty() => t,
         _ => {
@@ -133,7 +138,9 @@ fn report(dir: &Path, program: &str, code: i32, out: &mut dyn Write) -> Result<(
             return Ok(());
         }
     };
-    let s = crate::summary::Summary::of(&t);
+    let mut seen = vec![false; wanted.len()];
+    let s =
+        crate::summary::Summary::of_with(&t, |seg, cols| see_calls(wanted, &mut seen, seg, cols));
     let shown = shell_path(dir);
     writeln!(
         out,
@@ -159,39 +166,34 @@ fn report(dir: &Path, program: &str, code: i32, out: &mut dyn Write) -> Result<(
         "      scope report {shown} -o {}",
         shell_path(&dir.join("report.html"))
     )?;
-    Ok(())
+    unrecorded(program, wanted, &seen, out)
 }
 
-/// Says which `--calls` items no recorded call matches, and the likely reasons: a run that
+/// Marks the `wanted` items that a call in `cols` matches.
+fn see_calls(wanted: &[Wanted], seen: &mut [bool], seg: &Segment, cols: &EventColumns) {
+    if seen.iter().all(|&s| s) {
+        return;
+    }
+    let text = |id: u32| seg.dictionary.get(id).map(|s| &**s);
+    let call = Kind::Call.code();
+    for i in (0..cols.len()).filter(|&i| cols.kind[i] == call) {
+        let Some(module) = text(cols.module[i]) else {
+            continue;
+        };
+        for (w, seen) in wanted.iter().zip(&mut *seen) {
+            *seen = *seen
+                || (w.module == module
+                    && w.function.as_ref().is_none_or(|(f, a)| {
+                        text(cols.function[i]) == Some(f.as_str()) && cols.arity[i] == *a
+                    }));
+        }
+    }
+}
+
+/// Says which `--calls` items no recorded call matched, and the likely reasons: a run that
 /// never called them, a misspelt name, or a module loaded and run at once (an escript's
 /// own), whose first calls come before its trace pattern.
-fn unrecorded(dir: &Path, program: &str, wanted: &[Wanted], out: &mut dyn Write) -> Result<()> {
-    let Ok(t) = Trace::open(&[dir.to_path_buf()]) else {
-        return Ok(());
-    };
-    let mut seen = vec![false; wanted.len()];
-    let call = Kind::Call.code();
-    t.for_each_chunk(
-        |seg, _, cols| {
-            if seen.iter().all(|&s| s) {
-                return;
-            }
-            let text = |id: u32| seg.dictionary.get(id).map(|s| &**s);
-            for i in (0..cols.len()).filter(|&i| cols.kind[i] == call) {
-                let Some(module) = text(cols.module[i]) else {
-                    continue;
-                };
-                for (w, seen) in wanted.iter().zip(&mut seen) {
-                    *seen = *seen
-                        || (w.module == module
-                            && w.function.as_ref().is_none_or(|(f, a)| {
-                                text(cols.function[i]) == Some(f.as_str()) && cols.arity[i] == *a
-                            }));
-                }
-            }
-        },
-        |_| {},
-    );
+fn unrecorded(program: &str, wanted: &[Wanted], seen: &[bool], out: &mut dyn Write) -> Result<()> {
     let escript = Path::new(program)
         .file_name()
         .is_some_and(|p| p == "escript");
@@ -202,7 +204,7 @@ fn unrecorded(dir: &Path, program: &str, wanted: &[Wanted], out: &mut dyn Write)
     } else {
         "or its module was compiled and run at once, before it could be traced"
     };
-    for (w, _) in wanted.iter().zip(&seen).filter(|(_, &s)| !s) {
+    for (w, _) in wanted.iter().zip(seen).filter(|(_, &s)| !s) {
         writeln!(
             out,
             "scope record: no call of {} was recorded: it was not called, its module was not \

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use scope_format::{ChunkHeader, ChunkType, Kind, Problem, Segment, Trace};
+use scope_format::{ChunkHeader, ChunkType, EventColumns, Kind, Problem, Segment, Trace};
 
 /// Per node.
 #[derive(Debug, Default)]
@@ -39,6 +39,12 @@ pub struct Summary {
 impl Summary {
     /// Decodes every chunk of `trace` once.
     pub fn of(trace: &Trace) -> Summary {
+        Summary::of_with(trace, |_, _| {})
+    }
+
+    /// [`Summary::of`], handing each decoded chunk to `also` as well (one decoding for
+    /// both).
+    pub fn of_with(trace: &Trace, mut also: impl FnMut(&Segment, &EventColumns)) -> Summary {
         let mut s = Summary {
             segments: trace.segments().len(),
             dropped: trace.dropped(),
@@ -66,6 +72,7 @@ impl Summary {
         let mut decode_problems = Vec::new();
         trace.for_each_chunk(
             |seg: &Segment, h: &ChunkHeader, cols| {
+                also(seg, cols);
                 s.chunks += 1;
                 let n = cols.len() as u64;
                 s.events += n;
