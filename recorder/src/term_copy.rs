@@ -573,9 +573,13 @@ struct MemoSlot {
 /// message's receive comes up to a pass (thousands of records) after its send.
 const MEMO_SLOTS: usize = 4096;
 
-/// Larger copies are not kept, so the memo stays within `MEMO_SLOTS` × (this + the capture
-/// limit) bytes whatever the capture limit.
+/// Larger copies are not kept.
 const MEMO_MAX_COPY: usize = 512;
+
+/// Nor longer texts (a short copy can render long: atoms of 255 characters, escaped
+/// binaries), so the memo stays within `MEMO_SLOTS` × (`MEMO_MAX_COPY` + this) bytes, 6 MiB,
+/// whatever the capture limit.
+const MEMO_MAX_TEXT: usize = 1024;
 
 impl Memo {
     /// The slot for a copy's bytes: all of them hashed (copies of messages that differ in
@@ -640,6 +644,9 @@ impl Memo {
         let Ok(limit) = u32::try_from(limit) else {
             return;
         };
+        if text.len() > MEMO_MAX_TEXT {
+            return;
+        }
         let s = &mut self.slots[i];
         s.bytes.clear();
         s.bytes.extend_from_slice(copy);
@@ -1465,6 +1472,30 @@ mod tests {
             let got = (String::from_utf8(out.text.to_vec()).unwrap(), out.truncated);
             assert_eq!((&got.0, got.1, out.hash), (&want.0, want.1, want.2));
         }
+    }
+
+    #[test]
+    fn the_memo_keeps_no_long_text_whatever_the_limit() {
+        let mut text = |i: u32| ATOMS.get(i as usize).map(|s| s.to_string());
+        // 403 bytes of copy, ~1,200 of text: rendered right each time, never kept.
+        let t = list(vec![T::Atom("with space"); 80]);
+        let mut copy = vec![0u8; 512];
+        let n = copy_value(V::Term(&t), COPY_TERM, &mut copy).unwrap();
+        assert!(n <= MEMO_MAX_COPY);
+        let mut r = CopyRenderer::new();
+        for _ in 0..2 {
+            let out = r.render(&copy[..n], 4096, &mut text, false).unwrap();
+            assert!(out.text.len() > MEMO_MAX_TEXT);
+            let got = (String::from_utf8(out.text.to_vec()).unwrap(), out.truncated);
+            let want = fresh(&copy[..n], 4096, false);
+            assert_eq!(got, (want.0, want.1));
+        }
+        let kept = r.memo.slots.iter().map(|s| s.bytes.capacity()).max();
+        assert!(
+            kept.unwrap_or(0) <= MEMO_MAX_COPY + MEMO_MAX_TEXT,
+            "{kept:?}"
+        );
+        assert!(r.memo.slots.iter().all(|s| s.bytes.is_empty()));
     }
 
     #[test]
