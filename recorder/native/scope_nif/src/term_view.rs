@@ -270,6 +270,11 @@ impl<'a> Raw<'a> {
         unsafe { sys::enif_term_type(self.env, self.term) }
     }
 
+    /// A pid, local or remote (a call into the VM).
+    pub fn is_pid(self) -> bool {
+        matches!(self.term_type(), ErlNifTermType::ERL_NIF_TERM_TYPE_PID)
+    }
+
     #[inline(always)]
     pub fn is_atom(self) -> bool {
         if fast_tags() {

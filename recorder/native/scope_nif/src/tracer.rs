@@ -100,7 +100,7 @@ fn pid_of(env: Env<'_>, r: Raw<'_>) -> Option<RawPid> {
 #[cold]
 #[inline(never)]
 fn remote_pid(env: Env<'_>, r: Raw<'_>) -> Option<RawPid> {
-    if !matches!(r.term_type(), sys::ErlNifTermType::ERL_NIF_TERM_TYPE_PID) {
+    if !r.is_pid() {
         return None;
     }
     // A remote pid (rare): decode it now, keeping its node as an atom word.
@@ -402,6 +402,10 @@ fn trace_message<'a>(
                 Some(t) => match t.local_pid() {
                     Some(p) => compact_local_pid(p).map(CompactPeer::Pid),
                     None if t.is_atom() => compact_atom(t.word()).map(CompactPeer::Name),
+                    // An alias (every GenServer reply goes to one), a port or `{name,
+                    // node}`: no peer and no name, as `peer_or_name` finds for them. Only a
+                    // remote pid needs the full record.
+                    None if !t.is_pid() => Some(CompactPeer::None),
                     None => None,
                 },
             };
