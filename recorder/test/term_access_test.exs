@@ -61,10 +61,18 @@ defmodule ElixirScope.TermAccessTest do
            {:"$gen_call", {init, make_ref()}, :get}, port, &Kernel.+/2}
         )
 
-        # Maps are copied in the VM's iteration order; a struct prints by its name.
-        send(self(), {:maps, %{a: 1, b: [2]}, %{{1, 2} => "v"}})
+        # Maps are copied in the VM's iteration order, small ones read from the heap and
+        # larger ones (over 32 keys) through the VM's iterator; a struct prints by its name.
+        send(self(), {:maps, %{a: 1, b: [2]}, %{{1, 2} => "v"}, %{}})
         send(self(), %URI{scheme: "http", host: "x", path: "/y", port: 80})
-        for _ <- 1..6, do: receive(do: (m -> m))
+        send(self(), {:large, Map.new(1..40, &{&1, -&1}), Map.new(1..5, &{&1, &1})})
+        # A send to an alias (as every GenServer reply is): no peer, the same hash. (The
+        # alias stays active until its message is in: one deactivated before drops it.)
+        reply_to = :erlang.alias()
+        send(reply_to, {:reply, %{ok: true}})
+        Workload.merge(%URI{host: "h"}, %{y: 2})
+        for _ <- 1..8, do: receive(do: (m -> m))
+        :erlang.unalias(reply_to)
         Process.unregister(:elixir_scope_access_test)
         :done
       end)

@@ -6,6 +6,8 @@ defmodule ElixirScope.Workload do
 
   def sum(list), do: Enum.reduce(list, 0, &add/2)
 
+  def merge(a, b), do: Map.merge(a, b)
+
   def boom(x), do: raise(ArgumentError, "boom #{x}")
 
   def secret(password), do: {:ok, String.length(password)}

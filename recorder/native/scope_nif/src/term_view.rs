@@ -35,6 +35,15 @@ static BOXED_LAYOUT: AtomicBool = AtomicBool::new(false);
 /// hashing `{:ping, pid, n}`).
 static PID_LAYOUT: AtomicBool = AtomicBool::new(false);
 
+/// The header word of a small map (a "flat map", at most 32 keys) as checked against one
+/// the VM makes, 0 until then or when the layout differs: a header, the size, a tuple of
+/// the keys in the VM's order, then the values in the same order (`erl_map.h`). Such maps
+/// are then read from the heap like tuples, instead of through a map iterator (four calls
+/// into the VM per map and two per entry: a struct in a message or argument list costs the
+/// traced process one such walk for the hash and one for the copy). Larger maps (hash
+/// array mapped tries) go through the iterator.
+static FLATMAP_HEADER: AtomicU64 = AtomicU64::new(0);
+
 const NIL: u64 = 0x3B;
 
 /// The numbers of a local pid's word ([`PID_LAYOUT`] must hold).
@@ -148,6 +157,83 @@ unsafe fn heap_cons(w: u64) -> Option<(ErlNifTerm, ErlNifTerm)> {
     Some(unsafe { (*p, *p.add(1)) })
 }
 
+/// A small map's keys and values read from the heap, in the VM's order; `None` for any
+/// other term, larger maps included.
+///
+/// # Safety
+/// As [`heap_tuple`].
+#[inline(always)]
+unsafe fn heap_flatmap<'a>(w: u64) -> Option<(&'a [ErlNifTerm], &'a [ErlNifTerm])> {
+    let header = FLATMAP_HEADER.load(Ordering::Relaxed);
+    if w & 0x3 != 0x2 || header == 0 {
+        return None;
+    }
+    let p = (w & !0x7) as *const u64;
+    // SAFETY: a boxed term points at its header word.
+    if unsafe { *p } != header {
+        return None;
+    }
+    // SAFETY: a small map's size and keys tuple follow its header, then its values.
+    unsafe {
+        let size = *p.add(1) as usize;
+        let keys = heap_tuple(*p.add(2)).filter(|k| k.len() == size)?;
+        let values = std::slice::from_raw_parts(p.add(3).cast::<ErlNifTerm>(), size);
+        Some((keys, values))
+    }
+}
+
+/// Checks [`FLATMAP_HEADER`]: a small map the VM makes must read back from the heap with
+/// the keys and values its iterator gives, in its order, and a map of 40 keys must not
+/// read as one. Runs after [`check_boxed`] passed.
+fn check_flatmap(env: *mut ErlNifEnv, atom: ErlNifTerm, small: ErlNifTerm) {
+    FLATMAP_HEADER.store(0, Ordering::Relaxed);
+    // SAFETY: making and reading terms in a valid env; the header read is of a map the VM
+    // just made, and nothing relies on the heap reads before they agree with the API.
+    let ok = unsafe {
+        let nil = sys::enif_make_list_from_array(env, [atom].as_ptr(), 0);
+        let keys = [atom, small, nil];
+        let values = [small, nil, atom];
+        let mut map = MaybeUninit::uninit();
+        let made = sys::enif_make_map_from_arrays(
+            env,
+            keys.as_ptr(),
+            values.as_ptr(),
+            3,
+            map.as_mut_ptr(),
+        ) != 0;
+        let big: Vec<ErlNifTerm> = (0..40).map(|i| sys::enif_make_int64(env, i)).collect();
+        let mut big_map = MaybeUninit::uninit();
+        let made_big = sys::enif_make_map_from_arrays(
+            env,
+            big.as_ptr(),
+            big.as_ptr(),
+            40,
+            big_map.as_mut_ptr(),
+        ) != 0;
+        if !(made && made_big) || word(map.assume_init()) & 0x3 != 0x2 {
+            false
+        } else {
+            let (map, big_map) = (map.assume_init(), big_map.assume_init());
+            let header = *((word(map) & !0x7) as *const u64);
+            FLATMAP_HEADER.store(header, Ordering::Relaxed);
+            let via_api = Raw::new(env, map).iterated_pairs();
+            let from_heap = heap_flatmap(word(map)).map(|(k, v)| {
+                k.iter()
+                    .zip(v)
+                    .map(|(k, v)| (word(*k), word(*v)))
+                    .collect::<Vec<_>>()
+            });
+            from_heap.is_some()
+                && from_heap == Some(via_api)
+                && heap_flatmap(word(big_map)).is_none()
+                && heap_tuple(word(map)).is_none()
+        }
+    };
+    if !ok {
+        FLATMAP_HEADER.store(0, Ordering::Relaxed);
+    }
+}
+
 /// Checks [`BOXED_LAYOUT`] against a tuple and a list the VM makes and the VM's own
 /// accessors, and turns the heap reads on if they agree.
 fn check_boxed(env: *mut ErlNifEnv, atom: ErlNifTerm, small: ErlNifTerm) {
@@ -181,6 +267,9 @@ fn check_boxed(env: *mut ErlNifEnv, atom: ErlNifTerm, small: ErlNifTerm) {
             && heap_cons(word(tuple)).is_none()
     };
     BOXED_LAYOUT.store(ok, Ordering::Relaxed);
+    if ok {
+        check_flatmap(env, atom, small);
+    }
 }
 
 const ATOM_TAG: (u64, u64) = (0x3F, 0x0B);
@@ -204,6 +293,7 @@ pub fn check_tags(env: *mut ErlNifEnv, atom: ErlNifTerm, pid: ErlNifTerm) {
         for flag in [&IMMEDIATE_TAGS, &BOXED_LAYOUT, &PID_LAYOUT] {
             flag.store(false, Ordering::Relaxed);
         }
+        FLATMAP_HEADER.store(0, Ordering::Relaxed);
         return;
     }
     // SAFETY: making integers in a valid env.
@@ -518,6 +608,45 @@ fn latin1_to_utf8(latin1: &[u8], out: &mut [u8]) -> usize {
 }
 
 impl Raw<'_> {
+    /// A map's pairs as the VM's iterator gives them, as words ([`check_flatmap`]).
+    fn iterated_pairs(self) -> Vec<(u64, u64)> {
+        let mut pairs = Vec::new();
+        self.iterate_map(&mut |k, v| {
+            pairs.push((word(k), word(v)));
+            true
+        });
+        pairs
+    }
+
+    /// Calls `f` on a map's pairs in the VM's iterator's order until it returns false.
+    fn iterate_map(self, f: &mut dyn FnMut(ErlNifTerm, ErlNifTerm) -> bool) {
+        let mut it = MaybeUninit::<sys::ErlNifMapIterator>::uninit();
+        // SAFETY: the iterator is created, advanced and destroyed here.
+        unsafe {
+            if sys::enif_map_iterator_create(
+                self.env,
+                self.term,
+                it.as_mut_ptr(),
+                sys::ErlNifMapIteratorEntry::ERL_NIF_MAP_ITERATOR_HEAD,
+            ) == 0
+            {
+                return;
+            }
+            let it = it.as_mut_ptr();
+            loop {
+                let (mut k, mut v) = (MaybeUninit::uninit(), MaybeUninit::uninit());
+                if sys::enif_map_iterator_get_pair(self.env, it, k.as_mut_ptr(), v.as_mut_ptr())
+                    == 0
+                    || !f(k.assume_init(), v.assume_init())
+                {
+                    break;
+                }
+                sys::enif_map_iterator_next(self.env, it);
+            }
+            sys::enif_map_iterator_destroy(self.env, it);
+        }
+    }
+
     /// [`TermView::kind`] through the API: the kinds the word does not tell.
     #[cold]
     #[inline(never)]
@@ -608,6 +737,10 @@ impl<'a> CopySource<'a> for Raw<'a> {
         if let Some(elems) = unsafe { heap_tuple(w) } {
             return Shape::Tuple(elems.len());
         }
+        // SAFETY: as above.
+        if let Some((keys, _)) = unsafe { heap_flatmap(w) } {
+            return Shape::Map(keys.len());
+        }
         match self.term_type() {
             ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => Shape::Opaque(Opaque::Reference),
             ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => Shape::Opaque(Opaque::Port),
@@ -662,6 +795,8 @@ impl<'a> TermView<'a> for Raw<'a> {
                 0x1 => return TermKind::Cons,
                 // SAFETY: a live term of this call; the layout was checked.
                 0x2 if unsafe { heap_tuple(w) }.is_some() => return TermKind::Tuple,
+                // SAFETY: as above.
+                0x2 if unsafe { heap_flatmap(w) }.is_some() => return TermKind::Map,
                 _ => {}
             }
         }
@@ -794,44 +929,35 @@ impl<'a> TermView<'a> for Raw<'a> {
     }
 
     fn map_size(self) -> Option<usize> {
+        // SAFETY: a live term of this call.
+        if let Some((keys, _)) = unsafe { heap_flatmap(self.word()) } {
+            return Some(keys.len());
+        }
         let mut n = 0;
         // SAFETY: plain query.
         (unsafe { sys::enif_get_map_size(self.env, self.term, &mut n) } != 0).then_some(n)
     }
 
     fn map_entries(self, f: &mut dyn FnMut(Self, Self) -> bool) {
-        let mut it = MaybeUninit::<sys::ErlNifMapIterator>::uninit();
-        // SAFETY: the iterator is created, advanced and destroyed here.
-        unsafe {
-            if sys::enif_map_iterator_create(
-                self.env,
-                self.term,
-                it.as_mut_ptr(),
-                sys::ErlNifMapIteratorEntry::ERL_NIF_MAP_ITERATOR_HEAD,
-            ) == 0
-            {
-                return;
-            }
-            let it = it.as_mut_ptr();
-            loop {
-                let mut k = MaybeUninit::uninit();
-                let mut v = MaybeUninit::uninit();
-                if sys::enif_map_iterator_get_pair(self.env, it, k.as_mut_ptr(), v.as_mut_ptr())
-                    == 0
-                {
-                    break;
+        // SAFETY: a live term of this call.
+        if let Some((keys, values)) = unsafe { heap_flatmap(self.word()) } {
+            for (&k, &v) in keys.iter().zip(values) {
+                if !f(self.with(k), self.with(v)) {
+                    return;
                 }
-                if !f(self.with(k.assume_init()), self.with(v.assume_init())) {
-                    break;
-                }
-                sys::enif_map_iterator_next(self.env, it);
             }
-            sys::enif_map_iterator_destroy(self.env, it);
+            return;
         }
+        self.iterate_map(&mut |k, v| f(self.with(k), self.with(v)));
     }
 
     fn struct_name(self) -> Option<Self> {
         let key = crate::atoms::__struct__().as_c_arg();
+        // SAFETY: a live term of this call.
+        if let Some((keys, values)) = unsafe { heap_flatmap(self.word()) } {
+            let at = keys.iter().position(|&k| word(k) == word(key))?;
+            return Some(self.with(values[at])).filter(|n| n.is_atom());
+        }
         self.map_get(key).filter(|n| n.is_atom())
     }
 
