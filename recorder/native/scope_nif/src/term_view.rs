@@ -748,13 +748,18 @@ impl<'a> CopySource<'a> for Raw<'a> {
             ErlNifTermType::ERL_NIF_TERM_TYPE_MAP => {
                 TermView::map_size(self).map_or(Shape::Other, Shape::Map)
             }
-            _ => match self.kind_from_vm() {
-                TermKind::Float => self.float().map_or(Shape::Other, Shape::Float),
-                TermKind::Binary => self.binary().map_or(Shape::Other, Shape::Binary),
-                // A boxed integer that fits 64 bits (above the small integers' 60).
-                TermKind::Int => TermView::int(self).map_or(Shape::Other, Shape::Int),
-                _ => Shape::Other,
-            },
+            // Each asked once: a bitstring that is not whole bytes is no binary, an integer
+            // that does not fit 64 bits no `Int` (the small integers' 60 bits were above).
+            ErlNifTermType::ERL_NIF_TERM_TYPE_BITSTRING => {
+                self.binary().map_or(Shape::Other, Shape::Binary)
+            }
+            ErlNifTermType::ERL_NIF_TERM_TYPE_FLOAT => {
+                self.float().map_or(Shape::Other, Shape::Float)
+            }
+            ErlNifTermType::ERL_NIF_TERM_TYPE_INTEGER => {
+                TermView::int(self).map_or(Shape::Other, Shape::Int)
+            }
+            _ => Shape::Other,
         }
     }
 
