@@ -96,7 +96,7 @@ impl Config {
                 ));
             }
             // A ring refuses records over half its size: keep room for many of the largest.
-            let largest = n + 2048;
+            let largest = crate::term_copy::copy_room(n) + 2048;
             if self.buffer_bytes < 16 * largest {
                 return Err(format!(
                     ":buffer_bytes ({}) must be at least 16 times the largest record ({largest} \

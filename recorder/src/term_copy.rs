@@ -6,10 +6,15 @@
 //! writer decodes the copy and runs the same [`render`] over it with the same byte limit, so
 //! the text is the same byte for byte, truncation included. That holds because a copy is
 //! only made of a whole term: the first node that cannot be copied (a bignum, a
-//! remote pid, a bitstring), or a term that does not fit the capture bound, or nesting deeper than
-//! [`MAX_DEPTH`], makes [`copy_value`] give up, and the caller renders in place as before. A
-//! failed copy costs at most the bound's worth of writes, so a value still never costs more
-//! than twice its bound to capture.
+//! remote pid, a bitstring), or a term that does not fit its room ([`copy_room`]), or
+//! nesting deeper than [`MAX_DEPTH`], makes [`copy_value`] give up, and the caller renders
+//! in place as before. A failed copy costs at most its room's worth of writes, so a value
+//! still never costs more than its room and its bound to capture.
+//!
+//! A copy may be larger than the capture bound: the writer cuts the text at the bound, as
+//! rendering in place does. A struct whose text runs past 256 bytes (25 fields: a 625-byte
+//! copy) cost the traced process ~720 ns per message event rendered in place, and ~0 more
+//! than `capture: :none` copied (`BENCHMARKS.md`, session 11).
 //!
 //! In a record, a value whose first byte is [`COPY_TERM`] or [`COPY_ELEMENTS`] is a copy
 //! (rendered text is UTF-8, which never holds 0xFE or 0xFF); copies exist only in rings,
@@ -140,6 +145,13 @@ struct Sink<'b> {
 }
 
 impl Sink<'_> {
+    /// Whether `n` more nodes can fit (each takes at least a byte): a container that cannot
+    /// is refused before its walk (a map of 10,000 keys is not iterated 1 KiB deep first).
+    #[inline(always)]
+    fn fits_nodes(&self, n: usize) -> bool {
+        n <= self.buf.len() - self.at
+    }
+
     #[inline(always)]
     fn bytes<const N: usize>(&mut self, b: [u8; N]) -> Option<()> {
         self.buf.get_mut(self.at..self.at + N)?.copy_from_slice(&b);
@@ -170,9 +182,18 @@ impl Sink<'_> {
     }
 }
 
-/// Copies `t` into `buf` (all of it is the bound): `marker` then, for [`COPY_TERM`], the
+/// The ring bytes a copy may take with a capture bound of `capture` bytes: four times the
+/// bound (copies are about as long as their text, and the writer cuts the text at the
+/// bound), at least the bound, and beyond 1 KiB of bound no more than 4 KiB or the bound.
+/// Bounded, so a value's capture still costs at most a constant times its bound, and a
+/// ring record at most this plus its fixed part.
+pub fn copy_room(capture: usize) -> usize {
+    capture.saturating_mul(4).min(capture.max(4096))
+}
+
+/// Copies `t` into `buf` (all of it is the room): `marker` then, for [`COPY_TERM`], the
 /// node, and for [`COPY_ELEMENTS`] (`t` a proper list) its elements. The bytes written, or
-/// `None` when the term cannot be copied whole within the bound (then render it in place).
+/// `None` when the term cannot be copied whole within the room (then render it in place).
 #[inline(always)]
 pub fn copy_value<'a, S: CopySource<'a>>(t: S, marker: u8, buf: &mut [u8]) -> Option<usize> {
     let mut sink = Sink { buf, at: 0 };
@@ -241,6 +262,9 @@ fn leaf<S>(s: Shape<'_, S>, out: &mut Sink<'_>) -> Option<()> {
 #[inline(never)]
 fn tuple<'a, S: CopySource<'a>>(t: S, n: usize, out: &mut Sink<'_>, depth: usize) -> Option<()> {
     out.bytes([TUPLE, u8::try_from(n).ok()?])?;
+    if !out.fits_nodes(n) {
+        return None;
+    }
     for i in 0..n {
         node(t.tuple_elem(i)?, out, depth + 1)?;
     }
@@ -250,6 +274,9 @@ fn tuple<'a, S: CopySource<'a>>(t: S, n: usize, out: &mut Sink<'_>, depth: usize
 #[inline(never)]
 fn map<'a, S: CopySource<'a>>(t: S, n: usize, out: &mut Sink<'_>, depth: usize) -> Option<()> {
     out.tag_u32(MAP, u32::try_from(n).ok()?)?;
+    if !out.fits_nodes(n.checked_mul(2)?) {
+        return None;
+    }
     let mut seen = 0;
     let mut ok = true;
     t.map_pairs(&mut |k, v| {

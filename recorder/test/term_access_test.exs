@@ -66,12 +66,15 @@ defmodule ElixirScope.TermAccessTest do
         send(self(), {:maps, %{a: 1, b: [2]}, %{{1, 2} => "v"}, %{}})
         send(self(), %URI{scheme: "http", host: "x", path: "/y", port: 80})
         send(self(), {:large, Map.new(1..40, &{&1, -&1}), Map.new(1..5, &{&1, &1})})
+        # A struct-sized map whose copy is larger than the capture bound: copied whole,
+        # its text cut at the bound as rendering it in place cuts it.
+        send(self(), {:wide, Map.new(1..25, &{:"field_#{&1}", "value number #{&1}"})})
         # A send to an alias (as every GenServer reply is): no peer, the same hash. (The
         # alias stays active until its message is in: one deactivated before drops it.)
         reply_to = :erlang.alias()
         send(reply_to, {:reply, %{ok: true}})
         Workload.merge(%URI{host: "h"}, %{y: 2})
-        for _ <- 1..8, do: receive(do: (m -> m))
+        for _ <- 1..9, do: receive(do: (m -> m))
         :erlang.unalias(reply_to)
         Process.unregister(:elixir_scope_access_test)
         :done

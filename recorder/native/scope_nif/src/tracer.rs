@@ -12,7 +12,7 @@ use scope_recorder::record::{
 };
 use scope_recorder::recorder::Recorder;
 use scope_recorder::render::{render, render_elements, Out};
-use scope_recorder::term_copy::{copy_value, COPY_ELEMENTS, COPY_TERM};
+use scope_recorder::term_copy::{copy_room, copy_value, COPY_ELEMENTS, COPY_TERM};
 
 use crate::atoms;
 use crate::term_view::{compact_local_pid, external_pid, word, Raw};
@@ -34,7 +34,7 @@ fn is_normal_scheduler() -> bool {
 
 /// The most a record can take with this recorder's capture setting.
 fn max_record(rec: &Recorder) -> usize {
-    MAX_FIXED + rec.config.capture_bytes.unwrap_or(0)
+    MAX_FIXED + copy_room(rec.config.capture_bytes.unwrap_or(0))
 }
 
 /// A cheap, stable hash of a pid word for `sample:` (a process is recorded whole or not).
@@ -429,7 +429,7 @@ fn trace_message<'a>(
                         return;
                     }
                     // A copied message is hashed by the writer (`record::HASH_FROM_COPY`).
-                    publish(&h.rec, lane, COMPACT_RECORD + n, |buf| {
+                    publish(&h.rec, lane, COMPACT_RECORD + copy_room(n), |buf| {
                         encode_compact_message(buf, kind, ts, me, (peer, hash_of), |v| {
                             capture_value(v, Capture::Term(msg), n)
                         })
@@ -619,9 +619,13 @@ fn push_mfa_value(
 ) {
     if let Some((p, m)) = compact_mfa(pid, mfa) {
         let render_bytes = capture_bytes.unwrap_or(0);
-        push_compact_mfa(rec, lane_ix, (kind, ts, p, m), render_bytes, |v| {
-            capture_value(v, capture, render_bytes)
-        });
+        push_compact_mfa(
+            rec,
+            lane_ix,
+            (kind, ts, p, m),
+            copy_room(render_bytes),
+            |v| capture_value(v, capture, render_bytes),
+        );
         return;
     }
     let mut e = RawEvent::new(kind, ts, RawPid::Word(pid));
@@ -629,9 +633,10 @@ fn push_mfa_value(
     push(rec, lane_ix, &e, capture, capture_bytes);
 }
 
-/// Captures what `capture` says into `vbuf`, within `render_bytes`: a copy of the term for the
-/// writer to render (`term_copy.rs`), or, when it cannot be copied whole, its rendering. The
-/// bytes used and whether the rendering was cut short, or `None` for no value.
+/// Captures what `capture` says into `vbuf`: a copy of the term for the writer to render
+/// (`term_copy.rs`), within the copy room of `render_bytes`, or, when it cannot be copied
+/// whole, its rendering, within `render_bytes`. The bytes used and whether the rendering
+/// was cut short, or `None` for no value.
 fn capture_value(
     vbuf: &mut [u8],
     capture: Capture<'_>,
@@ -646,7 +651,8 @@ fn capture_value(
         Capture::Term(t) => (t, COPY_TERM),
         Capture::Elements(t) => (t, COPY_ELEMENTS),
     };
-    if let Some(n) = copy_value(t, marker, &mut vbuf[..bound]) {
+    let room = copy_room(render_bytes).min(vbuf.len());
+    if let Some(n) = copy_value(t, marker, &mut vbuf[..room]) {
         return Some((n, false));
     }
     let mut out = Out::new(vbuf, bound);
@@ -667,7 +673,7 @@ fn push(
     capture_bytes: Option<usize>,
 ) {
     let render_bytes = capture_bytes.unwrap_or(0);
-    let max_len = e.encoded_len() + render_bytes;
+    let max_len = e.encoded_len() + copy_room(render_bytes);
     publish(rec, lane_ix, max_len, |buf| {
         e.encode(buf, |vbuf| capture_value(vbuf, capture, render_bytes))
     });
