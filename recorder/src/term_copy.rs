@@ -14,7 +14,7 @@
 //! A copy may be larger than the capture bound: the writer cuts the text at the bound, as
 //! rendering in place does. A struct whose text runs past 256 bytes (25 fields: a 625-byte
 //! copy) cost the traced process ~720 ns more per message event rendered in place than
-//! with `capture: :none`, and nothing more copied (`bench/struct_messages.exs`).
+//! with `capture: :none`, and nothing more copied (`bench/self_messages.exs N wide`).
 //!
 //! In a record, a value whose first byte is [`COPY_TERM`] or [`COPY_ELEMENTS`] is a copy
 //! (rendered text is UTF-8, which never holds 0xFE or 0xFF); copies exist only in rings,
@@ -365,7 +365,7 @@ struct AtomTexts {
     /// In front of `by_index`, slot `index % RECENT`: `(index + 1) << 32 | entry`, 0 when
     /// empty. A message's atoms are a few of the node's, met again and again: one load
     /// each instead of a hash map's probe (the writer thread's time per `%URI{}` message
-    /// event, `bench/uri_messages.exs` with rings too large to shed: 640–654 → 627–634 ns).
+    /// event, `bench/self_messages.exs` with rings too large to shed: 640–654 → 627–634 ns).
     recent: Vec<u64>,
     /// A decoded copy's atom nodes hold their entry's position, so rendering reads them
     /// without a lookup (and the decoding hashes each atom from its entry).
