@@ -368,11 +368,10 @@ impl Wanted {
             let Some((m, f)) = head.rsplit_once('.') else {
                 bail!("--calls {item:?}: expected Module.function/arity");
             };
-            let (module, function) = (module(m)?, Some((f.to_string(), arity)));
             return Ok(Wanted {
                 shown,
-                module,
-                function,
+                module: module(m)?,
+                function: Some((f.to_string(), arity)),
             });
         }
         Ok(Wanted {

@@ -498,8 +498,13 @@ impl CopyRenderer {
                 let (len, truncated, hash) =
                     self.render_tree(marker, body, limit, atom_text, hash)?;
                 if let Some(i) = slot {
-                    self.memo
-                        .put(i, bytes, limit, (&self.text[..len], truncated, hash));
+                    let text = &self.text[..len];
+                    let rendered = Rendered {
+                        text,
+                        truncated,
+                        hash,
+                    };
+                    self.memo.put(i, bytes, limit, rendered);
                 }
                 (len, truncated, hash)
             }
@@ -659,13 +664,12 @@ impl Memo {
     }
 
     /// Keeps `copy`'s rendering at `limit` in slot `i`.
-    fn put(
-        &mut self,
-        i: usize,
-        copy: &[u8],
-        limit: usize,
-        (text, truncated, hash): (&[u8], bool, Option<u32>),
-    ) {
+    fn put(&mut self, i: usize, copy: &[u8], limit: usize, r: Rendered<'_>) {
+        let Rendered {
+            text,
+            truncated,
+            hash,
+        } = r;
         if self.slots.is_empty() {
             self.slots.resize_with(MEMO_SLOTS, MemoSlot::default);
         }

@@ -223,8 +223,7 @@ fn check_flatmap(env: *mut ErlNifEnv, atom: ErlNifTerm, small: ErlNifTerm) {
                     .map(|(k, v)| (word(*k), word(*v)))
                     .collect::<Vec<_>>()
             });
-            from_heap.is_some()
-                && from_heap == Some(via_api)
+            from_heap == Some(via_api)
                 && heap_flatmap(word(big_map)).is_none()
                 && heap_tuple(word(map)).is_none()
         }
