@@ -34,7 +34,7 @@ pub(crate) fn is_callback(rows: &Rows, mfa: u32) -> bool {
     crate::genserver::is_message_callback(rows.mfas.get(mfa))
 }
 
-/// The message hash of the atom `timeout` (`structural-3`, FORMAT.md §5): a receive with it
+/// The message hash of the atom `timeout` (`structural-3` and `-4`, FORMAT.md §5): a receive with it
 /// and no send in the trace is a `receive … after` that timed out, values captured or not.
 /// The recorder's tests pin the same value (`msg_hash.rs`, and the ExUnit test that records
 /// such a receive).

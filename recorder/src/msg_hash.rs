@@ -4,7 +4,9 @@
 //! Hashing the message's rendering (as the recorder first did) cost ~130 ns per message
 //! event even with `capture: :none`, most of it producing text nobody kept. This walks the
 //! term instead: atoms by a hash of their text, pids by their `<0.N.S>` numbers (a pid's node-local
-//! form differs between sender and receiver node), numbers by value, binaries by length and
+//! form differs between sender and receiver node), references by their ID words ([`RefId`]:
+//! each GenServer call and reply carries its own, so replies to two overlapping calls pair
+//! with their own receives), numbers by value, binaries by length and
 //! first bytes, maps of more than 32 keys by their size (their order follows each node's
 //! own hashing). The walk visits at most [`MAX_NODES`] subterms, so a large message costs
 //! no more than a small one; messages that differ only beyond the bound hash equal, and
@@ -14,11 +16,12 @@ use crate::render::{TermKind, TermView};
 
 /// Which hash this is, written into segment headers (`msg_hash=` setting): a send and its
 /// receive recorded on two nodes pair only when both nodes wrote the same version.
-/// `structural-3`: each word offset by its kind and multiplied apart from the running hash
-/// ([`Hasher`]); `structural-2` mixed kinds and values one after the other, atoms as
-/// [`atom_text_hash`]; `structural-1` (recorders of 2026-11-27 before it) mixed the atom
+/// `structural-4`: references by their ID words; `structural-3` hashed every reference
+/// alike, with each word offset by its kind and multiplied apart from the running hash
+/// ([`Hasher`]), as since; `structural-2` mixed kinds and values one after the other, atoms
+/// as [`atom_text_hash`]; `structural-1` (recorders of 2026-11-27 before it) mixed the atom
 /// text's bytes; before that, rendered text was hashed.
-pub const VERSION: &str = "structural-3";
+pub const VERSION: &str = "structural-4";
 
 /// Most subterms visited.
 pub const MAX_NODES: usize = 48;
@@ -36,6 +39,38 @@ pub fn message_hash<'a, T: TermView<'a> + 'a>(t: T) -> u32 {
     };
     h.term(t, 0);
     h.finish()
+}
+
+/// A reference's ID words as external term format holds them (`NEWER_REFERENCE_EXT`): the
+/// same on every node that holds the reference, unlike its node-local form, and distinct for
+/// each reference a node makes (three words; five for the references OTP 24+ makes for
+/// aliases, which every `GenServer.call` uses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefId {
+    len: u8,
+    words: [u32; RefId::MAX],
+}
+
+impl RefId {
+    /// Most ID words a reference has (`ERTS_MAX_REF_NUMBERS`).
+    pub const MAX: usize = 5;
+
+    /// The reference with these ID words; `None` for none or more than [`Self::MAX`].
+    pub fn new(words: &[u32]) -> Option<RefId> {
+        if words.is_empty() || words.len() > Self::MAX {
+            return None;
+        }
+        let mut id = RefId {
+            len: words.len() as u8,
+            words: [0; Self::MAX],
+        };
+        id.words[..words.len()].copy_from_slice(words);
+        Some(id)
+    }
+
+    pub fn words(&self) -> &[u32] {
+        &self.words[..usize::from(self.len)]
+    }
 }
 
 /// A subterm the hash mixes as one word, as a caller that tells these from their words alone
@@ -129,9 +164,14 @@ impl HashFeed {
         self.0.leaf(leaf);
     }
 
-    /// A port, reference or fun.
+    /// A port or fun, or a reference whose ID words were not read.
     pub fn opaque(&mut self) {
         self.0.opaque();
+    }
+
+    /// A reference.
+    pub fn reference(&mut self, id: &RefId) {
+        self.0.reference(id);
     }
 
     pub fn float(&mut self, f: f64) {
@@ -200,6 +240,8 @@ enum Word {
     Map = 0x1d8e_4e27_c47d_124f,
     Opaque = 0xc2b2_ae3d_27d4_eb4f,
     Pid = 0x1656_67b1_9e37_79f9,
+    /// A reference's word count, then each ID word.
+    Reference = 0x9fb2_1c65_1e98_df25,
     /// A subterm left out (budget or depth).
     Cut = 0x27d4_eb2f_1656_67c5,
     /// Eight bytes of a binary or an atom's text.
@@ -270,7 +312,10 @@ impl Hasher {
             TermKind::Int => self.leaf(Leaf::Int(t.int().unwrap_or(0))),
             TermKind::Opaque => match t.pid() {
                 Some((n, s)) => self.leaf(Leaf::Pid(n, s)),
-                None => self.opaque(),
+                None => match t.reference() {
+                    Some(id) => self.reference(&id),
+                    None => self.opaque(),
+                },
             },
             TermKind::Nil => self.leaf(Leaf::Nil),
             kind => self.container(t, kind, depth),
@@ -291,6 +336,13 @@ impl Hasher {
 
     fn opaque(&mut self) {
         self.mix(Word::Opaque, 0);
+    }
+
+    fn reference(&mut self, id: &RefId) {
+        self.mix(Word::Reference, id.words().len() as u64);
+        for &w in id.words() {
+            self.mix(Word::Reference, u64::from(w));
+        }
     }
 
     fn float(&mut self, f: f64) {
@@ -375,7 +427,7 @@ mod tests {
         T::List(v, None)
     }
 
-    /// The values `structural-3` recorders have written: a change here breaks pairing with
+    /// The values `structural-4` recorders have written: a change here breaks pairing with
     /// their files and with nodes that run them, and needs a new [`VERSION`].
     #[test]
     fn the_hash_gives_the_values_recorders_of_its_version_wrote() {
@@ -397,9 +449,27 @@ mod tests {
                 ]),
                 0xaec9_c68b,
             ),
+            // A reference whose words were not read hashes as in `structural-3`.
             (
-                list(vec![T::Float(1.5), T::Ref, T::Atom("with space")]),
+                list(vec![T::Float(1.5), T::Ref(vec![]), T::Atom("with space")]),
                 0x6151_4d49,
+            ),
+            // A GenServer reply: `{[:alias | ref], :ok}`.
+            (
+                T::Tuple(vec![
+                    T::List(
+                        vec![T::Atom("alias")],
+                        Some(Box::new(T::Ref(vec![
+                            0x0001_e2a5,
+                            0x2c04_0001,
+                            0x5b1f_7c33,
+                            0x5d,
+                            0,
+                        ]))),
+                    ),
+                    T::Atom("ok"),
+                ]),
+                0x4e07_7c0b,
             ),
             // How the BEAM traces a `receive … after` that timed out; `scope-analyze` knows
             // this value (`mailbox.rs`).
@@ -408,6 +478,24 @@ mod tests {
         for (t, want) in &cases {
             assert_eq!(hash(t), *want, "{t:?}");
         }
+    }
+
+    #[test]
+    fn replies_to_two_calls_hash_apart() {
+        let reply = |w: u32| {
+            T::Tuple(vec![
+                T::List(
+                    vec![T::Atom("alias")],
+                    Some(Box::new(T::Ref(vec![w, 0x2c04_0001, 0x5b1f_7c33, 0x5d, 0]))),
+                ),
+                T::Atom("ok"),
+            ])
+        };
+        assert_eq!(hash(&reply(1)), hash(&reply(1)));
+        assert_ne!(hash(&reply(1)), hash(&reply(2)));
+        // The words, not just their number, and not as a port.
+        assert_ne!(hash(&T::Ref(vec![1, 2, 3])), hash(&T::Ref(vec![1, 2, 4])));
+        assert_ne!(hash(&T::Ref(vec![1, 2, 3])), hash(&T::Ref(vec![])));
     }
 
     #[test]

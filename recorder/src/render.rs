@@ -101,6 +101,12 @@ pub trait TermView<'a>: Copy {
     }
     /// A pid's `<0.N.S>` numbers (a remote pid's too); `None` for anything else.
     fn pid(self) -> Option<(u32, u32)>;
+    /// A reference's ID words (a remote reference's too), for the message hash; `None` for
+    /// anything else, or where they cannot be read (the hash then takes the reference as
+    /// it takes a port).
+    fn reference(self) -> Option<crate::msg_hash::RefId> {
+        None
+    }
     /// A map's number of keys.
     fn map_size(self) -> Option<usize>;
     /// Calls `f` on map entries until it returns false.
@@ -605,8 +611,9 @@ pub(crate) mod test_term {
         Tuple(Vec<T>),
         Map(Vec<(T, T)>),
         Pid(u32, u32),
-        /// A reference (printed without its contents).
-        Ref,
+        /// A reference by its ID words (printed without them; none: not read, as the
+        /// NIF's view gives when it cannot read them).
+        Ref(Vec<u32>),
     }
 
     /// A view into a `T`, or into the tail of a list.
@@ -631,7 +638,7 @@ pub(crate) mod test_term {
                     T::List(..) => TermKind::Cons,
                     T::Tuple(_) => TermKind::Tuple,
                     T::Map(_) => TermKind::Map,
-                    T::Pid(..) | T::Ref => TermKind::Opaque,
+                    T::Pid(..) | T::Ref(_) => TermKind::Opaque,
                 },
             }
         }
@@ -716,10 +723,16 @@ pub(crate) mod test_term {
                 _ => None,
             }
         }
+        fn reference(self) -> Option<crate::msg_hash::RefId> {
+            match self {
+                V::Term(T::Ref(w)) => crate::msg_hash::RefId::new(w),
+                _ => None,
+            }
+        }
         fn runtime(self, out: &mut Out<'_>) {
             match self {
                 V::Term(T::Pid(n, s)) => out.push_pid((*n, *s)),
-                V::Term(T::Ref) => out.push_str(REFERENCE_TEXT),
+                V::Term(T::Ref(_)) => out.push_str(REFERENCE_TEXT),
                 _ => {}
             }
         }

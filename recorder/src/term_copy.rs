@@ -36,10 +36,11 @@
 //! | 8 | list | u16 cells (≥ 1), their heads, then the tail |
 //! | 9 | port, reference or fun | u8: 1 port, 2 reference, 3 fun (printed and hashed without their contents, as in the traced process) |
 //! | 10 | map | u32 entries, then each key and its value in the VM's iteration order (the order the renderer and the hash walk read them in) |
+//! | 11 | reference with its ID words | u8 count (1–5), the u32 words (`msg_hash::RefId`: hashed by them, printed without them) |
 
 use std::collections::HashMap;
 
-use crate::msg_hash::{HashFeed, Leaf};
+use crate::msg_hash::{HashFeed, Leaf, RefId};
 use crate::render::{
     render, render_elements, Out, TermKind, TermView, FUNCTION_TEXT, MAX_DEPTH, PORT_TEXT,
     REFERENCE_TEXT,
@@ -68,6 +69,7 @@ const TUPLE: u8 = 7;
 const LIST: u8 = 8;
 const OPAQUE: u8 = 9;
 const MAP: u8 = 10;
+const REFERENCE: u8 = 11;
 
 /// What a term is, as far as copying goes.
 #[derive(Debug)]
@@ -90,6 +92,8 @@ pub enum Shape<'a, S> {
     Cons(S, S),
     /// A port, reference or fun (their contents are neither printed nor hashed).
     Opaque(Opaque),
+    /// A reference whose ID words were read (hashed by them, printed without them).
+    Ref(RefId),
     /// A map of this many entries ([`CopySource::map_pairs`]).
     Map(usize),
     /// Anything else: not copied.
@@ -169,6 +173,15 @@ impl Sink<'_> {
     fn tag_u64(&mut self, tag: u8, v: u64) -> Option<()> {
         let [a, b, c, d, e, f, g, h] = v.to_le_bytes();
         self.bytes([tag, a, b, c, d, e, f, g, h])
+    }
+
+    fn reference(&mut self, id: &RefId) -> Option<()> {
+        let words = id.words();
+        self.bytes([REFERENCE, words.len() as u8])?;
+        for &w in words {
+            self.bytes(w.to_le_bytes())?;
+        }
+        Some(())
     }
 
     #[cold]
@@ -255,6 +268,7 @@ fn leaf<S>(s: Shape<'_, S>, out: &mut Sink<'_>) -> Option<()> {
         Shape::Float(f) => out.tag_u64(FLOAT, f.to_bits()),
         Shape::Binary(b) => out.binary(b),
         Shape::Opaque(o) => out.bytes([OPAQUE, o as u8]),
+        Shape::Ref(id) => out.reference(&id),
         Shape::Tuple(_) | Shape::Cons(..) | Shape::Map(_) | Shape::Other => None,
     }
 }
@@ -938,6 +952,18 @@ impl Parser<'_, '_> {
                 }
                 Node::Opaque(o)
             }
+            REFERENCE => {
+                let [n] = self.take::<1>()?;
+                let mut words = [0u32; RefId::MAX];
+                for w in words.iter_mut().take(usize::from(n)) {
+                    *w = self.u32()?;
+                }
+                let id = RefId::new(words.get(..usize::from(n))?)?;
+                if inside {
+                    self.feed.reference(&id);
+                }
+                Node::Opaque(Opaque::Reference)
+            }
             MAP => {
                 let len = self.u32()?;
                 let mut hashed = inside && self.feed.map(len as usize);
@@ -1198,6 +1224,7 @@ mod tests {
         "error",
         "EXIT",
         "valid?",
+        "alias",
         "__struct__",
         "Elixir.URI",
     ];
@@ -1220,7 +1247,9 @@ mod tests {
                 }
                 TermKind::Opaque => match (self, self.pid()) {
                     (_, Some((n, s))) => Shape::Pid(n | s << 16),
-                    (V::Term(T::Ref), None) => Shape::Opaque(Opaque::Reference),
+                    (V::Term(T::Ref(w)), None) => {
+                        RefId::new(w).map_or(Shape::Opaque(Opaque::Reference), Shape::Ref)
+                    }
                     _ => Shape::Other,
                 },
                 _ => Shape::Other,
@@ -1315,8 +1344,20 @@ mod tests {
             // A GenServer call: {:"$gen_call", {from, ref}, request}.
             T::Tuple(vec![
                 T::Atom("EXIT"),
-                T::Tuple(vec![T::Pid(9, 0), T::Ref]),
+                T::Tuple(vec![T::Pid(9, 0), T::Ref(vec![])]),
                 T::Tuple(vec![T::Atom("ok"), T::Int(1)]),
+            ]),
+            // References by their ID words: an alias's five (`[:alias | ref]`), three.
+            T::Tuple(vec![
+                T::Atom("EXIT"),
+                T::Tuple(vec![
+                    T::Pid(9, 0),
+                    T::List(
+                        vec![T::Atom("alias")],
+                        Some(Box::new(T::Ref(vec![7, 0x8000_0001, 3, 9, 1]))),
+                    ),
+                ]),
+                T::Ref(vec![1, 2, 3]),
             ]),
             T::Tuple(vec![
                 T::Atom("EXIT"),
@@ -1491,7 +1532,7 @@ mod tests {
             .map(|i| {
                 let t = T::Tuple(vec![
                     T::Atom("ok"),
-                    T::Tuple(vec![T::Int(1_000_000 + i), T::Ref]),
+                    T::Tuple(vec![T::Int(1_000_000 + i), T::Ref(vec![])]),
                 ]);
                 let mut copy = vec![0u8; 64];
                 let n = copy_value(V::Term(&t), COPY_TERM, &mut copy).unwrap();
@@ -1579,7 +1620,8 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..2 * width).prop_map(T::Bin),
             proptest::collection::vec(32u8..127, 0..2 * width).prop_map(T::Bin),
             (0u32..0x8000, 0u32..0x2000).prop_map(|(n, s)| T::Pid(n, s)),
-            Just(T::Ref),
+            Just(T::Ref(vec![])),
+            proptest::collection::vec(any::<u32>(), 1..=RefId::MAX).prop_map(T::Ref),
         ];
         leaf.prop_recursive(depth, size, width as u32, move |inner| {
             prop_oneof![

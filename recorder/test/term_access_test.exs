@@ -25,17 +25,54 @@ defmodule ElixirScope.TermAccessTest do
   end
 
   test "words and the NIF API record the same events" do
+    # References made once, so that both recordings hash the same ones: an ordinary one, an
+    # alias (five ID words, as every GenServer.call's) and a magic one (an atomics array's,
+    # always read through the VM).
+    alias_ref = :erlang.alias()
+    refs = {make_ref(), alias_ref, :atomics.new(1, [])}
+
     for capture <- [:none, {:bytes, 256}] do
-      fast = record(capture, false)
-      api = record(capture, true)
+      fast = record(capture, false, refs)
+      api = record(capture, true, refs)
       assert length(fast) > 10
       assert fast == api, "capture #{inspect(capture)}"
     end
+
+    :erlang.unalias(alias_ref)
   end
 
-  # Events a traced process makes (calls, returns, sends and receives of messages holding
-  # every kind of term), as comparable maps: pids as the order they first appear in.
-  defp record(capture, api?) do
+  test "replies to aliases hash apart, read from words or through the API" do
+    for api? <- [false, true] do
+      if api?, do: System.put_env(@env, "api"), else: System.delete_env(@env)
+      dir = TraceFiles.tmp_dir("refs")
+      {:ok, _} = ElixirScope.start(dir: Path.join(dir, "trace"), capture: :none)
+
+      # Five replies as GenServer sends them, each to its own alias, and five messages with
+      # an ordinary and a magic reference each.
+      {_pid, n} =
+        run([messages: true, procs: false], fn ->
+          aliases = for _ <- 1..5, do: :erlang.alias()
+          for a <- aliases, do: send(self(), {[:alias | a], :ok})
+          for _ <- 1..5, do: send(self(), {:refs, make_ref(), :atomics.new(1, [])})
+          for _ <- 1..10, do: receive(do: (m -> m))
+          Enum.each(aliases, &:erlang.unalias/1)
+          10
+        end)
+
+      {:ok, _} = ElixirScope.stop()
+      {_, events} = TraceFiles.read(dir)
+      File.rm_rf!(dir)
+      # After the `:go` the process waits for, before the `{:done, _}` it sends.
+      sends = for(%{kind: :send, hash: h} <- events, do: h) |> Enum.take(n)
+      receives = for(%{kind: :receive, hash: h} <- events, do: h) |> Enum.slice(1, n)
+      assert length(receives) == n
+      # Each receive has its own send's hash, and no other's.
+      assert receives == sends, "api: #{api?}"
+      assert length(Enum.uniq(sends)) == n, "api: #{api?}"
+    end
+  end
+
+  defp record(capture, api?, {ref, alias_ref, magic}) do
     if api?, do: System.put_env(@env, "api"), else: System.delete_env(@env)
     dir = TraceFiles.tmp_dir("access")
     {:ok, _} = ElixirScope.start(dir: Path.join(dir, "trace"), capture: capture)
@@ -58,8 +95,12 @@ defmodule ElixirScope.TermAccessTest do
         send(
           self(),
           {:copied, init, 1.5, -7, 1 <<< 40, 1 <<< 62, "bin", ~c"abc", [a: 1], [1 | 2], {},
-           {:"$gen_call", {init, make_ref()}, :get}, port, &Kernel.+/2}
+           {:"$gen_call", {init, ref}, :get}, port, &Kernel.+/2}
         )
+
+        # A GenServer reply to an alias, and references of the other kinds.
+        send(self(), {[:alias | alias_ref], :ok})
+        send(self(), {:magic, magic})
 
         # Maps are copied in the VM's iteration order, small ones read from the heap and
         # larger ones (over 32 keys) through the VM's iterator; a struct prints by its name.
@@ -74,7 +115,7 @@ defmodule ElixirScope.TermAccessTest do
         reply_to = :erlang.alias()
         send(reply_to, {:reply, %{ok: true}})
         Workload.merge(%URI{host: "h"}, %{y: 2})
-        for _ <- 1..9, do: receive(do: (m -> m))
+        for _ <- 1..11, do: receive(do: (m -> m))
         :erlang.unalias(reply_to)
         Process.unregister(:elixir_scope_access_test)
         :done

@@ -52,7 +52,7 @@ fn records_are_resolved_into_events_with_names_pids_and_values() {
     assert!(h.settings.contains(&("clock".into(), "monotonic".into())));
     assert!(h
         .settings
-        .contains(&("msg_hash".into(), "structural-3".into())));
+        .contains(&("msg_hash".into(), "structural-4".into())));
 }
 
 #[test]

@@ -326,7 +326,17 @@ defmodule ElixirScope.Recorder do
 
   @impl true
   def init(config) do
-    case Native.start(config) do
+    # References of each kind the VM makes (an alias is what every GenServer.call replies
+    # to), for the NIF's check of their layout: the message hash takes their ID words.
+    alias = :erlang.alias()
+    monitor = :erlang.monitor(:process, self(), alias: :explicit_unalias)
+    samples = [make_ref(), alias, monitor, :atomics.new(1, [])]
+    started = Native.start(Map.put(config, :ref_samples, samples))
+    :erlang.unalias(alias)
+    :erlang.demonitor(monitor, [:flush])
+    :erlang.unalias(monitor)
+
+    case started do
       {:ok, ref} ->
         :persistent_term.put(@key, ref)
         Process.send_after(self(), :check, @check_ms)

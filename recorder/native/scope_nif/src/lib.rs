@@ -32,7 +32,7 @@ pub(crate) mod atoms {
         custom, span_start, span_stop, telemetry,
         dir, node, otp_release, segment_bytes, max_bytes, buffer_bytes, flush_ms, capture,
         redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers,
-        term_access_api, clock_monotonic,
+        term_access_api, clock_monotonic, ref_samples,
         events, committed, dropped, dropped_full, dropped_budget, values_shed, writer_cpu_us, bytes, segments,
         rate, state,
         last_error, stop_reason, requested, event_limit, time_limit,
@@ -260,6 +260,10 @@ fn start<'a>(env: Env<'a>, opts: Term<'a>) -> NifResult<Term<'a>> {
             term_view::check_pids(env.as_c_arg(), pid);
         }
     }
+    let samples = opts
+        .map_get(atoms::ref_samples())
+        .unwrap_or_else(|_| Vec::<Atom>::new().encode(env));
+    term_view::check_refs(env.as_c_arg(), samples.as_c_arg());
     let rec = match Recorder::new(config) {
         Ok(mut r) => {
             if let Some(map) = calibrate_ticks(monotonic_asked) {

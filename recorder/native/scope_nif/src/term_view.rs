@@ -4,10 +4,10 @@
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 use rustler::sys::{self, ErlNifEnv, ErlNifTerm, ErlNifTermType};
-use scope_recorder::msg_hash::{Leaf, LeafTupleHash};
+use scope_recorder::msg_hash::{Leaf, LeafTupleHash, RefId};
 use scope_recorder::render::{Out, TermKind, TermView, FUNCTION_TEXT, PORT_TEXT, REFERENCE_TEXT};
 use scope_recorder::term_copy::{CopySource, Opaque, Shape};
 
@@ -43,6 +43,20 @@ static PID_LAYOUT: AtomicBool = AtomicBool::new(false);
 /// traced process one such walk for the hash and one for the copy). Larger maps (hash
 /// array mapped tries) go through the iterator.
 static FLATMAP_HEADER: AtomicU64 = AtomicU64::new(0);
+
+/// The header words of local references as checked against ones the VM made
+/// ([`check_refs`]), 0 until then or when the layout differs, and how many ID words follow
+/// the marker in each. ERTS 25 on 64-bit little-endian machines lays an ordinary reference
+/// out as its header, a u32 marker (all ones), then three u32 ID words, and the references
+/// OTP 24+ makes for aliases (every `GenServer.call`'s) the same with five; a "magic"
+/// reference (an ETS table's, an atomics array's) has the same header as an ordinary one
+/// but a pointer where the marker would be, and is read through the VM. The message hash
+/// takes a reference's ID words ([`RefId`]), so a GenServer reply pairs with its own receive.
+static REF_HEADERS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static REF_WORDS: [AtomicU8; 2] = [AtomicU8::new(0), AtomicU8::new(0)];
+
+/// The marker word of a reference whose ID words are on the heap.
+const REF_MARKER: u32 = u32::MAX;
 
 const NIL: u64 = 0x3B;
 
@@ -142,6 +156,107 @@ unsafe fn heap_tuple<'a>(w: u64) -> Option<&'a [ErlNifTerm]> {
     Some(unsafe {
         std::slice::from_raw_parts(p.add(1).cast::<ErlNifTerm>(), (header >> 6) as usize)
     })
+}
+
+/// A local reference's ID words read from the heap, when its header is one [`check_refs`]
+/// learned and it holds them (not a magic reference).
+///
+/// # Safety
+/// `w` is a live term's word.
+#[inline]
+unsafe fn heap_ref(w: u64) -> Option<RefId> {
+    if w & 0x3 != 0x2 || !fast_boxed() {
+        return None;
+    }
+    let p = (w & !0x7) as *const u64;
+    // SAFETY: a boxed term points at its header word (the caller's contract).
+    let header = unsafe { *p };
+    let k = REF_HEADERS
+        .iter()
+        .position(|h| h.load(Ordering::Relaxed) == header && header != 0)?;
+    // SAFETY: a thing with this header holds the marker and the ID words after it
+    // (`check_refs` checked that they fit its arity).
+    unsafe { ref_words(p, usize::from(REF_WORDS[k].load(Ordering::Relaxed))) }
+}
+
+/// The `n` ID words after the marker of the reference thing at `p`; `None` when the marker
+/// is not there (a magic reference's pointer is).
+///
+/// # Safety
+/// `p` points at a reference thing of at least `1 + n` u32s after its header.
+unsafe fn ref_words(p: *const u64, n: usize) -> Option<RefId> {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let words = p.add(1).cast::<u32>();
+        if *words != REF_MARKER {
+            return None;
+        }
+        let mut id = [0u32; RefId::MAX];
+        for (i, w) in id.iter_mut().enumerate().take(n) {
+            *w = *words.add(1 + i);
+        }
+        RefId::new(id.get(..n)?)
+    }
+}
+
+/// Checks [`REF_HEADERS`]: every reference in `samples` (a list; a fresh reference, an
+/// alias and a magic reference from `ElixirScope.start/1`) whose marker is in place must
+/// give back from the heap the ID words its external format holds, and those of one header
+/// the same number of them. References are then hashed from the heap; otherwise through
+/// their external format (a call into the VM and an allocation per reference).
+pub fn check_refs(env: *mut ErlNifEnv, samples: ErlNifTerm) {
+    for h in &REF_HEADERS {
+        h.store(0, Ordering::Relaxed);
+    }
+    if api_only() || !fast_boxed() {
+        return;
+    }
+    // SAFETY: a fresh reference of a valid env.
+    let made = unsafe { sys::enif_make_ref(env) };
+    let mut learned: Vec<(u64, usize)> = Vec::new();
+    let mut ok = true;
+    let mut check = |r: Raw<'_>| {
+        if !matches!(r.term_type(), ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE)
+            || r.word() & 0x3 != 0x2
+        {
+            return;
+        }
+        let Some(id) = r.with_external(external_ref).flatten() else {
+            ok = false;
+            return;
+        };
+        let p = (r.word() & !0x7) as *const u64;
+        // SAFETY: a reference the VM made: a boxed thing with its header first.
+        let header = unsafe { *p };
+        let n = id.words().len();
+        if header & 0x3F == 0 || (1 + n) * 4 > (header >> 6) as usize * 8 {
+            // No thing header, or too small a thing to hold the words: a layout not known.
+            ok &= header & 0x3F != 0;
+            return;
+        }
+        // SAFETY: the thing holds `1 + n` u32s after its header (its arity, just checked).
+        match unsafe { ref_words(p, n) } {
+            // A magic reference: read through the VM.
+            None => {}
+            Some(heap) if heap != id => ok = false,
+            Some(_) => match learned.iter().find(|(h, _)| *h == header) {
+                Some(&(_, m)) => ok &= m == n,
+                None => learned.push((header, n)),
+            },
+        }
+    };
+    check(Raw::new(env, made));
+    let mut cur = Raw::new(env, samples);
+    while let Some((h, t)) = cur.cons() {
+        check(h);
+        cur = t;
+    }
+    if ok && learned.len() <= REF_HEADERS.len() {
+        for (k, &(header, n)) in learned.iter().enumerate() {
+            REF_WORDS[k].store(n as u8, Ordering::Relaxed);
+            REF_HEADERS[k].store(header, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A list cell's head and tail read from the heap.
@@ -741,7 +856,9 @@ impl<'a> CopySource<'a> for Raw<'a> {
             return Shape::Map(keys.len());
         }
         match self.term_type() {
-            ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => Shape::Opaque(Opaque::Reference),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => {
+                TermView::reference(self).map_or(Shape::Opaque(Opaque::Reference), Shape::Ref)
+            }
             ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => Shape::Opaque(Opaque::Port),
             ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => Shape::Opaque(Opaque::Function),
             ErlNifTermType::ERL_NIF_TERM_TYPE_MAP => {
@@ -932,6 +1049,20 @@ impl<'a> TermView<'a> for Raw<'a> {
         self.pid_numbers_cached()
     }
 
+    fn reference(self) -> Option<RefId> {
+        // SAFETY: a live term of this call.
+        if let Some(id) = unsafe { heap_ref(self.word()) } {
+            return Some(id);
+        }
+        if !matches!(
+            self.term_type(),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE
+        ) {
+            return None;
+        }
+        self.with_external(external_ref).flatten()
+    }
+
     fn map_size(self) -> Option<usize> {
         // SAFETY: a live term of this call.
         if let Some((keys, _)) = unsafe { heap_flatmap(self.word()) } {
@@ -1000,9 +1131,19 @@ pub fn external_pid(ext: &[u8]) -> Option<ExternalPid<'_>> {
     if tag != 88 && tag != 103 {
         return None;
     }
-    // The node atom: ATOM_UTF8_EXT 118 / ATOM_EXT 100 (u16 length), SMALL_ATOM(_UTF8)_EXT
-    // 119 / 115 (u8 length).
-    let (&atag, rest) = rest.split_first()?;
+    let (node, rest) = node_atom(rest)?;
+    Some(ExternalPid {
+        node,
+        number: u32::from_be_bytes(rest.get(0..4)?.try_into().ok()?),
+        serial: u32::from_be_bytes(rest.get(4..8)?.try_into().ok()?),
+    })
+}
+
+/// The node atom that starts a pid's or reference's external format (ATOM_UTF8_EXT 118 /
+/// ATOM_EXT 100: u16 length; SMALL_ATOM(_UTF8)_EXT 119 / 115: u8 length): its bytes and
+/// what follows.
+fn node_atom(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&atag, rest) = b.split_first()?;
     let (len, rest) = match atag {
         118 | 100 => (
             usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])),
@@ -1011,12 +1152,34 @@ pub fn external_pid(ext: &[u8]) -> Option<ExternalPid<'_>> {
         119 | 115 => (usize::from(*rest.first()?), rest.get(1..)?),
         _ => return None,
     };
-    let (node, rest) = (rest.get(..len)?, rest.get(len..)?);
-    Some(ExternalPid {
-        node,
-        number: u32::from_be_bytes(rest.get(0..4)?.try_into().ok()?),
-        serial: u32::from_be_bytes(rest.get(4..8)?.try_into().ok()?),
-    })
+    Some((rest.get(..len)?, rest.get(len..)?))
+}
+
+/// A reference's ID words from its external format: NEWER_REFERENCE_EXT 90 (u16 count,
+/// node atom, u32 creation, the words, big-endian), NEW_REFERENCE_EXT 114 (the same with a
+/// u8 creation) or REFERENCE_EXT 101 (node atom, one word, u8 creation).
+pub fn external_ref(ext: &[u8]) -> Option<RefId> {
+    let b = ext.strip_prefix(&[131])?;
+    let (&tag, rest) = b.split_first()?;
+    let word = |b: &[u8], i: usize| {
+        Some(u32::from_be_bytes(
+            b.get(i * 4..i * 4 + 4)?.try_into().ok()?,
+        ))
+    };
+    let (n, ids) = match tag {
+        90 | 114 => {
+            let n = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+            let (_, rest) = node_atom(rest.get(2..)?)?;
+            (n, rest.get(if tag == 90 { 4 } else { 1 }..)?)
+        }
+        101 => (1, node_atom(rest)?.1),
+        _ => return None,
+    };
+    let mut id = [0u32; RefId::MAX];
+    for (i, w) in id.iter_mut().enumerate().take(n) {
+        *w = word(ids, i)?;
+    }
+    RefId::new(id.get(..n)?)
 }
 
 /// The `<0.N.S>` numbers of a pid's external format.
