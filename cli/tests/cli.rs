@@ -121,7 +121,7 @@ fn info_reads_a_directory_of_segments() {
     ]);
     assert_eq!(o.status.code(), Some(0));
     let v = json(&o);
-    assert_eq!(v["events"], 4332);
+    assert_eq!(v["events"], 4336);
     assert_eq!(v["segments"], 2);
     let names: Vec<&str> = v["nodes"]
         .as_array()
@@ -137,7 +137,7 @@ fn a_segment_named_twice_is_counted_once() {
     let dir = repo("samples/two-node/trace").display().to_string();
     let seg = format!("{dir}/kv_a@vm/seg-000001.scope");
     let v = json(&scope(&["info", "--format", "json", &dir, &seg, &seg]));
-    assert_eq!(v["events"], 4332);
+    assert_eq!(v["events"], 4336);
     assert_eq!(v["segments"], 2);
 }
 
