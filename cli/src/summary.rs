@@ -53,7 +53,7 @@ impl Summary {
         };
         for seg in trace.segments() {
             s.bytes_on_disk += seg.file_len;
-            let node = s.nodes.entry(node_name(seg)).or_default();
+            let node = s.nodes.entry(node_name(trace, seg)).or_default();
             node.segments += 1;
             if let Some(h) = &seg.header {
                 node.otp_release.clone_from(&h.otp_release);
@@ -76,7 +76,7 @@ impl Summary {
                 s.chunks += 1;
                 let n = cols.len() as u64;
                 s.events += n;
-                let name = node_name(seg);
+                let name = node_name(trace, seg);
                 for (i, &k) in cols.kind.iter().enumerate() {
                     kinds[usize::from(k)] += 1;
                     if !is_marker(k) {
@@ -135,10 +135,11 @@ fn is_marker(kind: u8) -> bool {
     Kind::from_code(kind).is_some_and(Kind::is_recorder_marker)
 }
 
-pub fn node_name(seg: &Segment) -> String {
-    seg.header
-        .as_ref()
-        .map_or_else(|| "?".to_string(), |h| h.node.clone())
+/// The node `seg` is read as (`Trace::node_of`: a second VM of a name is `name#2`).
+pub fn node_name(trace: &Trace, seg: &Segment) -> String {
+    trace
+        .node_of(seg)
+        .map_or_else(|| "?".to_string(), ToString::to_string)
 }
 
 /// A problem as JSON: `{file, kind, damage, message, events_lost, start, end}`.

@@ -106,7 +106,8 @@ impl Trace {
 
     /// A trace over segments already scanned.
     pub fn from_segments(segments: Vec<Segment>, mut problems: Vec<Problem>) -> Trace {
-        let idents = identities(&segments);
+        let mut idents = identities(&segments);
+        label_instances(&segments, &mut idents);
         let mut both: Vec<_> = segments.into_iter().zip(idents).collect();
         both.sort_by(|(_, a), (_, b)| (&a.node, a.run, a.seq).cmp(&(&b.node, b.run, b.seq)));
         let (segments, idents): (Vec<Segment>, Vec<Ident>) = both.into_iter().unzip();
@@ -210,6 +211,17 @@ impl Trace {
     /// The segments, by node, run and sequence.
     pub fn segments(&self) -> &[Segment] {
         &self.segments
+    }
+
+    /// The node a segment of this trace is read as: its header's node name, `name#2` (…)
+    /// for a second VM of that name, a neighbour's when its header is damaged
+    /// (`label_instances`, `identities`); `None` for a segment not of this trace.
+    pub fn node_of(&self, segment: &Segment) -> Option<&Sym> {
+        let i = self
+            .segments
+            .iter()
+            .position(|s| std::ptr::eq(s, segment))?;
+        self.idents.get(i).map(|id| &id.node)
     }
 
     /// Everything found wrong or missing so far (decoding events may add more; see
@@ -424,6 +436,79 @@ fn identities(segments: &[Segment]) -> Vec<Ident> {
             }
         })
         .collect()
+}
+
+/// Two runs without a `vm=` setting whose clock anchors put monotonic time this close to
+/// the same wall time are taken for one VM (its monotonic clock runs on between them;
+/// another VM's started elsewhere).
+const SAME_VM_OFFSET_NS: i64 = 1_000_000_000;
+
+/// Gives the runs of a node name recorded by a second (third, …) VM their own node label,
+/// `name#2` in the order the VMs first recorded: two VMs of one name (a node restarted, or
+/// two runs of a script into one directory) reuse pids, and their processes must not be
+/// taken for one another. Runs of one VM (stopped and started again) keep one label. A
+/// run's VM is its segments' `vm=` setting (OS pid and start time), else the offset
+/// between its clock anchor's wall and monotonic times.
+fn label_instances(segments: &[Segment], idents: &mut [Ident]) {
+    struct Run {
+        node: Sym,
+        run: u64,
+        vm: Option<String>,
+        offset: i64,
+        first_wall: i64,
+    }
+    let mut runs: Vec<Run> = Vec::new();
+    for (s, id) in segments.iter().zip(idents.iter()) {
+        let wall = id.anchor.system_ns;
+        if let Some(r) = runs
+            .iter_mut()
+            .find(|r| r.node == id.node && r.run == id.run)
+        {
+            r.first_wall = r.first_wall.min(wall);
+            continue;
+        }
+        let vm = s.header.as_ref().and_then(|h| {
+            h.settings
+                .iter()
+                .find(|(k, _)| k == "vm")
+                .map(|(_, v)| v.clone())
+        });
+        runs.push(Run {
+            node: id.node.clone(),
+            run: id.run,
+            vm,
+            offset: id.anchor.system_ns.saturating_sub(id.anchor.mono_ns),
+            first_wall: wall,
+        });
+    }
+    runs.sort_by_key(|r| r.first_wall);
+    let same_vm = |a: &Run, b: &Run| match (&a.vm, &b.vm) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.offset.abs_diff(b.offset) < SAME_VM_OFFSET_NS.unsigned_abs(),
+    };
+    // Per node name, each run's VM: the index of the first run of that VM.
+    let mut labels: Vec<((Sym, u64), Sym)> = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        let mut vms: Vec<usize> = Vec::new();
+        for (j, o) in runs[..=i].iter().enumerate() {
+            if o.node == r.node && !vms.iter().any(|&v| same_vm(&runs[v], o)) {
+                vms.push(j);
+            }
+        }
+        let nth = vms.iter().position(|&v| same_vm(&runs[v], r)).unwrap_or(0);
+        if nth > 0 {
+            let label = Sym::from(format!("{}#{}", r.node, nth + 1).as_str());
+            labels.push(((r.node.clone(), r.run), label));
+        }
+    }
+    for id in idents.iter_mut() {
+        if let Some((_, label)) = labels
+            .iter()
+            .find(|((n, run), _)| *n == id.node && *run == id.run)
+        {
+            id.node = label.clone();
+        }
+    }
 }
 
 fn new_decoder() -> zstd::bulk::Decompressor<'static> {

@@ -42,6 +42,10 @@ pub struct Config {
     pub stop_after_ms: Option<u64>,
     /// Normal scheduler threads (one ring each).
     pub schedulers: usize,
+    /// Which VM instance records (its OS pid and start time; empty: not known). Readers
+    /// tell two VMs with one node name apart by it (their pids repeat), and two recordings
+    /// of one VM alike (its processes are the same).
+    pub vm: String,
 }
 
 impl Config {
@@ -60,6 +64,7 @@ impl Config {
             stop_after_events: None,
             stop_after_ms: None,
             schedulers: 1,
+            vm: String::new(),
         }
     }
 
@@ -132,6 +137,29 @@ impl Config {
             ("stop_after_events".into(), opt(self.stop_after_events)),
             ("stop_after_ms".into(), opt(self.stop_after_ms)),
         ]
+        .into_iter()
+        .chain((!self.vm.is_empty()).then(|| ("vm".into(), self.vm.clone())))
+        .collect()
+    }
+}
+
+/// This OS process (the VM the recorder runs in) as segment headers' `vm=` setting names
+/// it: its pid and, on Linux, its start time in clock ticks since boot (`/proc/self/stat`,
+/// field 22), so that a pid the OS reuses later is another VM. A VM's own start time as
+/// `erlang:system_info(start_time)` gives it is no use: every VM's monotonic time starts
+/// at the same value.
+pub fn this_vm() -> String {
+    let pid = std::process::id();
+    let started = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace().nth(19).map(str::to_string)
+        });
+    match started {
+        Some(t) => format!("{pid}@{t}"),
+        None => pid.to_string(),
     }
 }
 
@@ -537,6 +565,17 @@ mod tests {
         assert_eq!(admitted, 100);
         assert_eq!(b.discarded.load(Ordering::Relaxed), 900);
         assert!(b.admit(1_000 + second, 100, second), "a new window starts");
+    }
+
+    #[test]
+    fn this_vm_is_the_os_pid_and_its_start_time() {
+        let vm = this_vm();
+        assert_eq!(vm, this_vm(), "the same for the process's life");
+        let (pid, started) = vm.split_once('@').unwrap_or((&vm, ""));
+        assert_eq!(pid, std::process::id().to_string());
+        if cfg!(target_os = "linux") {
+            assert!(started.parse::<u64>().is_ok_and(|t| t > 0), "{vm}");
+        }
     }
 
     #[test]

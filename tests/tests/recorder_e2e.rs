@@ -263,3 +263,33 @@ fn both_clocks_give_ordered_timestamps_within_the_run() {
         );
     }
 }
+
+#[test]
+fn two_vms_recording_into_one_directory_are_two_nodes() {
+    // The same program twice, each run a new VM with the same node name and pids: the
+    // second reads as `nonode@nohost#2`, so its processes are not taken for the first's.
+    let dir = tempfile::tempdir().unwrap();
+    let trace_dir = dir.path().join("trace");
+    let first = run_elixir("known_workload.exs", &[&trace_dir]);
+    let second = run_elixir("known_workload.exs", &[&trace_dir]);
+    let trace = Trace::open(&[&trace_dir]).unwrap();
+    let mut squares: std::collections::BTreeMap<String, (String, usize)> = Default::default();
+    for e in trace.events() {
+        if e.event.kind == Kind::Call {
+            let entry = squares
+                .entry(e.node.to_string())
+                .or_insert_with(|| (e.event.pid.to_string(), 0));
+            assert_eq!(entry.0, e.event.pid.to_string(), "one worker per VM");
+            entry.1 += 1;
+        }
+    }
+    let want: std::collections::BTreeMap<_, _> = [
+        ("nonode@nohost".to_string(), (first["worker"].clone(), 1000)),
+        (
+            "nonode@nohost#2".to_string(),
+            (second["worker"].clone(), 1000),
+        ),
+    ]
+    .into();
+    assert_eq!(squares, want);
+}

@@ -237,6 +237,7 @@ fn config(map: Term<'_>) -> NifResult<(Config, Vec<u64>)> {
     c.stop_after_events = optional(map, atoms::stop_after_events())?;
     c.stop_after_ms = optional(map, atoms::stop_after_ms())?;
     c.schedulers = get::<u64>(map, atoms::schedulers())? as usize;
+    c.vm = scope_recorder::recorder::this_vm();
     let redact: Vec<Atom> = get(map, atoms::redact())?;
     let redact = redact
         .iter()
