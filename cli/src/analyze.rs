@@ -289,6 +289,12 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
     heading(out, "Messages")?;
     let m = &r.messages;
     let ind = if md { "" } else { "  " };
+    if !recorded(r, &["send", "receive", "send_to_non_existing_process"]) {
+        writeln!(
+            out,
+            "{ind}no messages in this trace: they were not recorded (`scope record --messages`, `messages: true`)"
+        )?;
+    }
     writeln!(
         out,
         "{ind}{} sends, {} receives: {} paired; {} receives whose send is not traced",
@@ -412,7 +418,12 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
     }
 
     heading(out, "Crashes")?;
-    if r.crashes.is_empty() {
+    if !recorded(r, &["exit"]) {
+        writeln!(
+            out,
+            "{ind}no exits in this trace: processes were not recorded (`scope record --procs`, `procs: true`)"
+        )?;
+    } else if r.crashes.is_empty() {
         writeln!(out, "{ind}no abnormal exits")?;
     }
     for c in &r.crashes {
@@ -438,4 +449,13 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the trace holds any event of these kinds (a category that was not traced shows
+/// as none, which must not read as "nothing happened").
+fn recorded(r: &Report, kinds: &[&str]) -> bool {
+    r.summary
+        .events_by_kind
+        .iter()
+        .any(|(k, n)| *n > 0 && kinds.contains(&k.as_str()))
 }

@@ -31,10 +31,10 @@ pub struct Options {
     /// Trace calls without their returns (less overhead, no durations).
     #[arg(long)]
     pub no_returns: bool,
-    /// Messages sent and received (the default when no category is named).
+    /// Messages sent and received (the default when no category and no --calls is named).
     #[arg(long)]
     pub messages: bool,
-    /// Spawns, exits, links, registrations (the default when no category is named).
+    /// Spawns, exits, links, registrations (the default when no other category is named).
     #[arg(long)]
     pub procs: bool,
     /// Garbage collections.
@@ -95,12 +95,20 @@ pub fn run(o: &Options, command: &[String], out: &mut dyn Write) -> Result<i32> 
     }
     aflags.push_str(" -s Elixir.ElixirScope.Boot start");
 
-    let status = Command::new(program)
+    let status = match Command::new(program)
         .args(args)
         .env("ERL_AFLAGS", aflags.trim())
         .env("ELIXIR_SCOPE_RECORD", &config)
         .status()
-        .with_context(|| format!("running {program}"))?;
+    {
+        Ok(s) => s,
+        Err(e) => {
+            // Nothing ran: leave nothing behind that a retry into --dir would find.
+            let _ = std::fs::remove_file(&config);
+            let _ = std::fs::remove_dir(&dir);
+            return Err(anyhow::Error::new(e).context(format!("running {program}")));
+        }
+    };
     let code = status.code().unwrap_or(128 + signal_of(&status));
     out.flush()?;
     report(&dir, program, code, &wanted, out)?;
@@ -132,8 +140,14 @@ fn report(
             writeln!(
                 out,
                 "scope record: nothing was recorded in {} ({program} exited with {code}); \
-                 its standard error says why (look for `ElixirScope:`)",
-                dir.display()
+                 {}",
+                dir.display(),
+                if is_beam_launcher(program) {
+                    "its standard error says why (look for `ElixirScope:`)"
+                } else {
+                    "did it start an Erlang VM? (elixir, mix, erl, iex, escript or a release \
+                     do, and read ERL_AFLAGS)"
+                }
             )?;
             return Ok(());
         }
@@ -244,7 +258,10 @@ fn trace_dir(dir: Option<&Path>) -> Result<PathBuf> {
     if dir.is_file() {
         bail!("--dir {}: is a file", dir.display());
     }
-    if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
+    // A directory holding only a `record.config` is a run that recorded nothing.
+    let holds_more =
+        |mut d: std::fs::ReadDir| d.any(|e| e.map_or(true, |e| e.file_name() != "record.config"));
+    if std::fs::read_dir(&dir).is_ok_and(holds_more) {
         bail!(
             "--dir {}: not empty; record each run into its own directory",
             dir.display()
@@ -420,6 +437,16 @@ fn parse_bytes(s: &str) -> Result<u64> {
         .with_context(|| format!("{s:?}: out of range"))
 }
 
+/// Whether `program` is one of the commands that start an Erlang VM reading ERL_AFLAGS
+/// (by its file name: `/usr/bin/elixir`, `./mix`).
+fn is_beam_launcher(program: &str) -> bool {
+    let name = Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(program);
+    ["elixir", "mix", "erl", "iex", "escript", "elixirc"].contains(&name)
+}
+
 /// The `record.config` terms `ElixirScope.Boot` reads.
 fn config_terms(o: &Options) -> Result<String> {
     let mut start = Vec::new();
@@ -460,10 +487,10 @@ fn config_terms(o: &Options) -> Result<String> {
         start.push(format!("{{redact, [{}]}}", mods.join(", ")));
     }
     let calls: Vec<String> = wanted_calls(o)?.iter().map(Wanted::term).collect();
-    // With no category named (and no plan), record what needs no configuration: messages
-    // and processes.
-    let none_named =
-        calls.is_empty() && !o.messages && !o.procs && !o.gc && !o.scheduling && o.plan.is_none();
+    // With no category named (and no plan), record what needs no configuration: processes
+    // (cheap, and what crashes are made of), and messages unless calls were named (they
+    // are most of a busy node's events).
+    let none_named = !o.messages && !o.procs && !o.gc && !o.scheduling && o.plan.is_none();
     let plan = match &o.plan {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -485,7 +512,10 @@ fn config_terms(o: &Options) -> Result<String> {
     let trace = [
         format!("{{calls, [{}]}}", calls.join(", ")),
         format!("{{returns, {}}}", flag(!o.no_returns)),
-        format!("{{messages, {}}}", flag(o.messages || none_named)),
+        format!(
+            "{{messages, {}}}",
+            flag(o.messages || (none_named && calls.is_empty()))
+        ),
         format!("{{procs, {}}}", flag(o.procs || none_named)),
         format!("{{gc, {}}}", flag(o.gc)),
         format!("{{scheduling, {}}}", flag(o.scheduling)),
@@ -557,8 +587,19 @@ mod tests {
             t.contains("{calls, ['Elixir.MyApp.Worker', {'ets', 'lookup', 2}]}"),
             "{t}"
         );
-        // Calls named, so messages and processes only when asked for.
+        // Calls named and no other category: processes, and messages only when asked for.
         assert!(t.contains("{messages, false}"), "{t}");
+        assert!(t.contains("{procs, true}"), "{t}");
+        let t = config_terms(&Options {
+            calls: vec!["MyApp.Worker".into()],
+            messages: true,
+            ..Options::default()
+        })
+        .unwrap();
+        assert!(
+            t.contains("{messages, true}") && t.contains("{procs, false}"),
+            "{t}"
+        );
         let o = Options {
             stop_after: Some("100000".into()),
             ..Options::default()

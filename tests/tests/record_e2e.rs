@@ -90,6 +90,20 @@ fn an_elixir_script_is_recorded_without_changing_it() {
     assert!(config.contains("'Elixir.RecordApp.Counter'"), "{config}");
     // No path of this machine: the trace directory is where the file is.
     assert!(config.contains("{dir, \".\"}."), "{config}");
+    // `--calls` alone: processes recorded, messages not, and the analysis says so rather
+    // than reporting that none were sent.
+    assert!(config.contains("{procs, true}") && config.contains("{messages, false}"));
+    let o = std::process::Command::new(scope_e2e::scope_bin())
+        .arg("analyze")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("no messages in this trace: they were not recorded"),
+        "{text}"
+    );
+    assert!(!text.contains("no exits in this trace"), "{text}");
 }
 
 #[test]
@@ -185,6 +199,25 @@ fn bad_record_arguments_exit_two_and_say_why() {
     let o = record(&trace, &[], &["elixir", "record_app.exs"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+    std::fs::remove_dir_all(&trace).unwrap();
+
+    // A mistyped command runs nothing and leaves no directory behind to refuse the retry.
+    let o = record(&trace, &[], &["elixr", "record_app.exs"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("running elixr"));
+    assert!(!trace.exists());
+    // A program that starts no VM records nothing, and says what to check; the directory
+    // it leaves (its record.config only) takes the next run.
+    let o = record(&trace, &[], &["true"]);
+    assert_eq!(o.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("nothing was recorded"), "{said}");
+    assert!(said.contains("did it start an Erlang VM?"), "{said}");
+    let o = record(&trace, &[], &["elixir", "record_app.exs"]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    // record_app.exs exits with 3 once it has run.
+    assert_eq!(o.status.code(), Some(3), "{said}");
+    assert!(said.contains("recorded "), "{said}");
 }
 
 #[test]
