@@ -53,12 +53,23 @@ pub fn run(s: &Summary, json: bool, out: &mut dyn Write) -> Result<()> {
         }
     )?;
     writeln!(out, "segments  {} ({} chunks)", s.segments, s.chunks)?;
-    writeln!(out, "on disk   {}", bytes(s.bytes_on_disk))?;
+    if s.unused_bytes > 0 {
+        writeln!(
+            out,
+            "on disk   {} ({} of it unused: the preallocated tail of {} segment{} not closed, as a killed VM leaves them)",
+            bytes(s.bytes_on_disk),
+            bytes(s.unused_bytes),
+            s.unclosed,
+            if s.unclosed == 1 { "" } else { "s" }
+        )?;
+    } else {
+        writeln!(out, "on disk   {}", bytes(s.bytes_on_disk))?;
+    }
     if s.events > 0 {
         writeln!(
             out,
             "per event {:.2} bytes",
-            s.bytes_on_disk as f64 / s.events as f64
+            s.used_bytes() as f64 / s.events as f64
         )?;
     }
     if s.stored_bytes > 0 {
@@ -127,7 +138,8 @@ fn print_json(s: &Summary, out: &mut dyn Write) -> Result<()> {
         "segments": s.segments,
         "chunks": s.chunks,
         "bytes_on_disk": s.bytes_on_disk,
-        "bytes_per_event": if s.events > 0 { json!(s.bytes_on_disk as f64 / s.events as f64) } else { serde_json::Value::Null },
+        "unused_bytes": s.unused_bytes,
+        "bytes_per_event": if s.events > 0 { json!(s.used_bytes() as f64 / s.events as f64) } else { serde_json::Value::Null },
         "raw_bytes": s.raw_bytes,
         "stored_bytes": s.stored_bytes,
         "compression_ratio": if s.stored_bytes > 0 { json!(ratio(s)) } else { serde_json::Value::Null },

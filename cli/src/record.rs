@@ -164,7 +164,7 @@ fn report(
         s.nodes.keys().cloned().collect::<Vec<_>>().join(", "),
         s.processes,
         shown,
-        scope_analyze::units::bytes(s.bytes_on_disk),
+        scope_analyze::units::bytes(s.used_bytes()),
         if s.dropped > 0 {
             format!(
                 "; {} events dropped (buffers full or over budget)",
@@ -174,6 +174,15 @@ fn report(
             String::new()
         }
     )?;
+    if s.unclosed > 0 {
+        writeln!(
+            out,
+            "scope record: the VM stopped before the recorder closed {} segment{} (killed?); \
+             what it had committed is readable: `scope verify {shown}` says what was lost",
+            s.unclosed,
+            if s.unclosed == 1 { "" } else { "s" }
+        )?;
+    }
     writeln!(out, "next: scope analyze {shown}")?;
     writeln!(
         out,

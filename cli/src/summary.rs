@@ -23,6 +23,11 @@ pub struct Summary {
     pub chunks: u64,
     pub events: u64,
     pub bytes_on_disk: u64,
+    /// Of those, the tails of segments the writer never closed (a killed VM): preallocated,
+    /// past everything committed or intact.
+    pub unused_bytes: u64,
+    /// Segments the writer never closed.
+    pub unclosed: usize,
     pub raw_bytes: u64,
     pub stored_bytes: u64,
     pub by_kind: BTreeMap<&'static str, u64>,
@@ -53,6 +58,17 @@ impl Summary {
         };
         for seg in trace.segments() {
             s.bytes_on_disk += seg.file_len;
+            if !seg.closed {
+                let used = seg
+                    .chunks
+                    .iter()
+                    .map(|c| c.offset + c.header.span())
+                    .max()
+                    .unwrap_or(0)
+                    .max(seg.committed);
+                s.unused_bytes += seg.file_len.saturating_sub(used);
+                s.unclosed += 1;
+            }
             let node = s.nodes.entry(node_name(trace, seg)).or_default();
             node.segments += 1;
             if let Some(h) = &seg.header {
@@ -110,6 +126,11 @@ impl Summary {
             }
         }
         s
+    }
+
+    /// Bytes on disk that hold something: all of them but the unused tails.
+    pub fn used_bytes(&self) -> u64 {
+        self.bytes_on_disk - self.unused_bytes
     }
 
     /// Events known lost to damage.

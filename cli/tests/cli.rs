@@ -98,6 +98,7 @@ fn info_json_follows_its_schema() {
         "chunks",
         "bytes_on_disk",
         "bytes_per_event",
+        "unused_bytes",
         "raw_bytes",
         "stored_bytes",
         "compression_ratio",

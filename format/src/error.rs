@@ -51,6 +51,19 @@ pub enum Error {
         /// The path.
         path: PathBuf,
     },
+    /// Every segment file under a directory given to the reader is unreadable (its header
+    /// is not a segment header, or it is too short to hold one).
+    #[error("{}: no readable trace segment ({files} found; {reason})", path.display())]
+    NoReadableSegments {
+        /// The directory.
+        path: PathBuf,
+        /// How many `*.scope` files it holds.
+        files: usize,
+        /// The first of them.
+        first: PathBuf,
+        /// Why the first could not be read.
+        reason: String,
+    },
     /// A writer setting is out of range.
     #[error("invalid writer setting: {0}")]
     InvalidConfig(String),

@@ -86,16 +86,32 @@ impl Trace {
                 if files.is_empty() {
                     return Err(Error::NoSegments { path: p.into() });
                 }
+                let (count, mut opened, mut first_failure) = (files.len(), 0, None);
                 for f in files.into_iter().filter(|f| first_time(f)) {
                     match Segment::open(&f) {
-                        Ok(s) => segments.push(s),
-                        Err(e) => problems.push(Problem {
-                            path: f.clone(),
-                            kind: ProblemKind::UnreadableFile {
-                                reason: e.to_string(),
-                            },
-                        }),
+                        Ok(s) => {
+                            segments.push(s);
+                            opened += 1;
+                        }
+                        Err(e) => {
+                            first_failure.get_or_insert_with(|| (f.clone(), e.to_string()));
+                            problems.push(Problem {
+                                path: f.clone(),
+                                kind: ProblemKind::UnreadableFile {
+                                    reason: e.to_string(),
+                                },
+                            });
+                        }
                     }
+                }
+                // Nothing of it could be read: as for a file named directly, not a trace.
+                if let (0, Some((first, reason))) = (opened, first_failure) {
+                    return Err(Error::NoReadableSegments {
+                        path: p.into(),
+                        files: count,
+                        first,
+                        reason,
+                    });
                 }
             } else if first_time(p) {
                 segments.push(Segment::open(p)?);

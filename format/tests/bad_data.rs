@@ -365,3 +365,26 @@ fn every_corpus_file_gives_its_exact_outcome() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn a_directory_of_only_unreadable_segments_is_no_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("app@host");
+    std::fs::create_dir_all(&node).unwrap();
+    let mut zeroed = small();
+    zeroed[..64].fill(0);
+    std::fs::write(node.join("seg-000001.scope"), &zeroed).unwrap();
+    let err = Trace::open(&[dir.path()]).unwrap_err().to_string();
+    assert!(
+        err.contains("no readable trace segment (1 found; ") && err.contains("seg-000001.scope"),
+        "{err}"
+    );
+    // With one readable segment beside it, the trace opens and names the other.
+    std::fs::write(node.join("seg-000002.scope"), small()).unwrap();
+    let trace = Trace::open(&[dir.path()]).unwrap();
+    assert_eq!(trace.segments().len(), 1);
+    assert!(trace
+        .problems()
+        .iter()
+        .any(|p| p.to_string().contains("seg-000001.scope")));
+}

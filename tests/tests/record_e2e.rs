@@ -265,3 +265,26 @@ fn a_mix_project_is_recorded_from_its_first_call() {
     let p = report::prepare(loaded).unwrap();
     assert_eq!(calls_of(&p, "Demo.hello/1"), 10);
 }
+
+#[test]
+fn a_killed_run_is_reported_with_what_it_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    // The VM kills itself once the writer has committed a few flushes.
+    let script = "for _ <- 1..50, do: spawn(fn -> :ok end); Process.sleep(400); \
+                  System.cmd(\"kill\", [\"-9\", System.pid()])";
+    let o = record(&trace, &[], &["elixir", "-e", script]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(137), "{said}");
+    assert!(
+        said.contains("the VM stopped before the recorder closed 1 segment (killed?)"),
+        "{said}"
+    );
+    // What it says it recorded is what was written, not the preallocated file.
+    let on_disk = std::fs::read_dir(trace.join("nonode@nohost"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum::<u64>();
+    assert!(on_disk >= 64 << 20, "the segment is preallocated");
+    assert!(!said.contains("(64.0 MiB)"), "{said}");
+}

@@ -154,6 +154,41 @@ fn killing_the_node_keeps_every_event_it_had_committed() {
         .problems()
         .iter()
         .any(|p| matches!(p.kind, scope_format::ProblemKind::NotClosed { .. })));
+    // `scope info` tells the segment's preallocated tail from what was written, and does
+    // not count it per event.
+    let info = scope_e2e::run_scope(&[
+        "info".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        trace_dir.as_os_str(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let (on_disk, unused) = (
+        v["bytes_on_disk"].as_u64().unwrap(),
+        v["unused_bytes"].as_u64().unwrap(),
+    );
+    let used: u64 = trace
+        .segments()
+        .iter()
+        .map(|s| {
+            s.chunks
+                .iter()
+                .map(|c| c.offset + c.header.span())
+                .max()
+                .unwrap_or(0)
+                .max(s.committed)
+        })
+        .sum();
+    assert_eq!(on_disk - unused, used, "{info}");
+    assert!(
+        unused > on_disk / 2,
+        "a 64 MiB segment holds a few MiB: {info}"
+    );
+    let per_event = v["bytes_per_event"].as_f64().unwrap();
+    assert!(
+        (per_event - used as f64 / v["events"].as_f64().unwrap()).abs() < 1e-9,
+        "{info}"
+    );
 }
 
 #[test]
