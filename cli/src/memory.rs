@@ -109,6 +109,11 @@ impl MemoryArgs {
                 "About {:.0}% of it fits: read a window of at most {d}, or convert it",
                 fits * 100.0
             ),
+            None if available <= table::BASE_BYTES => format!(
+                "Not even a short window of it fits: the analysis itself takes about {} before \
+                 any event; allow more, or convert it",
+                units::bytes(table::BASE_BYTES)
+            ),
             None => "Not even a short window of it fits: convert it".to_string(),
         };
         Err(TooLarge {

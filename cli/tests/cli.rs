@@ -763,6 +763,14 @@ fn loads_too_large_for_the_memory_available_are_refused_with_exit_three() {
         .and_then(|rest| rest.split(';').next())
         .unwrap_or_else(|| panic!("no window suggested in {msg}"))
         .to_string();
+    // A limit under the analysis's own base is named as such.
+    let o = scope_limited("90M", &["analyze", t, "--to", "+1ms"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("the analysis itself takes about 100.0 MiB before any event"),
+        "{}",
+        stderr(&o)
+    );
     // Replay reads all it is given: fewer segment files, not a window, help it.
     let o = scope_limited("110M", &["replay", t, "--pid", "0.100.0", "--to", "+1ms"]);
     assert_eq!(o.status.code(), Some(3));

@@ -288,3 +288,42 @@ fn a_killed_run_is_reported_with_what_it_committed() {
     assert!(on_disk >= 64 << 20, "the segment is preallocated");
     assert!(!said.contains("(64.0 MiB)"), "{said}");
 }
+
+#[test]
+fn a_copy_of_the_recorder_under_another_name_records() {
+    // `--recorder` given an ebin whose directory is not named elixir_scope: the NIF is
+    // found in the priv beside it.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("my-recorder-copy");
+    for (from, to) in [
+        (scope_e2e::ebin(), copy.join("ebin")),
+        (scope_e2e::ebin().join("../priv"), copy.join("priv")),
+    ] {
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(&from).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+    let trace = dir.path().join("trace");
+    let o = std::process::Command::new(scope_e2e::scope_bin())
+        .args(["record", "--dir"])
+        .arg(&trace)
+        .arg("--recorder")
+        .arg(copy.join("ebin"))
+        .args(["--", "elixir", "record_app.exs"])
+        .current_dir(scope_e2e::manifest_dir().join("e2e"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{said}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        said.contains("recorded ") && !said.contains("nothing was recorded"),
+        "{said}"
+    );
+}

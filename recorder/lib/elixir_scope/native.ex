@@ -7,12 +7,29 @@ defmodule ElixirScope.Native do
   @on_load :load_nif
 
   def load_nif do
-    path = :filename.join(:code.priv_dir(:elixir_scope), ~c"scope_nif")
-
-    case :erlang.load_nif(path, 0) do
+    case :erlang.load_nif(nif_path(), 0) do
       :ok -> :ok
       {:error, {:reload, _}} -> :ok
       {:error, reason} -> {:error, reason}
+    end
+  end
+
+  # The application's priv directory; when the code was loaded from a directory not named
+  # `elixir_scope` (a copy of ebin and priv, `scope record --recorder`), the priv beside
+  # this module's ebin.
+  defp nif_path do
+    case :code.priv_dir(:elixir_scope) do
+      priv when is_list(priv) ->
+        :filename.join(priv, ~c"scope_nif")
+
+      {:error, _} ->
+        case :code.which(__MODULE__) do
+          beam when is_list(beam) ->
+            :filename.join([:filename.dirname(beam), ~c"..", ~c"priv", ~c"scope_nif"])
+
+          _ ->
+            ~c"scope_nif"
+        end
     end
   end
 
