@@ -47,6 +47,14 @@ pub struct Entry {
     /// Whether this event is evidence of the anomaly being replayed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub evidence: bool,
+    /// Entries of this process left out just before this one (an anomaly's replay shows
+    /// the context of each evidence event, not everything between them).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped_before: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A process's state at an instant: the state after its last state-carrying callback
@@ -180,15 +188,16 @@ pub fn build(
     }
 }
 
-/// The entries near the evidence (`(process, event id)`): per process, from `context`
-/// entries before its first evidence event to `context` after its last; evidence entries
-/// are marked.
+/// The entries near the evidence (`(process, event id)`): per process, `context` entries
+/// before and after each evidence event. Evidence entries are marked, and an entry after a
+/// stretch of its process left out says how long it was.
 fn around(history: Vec<Entry>, evidence: &[(u32, u64)], context: usize) -> Vec<Entry> {
     let mut by_pid: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, e) in history.iter().enumerate() {
         by_pid.entry(e.pid_id).or_default().push(i);
     }
     let mut keep = vec![false; history.len()];
+    let mut skipped = vec![0usize; history.len()];
     for (pid, list) in &by_pid {
         // Evidence may be an event the replay does not show (scheduling, GC): the nearest
         // shown entry after it stands in.
@@ -196,23 +205,38 @@ fn around(history: Vec<Entry>, evidence: &[(u32, u64)], context: usize) -> Vec<E
             list.partition_point(|&i| history[i].event_id < ev)
                 .min(list.len() - 1)
         });
-        let (lo, hi) = hits.fold((usize::MAX, 0), |(lo, hi), k| (lo.min(k), hi.max(k)));
-        if lo == usize::MAX {
+        let mut kept_any = false;
+        for k in hits {
+            kept_any = true;
+            for &i in &list[k.saturating_sub(context)
+                ..k.saturating_add(context).saturating_add(1).min(list.len())]
+            {
+                keep[i] = true;
+            }
+        }
+        if !kept_any {
             continue;
         }
-        for &i in &list[lo.saturating_sub(context)
-            ..hi.saturating_add(context).saturating_add(1).min(list.len())]
-        {
-            keep[i] = true;
+        // Gaps between the kept stretches (not before the first one).
+        let mut last_kept: Option<usize> = None;
+        for (n, &i) in list.iter().enumerate() {
+            if keep[i] {
+                if let Some(prev) = last_kept {
+                    skipped[i] = n - prev - 1;
+                }
+                last_kept = Some(n);
+            }
         }
     }
     let marked: HashSet<u64> = evidence.iter().map(|&(_, e)| e).collect();
     history
         .into_iter()
         .zip(keep)
-        .filter(|(_, k)| *k)
-        .map(|(mut e, _)| {
+        .zip(skipped)
+        .filter(|((_, k), _)| *k)
+        .map(|((mut e, _), skipped)| {
             e.evidence = marked.contains(&e.event_id);
+            e.skipped_before = skipped;
             e
         })
         .collect()
@@ -498,6 +522,7 @@ pub fn history(rows: &Rows, spans: &Spans, msgs: &Messages, pids: &[u32]) -> Vec
             state,
             changes,
             evidence: false,
+            skipped_before: 0,
         });
     }
     out

@@ -262,6 +262,42 @@ fn an_anomaly_replay_marks_its_evidence_with_context_around_it() {
 }
 
 #[test]
+fn an_anomaly_replay_shows_each_evidence_event_in_its_own_context() {
+    // Twelve receives in process 2; the evidence is the 3rd and the 10th.
+    let ev: Vec<_> = (0..12)
+        .map(|i| recv(10 * (i + 1), 2, 500 + i as u32))
+        .collect();
+    let (_d, p) = prepared(&ev);
+    let id = |i: usize| p.rows.event_id[i];
+    let r = replay::build(
+        &p,
+        "t".into(),
+        &Select::Evidence {
+            events: vec![id(2), id(9)],
+            context: 1,
+        },
+        None,
+        None,
+        None,
+    );
+    let got: Vec<(u64, bool, usize)> = r
+        .entries
+        .iter()
+        .map(|e| (e.event_id, e.evidence, e.skipped_before))
+        .collect();
+    let want = vec![
+        (id(1), false, 0),
+        (id(2), true, 0),
+        (id(3), false, 0),
+        // The four receives between the two stretches are left out, and counted.
+        (id(8), false, 4),
+        (id(9), true, 0),
+        (id(10), false, 0),
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
 fn a_request_replay_follows_its_messages_into_the_genserver() {
     let ev = vec![
         span_start(0, 1, "checkout", 10, 0),

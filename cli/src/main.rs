@@ -142,7 +142,7 @@ enum Command {
         /// The n-th anomaly of `scope analyze` (same thresholds), with context.
         #[arg(long)]
         anomaly: Option<usize>,
-        /// Events of each process shown before and after an anomaly's evidence.
+        /// Events of its process shown before and after each of an anomaly's evidence events.
         #[arg(long, default_value_t = 5)]
         context: usize,
         /// Start of the window: RFC 3339 (2026-11-23T21:25:58.5Z) or an offset from the

@@ -198,6 +198,21 @@ fn text(r: &Replay, color: bool, out: &mut dyn Write) -> Result<()> {
         } else {
             String::new()
         };
+        if e.skipped_before > 0 {
+            writeln!(
+                out,
+                "{}{:>44}{}{}{}",
+                c.dim,
+                "",
+                if many {
+                    format!("{:<pid_w$}  ", e.pid)
+                } else {
+                    String::new()
+                },
+                skipped_text(e),
+                c.reset
+            )?;
+        }
         let (mark, on, off) = if e.evidence {
             ("» ", c.mark, c.reset)
         } else {
@@ -250,6 +265,15 @@ fn text(r: &Replay, color: bool, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// The line that stands for the entries left out before `e` (`Entry::skipped_before`).
+fn skipped_text(e: &replay::Entry) -> String {
+    let n = e.skipped_before;
+    format!(
+        "… {n} event{} of this process left out",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
 fn md_cell(s: &str) -> String {
     format!("`{}`", s.replace('`', "'").replace('|', "\\|"))
 }
@@ -267,6 +291,9 @@ fn markdown(r: &Replay, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "| time | offset | process | event |")?;
     writeln!(out, "|---|---:|---|---|")?;
     for e in &r.entries {
+        if e.skipped_before > 0 {
+            writeln!(out, "| | | {} | _{}_ |", e.pid, skipped_text(e))?;
+        }
         let indent = "&emsp;".repeat(e.depth.min(40) as usize);
         let mark = if e.evidence { "**»** " } else { "" };
         writeln!(

@@ -108,6 +108,7 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mono
 .note { color: var(--muted); font-style: italic; }
 .warn { color: var(--warn); }
 tr.evidence td { background: #fdecea; }
+tr.skipped td { color: #777; font-style: italic; }
 tr.state td { color: #00677d; border-bottom: none; }
 tr.change td { color: var(--warn); border-bottom: none; }
 .replay td.ev { white-space: pre-wrap; word-break: break-word; }
@@ -190,6 +191,16 @@ pub(crate) fn replay_table(r: &Replay, max: usize, out: &mut String) {
     out.push_str("<th>event</th></tr></thead><tbody>\n");
     let cols = if many { 4 } else { 3 };
     for e in r.entries.iter().take(max) {
+        if e.skipped_before > 0 {
+            let n = e.skipped_before;
+            let _ = writeln!(
+                out,
+                "<tr class=\"skipped\"><td colspan=\"{}\"></td><td class=\"ev\">… {n} event{} of {} left out</td></tr>",
+                cols - 1,
+                if n == 1 { "" } else { "s" },
+                esc(&e.pid)
+            );
+        }
         let pad = format!("padding-left:{:.1}em", 0.5 + 1.4 * e.depth.min(40) as f64);
         let _ = write!(
             out,
