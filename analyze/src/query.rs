@@ -109,8 +109,42 @@ fn processes_frame(p: &[processes::Process]) -> Result<DataFrame> {
     .map_err(|e| Error::polars("building the processes table", e))
 }
 
-/// Runs `sql` over the loaded trace's tables.
+/// The statement's first word, past comments and opening parentheses (`SELECT`, `WITH`…),
+/// upper-cased.
+fn first_keyword(sql: &str) -> String {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            break;
+        }
+    }
+    rest.split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase()
+}
+
+/// Runs `sql` over the loaded trace's tables. Only queries: the SQL context would take
+/// `DROP TABLE events` or `CREATE TABLE` and answer with no rows, as if the trace were
+/// empty.
 pub fn run(loaded: &Loaded, sql: &str) -> Result<DataFrame> {
+    let keyword = first_keyword(sql);
+    if !matches!(keyword.as_str(), "SELECT" | "WITH" | "SHOW" | "EXPLAIN") {
+        return Err(Error::Usage(format!(
+            "query {sql:?}: a {} statement; scope query reads the trace: SELECT (or WITH … \
+             SELECT, SHOW TABLES) over events, spans, messages and processes",
+            if keyword.is_empty() {
+                "blank"
+            } else {
+                &keyword
+            }
+        )));
+    }
     let ctx = SQLContext::new();
     let events = loaded.events.clone().lazy().with_columns([col("time")
         .cast(DataType::Datetime(TimeUnit::Nanoseconds, None))
@@ -141,4 +175,21 @@ pub fn run(loaded: &Loaded, sql: &str) -> Result<DataFrame> {
     ctx.execute(sql)
         .and_then(|lf| lf.collect())
         .map_err(|e| Error::polars(format!("query {sql:?}"), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_keyword;
+
+    #[test]
+    fn the_first_keyword_is_read_past_comments_and_parentheses() {
+        assert_eq!(first_keyword("select 1"), "SELECT");
+        assert_eq!(first_keyword("  -- why\n /* note */ (SELECT 1)"), "SELECT");
+        assert_eq!(
+            first_keyword("WITH x AS (SELECT 1) SELECT * FROM x"),
+            "WITH"
+        );
+        assert_eq!(first_keyword("DROP TABLE events"), "DROP");
+        assert_eq!(first_keyword(" -- only a comment"), "");
+    }
 }

@@ -418,12 +418,20 @@ impl Wanted {
 
 /// The `--calls` items, comma-separated in each flag.
 fn wanted_calls(o: &Options) -> Result<Vec<Wanted>> {
-    o.calls
+    let wanted = o
+        .calls
         .iter()
         .flat_map(|c| c.split(','))
         .filter(|c| !c.trim().is_empty())
         .map(Wanted::parse)
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    if wanted.is_empty() && !o.calls.is_empty() {
+        bail!(
+            "--calls {:?}: names no module or function (MyApp.Worker, :ets, MyApp.Repo.get/2)",
+            o.calls.join(",")
+        );
+    }
+    Ok(wanted)
 }
 
 /// `64MiB`, `500M`, `2G`, `1000000` (bytes).

@@ -14,7 +14,7 @@ use scope_analyze::report::{self, Prepared};
 use scope_analyze::units::{duration, rfc3339};
 use scope_analyze::{correlation, html, table};
 
-use crate::window::{instant, ordered};
+use crate::window::{instant, ordered, overlaps};
 
 /// Output style.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -61,6 +61,14 @@ pub fn run(inputs: &[PathBuf], o: &Options, style: Style, out: &mut dyn Write) -
         instant("--at", &o.at, start)?,
     );
     ordered(from, to)?;
+    let span = p
+        .rows
+        .time
+        .iter()
+        .copied()
+        .min()
+        .zip(p.rows.time.iter().copied().max());
+    overlaps(span, (from, &o.from), (to, &o.to))?;
     let (title, select) = select(&p, o)?;
     let r = replay::build(&p, title, &select, from, to, at);
     match style {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use scope_analyze::table::{self, Window};
-use scope_analyze::units::{is_offset, parse_instant, rfc3339};
+use scope_analyze::units::{duration, is_offset, parse_instant, rfc3339};
 
 /// A part of the trace to read: only its events are held in memory, so a window of a trace
 /// too large to analyze whole can be.
@@ -41,8 +41,34 @@ impl WindowArgs {
             instant("--to", &self.to, start)?,
         );
         ordered(from_ns, to_ns)?;
+        let all = table::footprint(trace, Window::ALL, table::Holding::Rows)?;
+        overlaps(all.span, (from_ns, &self.from), (to_ns, &self.to))?;
         Ok(Window { from_ns, to_ns })
     }
+}
+
+/// An error when the window `--from`..`--to` (each as ns and as given) lies wholly before or
+/// after the trace's events (`span`, wall ns): a mistake, not an empty result.
+pub fn overlaps(
+    span: Option<(i64, i64)>,
+    (from_ns, from): (Option<i64>, &Option<String>),
+    (to_ns, to): (Option<i64>, &Option<String>),
+) -> Result<()> {
+    let Some((first, last)) = span else {
+        return Ok(());
+    };
+    let flag = |name: &str, v: &Option<String>| format!("{name} {}", v.as_deref().unwrap_or(""));
+    let outside = match (from_ns, to_ns) {
+        (Some(f), _) if f > last => flag("--from", from),
+        (_, Some(t)) if t < first => flag("--to", to),
+        _ => return Ok(()),
+    };
+    bail!(
+        "{outside}: no event of the trace is in that window: it runs {} .. {} ({})",
+        rfc3339(first),
+        rfc3339(last),
+        duration(last.saturating_sub(first))
+    )
 }
 
 /// The instant a flag gives, offsets counted from `start`.

@@ -424,10 +424,10 @@ fn analyze_report_export_query_and_plan_take_a_window_of_the_trace() {
     let measured = plan["measured_s"].as_f64().unwrap();
     assert!((0.0006..0.00065).contains(&measured), "{plan}");
 
-    // A window after the trace's end holds nothing, and says so.
+    // A window after the trace's end is refused, saying when the trace runs
+    // (`a_window_outside_the_trace_is_refused_with_the_trace_s_span`).
     let empty = scope(&["analyze", &small(), "--from", "+1h"]);
-    assert_eq!(empty.status.code(), Some(0), "{empty:?}");
-    assert!(stdout(&empty).contains("no events"), "{}", stdout(&empty));
+    assert_eq!(empty.status.code(), Some(2), "{empty:?}");
 
     let small = small();
     for (args, says) in [
@@ -538,6 +538,44 @@ fn query_errors_name_the_query_and_exit_two() {
         err.contains("SELECT nope FROM events") && err.contains("nope"),
         "{err}"
     );
+    // Statements that are no query are refused, not answered with no rows.
+    let o = scope(&["query", &small(), "DROP TABLE events"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("a DROP statement; scope query reads the trace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_window_outside_the_trace_is_refused_with_the_trace_s_span() {
+    // The golden segment runs 2026-11-23T09:00:00.000000137Z .. 09:00:00.001233276Z.
+    let small_path = small();
+    for (cmd, flags) in [
+        ("analyze", vec!["--from", "+1s"]),
+        (
+            "query",
+            vec![
+                "SELECT count(*) FROM events",
+                "--to",
+                "2026-11-23T08:00:00Z",
+            ],
+        ),
+        ("replay", vec!["--from", "+5ms"]),
+    ] {
+        let mut args = vec![cmd, &small_path];
+        args.extend(flags);
+        let o = scope(&args);
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(
+                "no event of the trace is in that window: it runs 2026-11-23T09:00:00.000000137Z"
+            ),
+            "{cmd}: {err}"
+        );
+    }
 }
 
 #[test]

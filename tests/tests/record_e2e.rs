@@ -184,6 +184,7 @@ fn bad_record_arguments_exit_two_and_say_why() {
     let trace = dir.path().join("trace");
     for (flags, says) in [
         (vec!["--calls", "not a module"], "expected an Elixir module"),
+        (vec!["--calls", ","], "names no module or function"),
         (vec!["--stop-after", "soon"], "--stop-after"),
         (vec!["--max-bytes", "lots"], "--max-bytes"),
     ] {
