@@ -310,10 +310,12 @@ impl Hasher {
         match t.kind() {
             TermKind::Atom => self.leaf(Leaf::Atom(t.atom_hash().unwrap_or(0))),
             TermKind::Int => self.leaf(Leaf::Int(t.int().unwrap_or(0))),
-            TermKind::Opaque => match t.pid() {
-                Some((n, s)) => self.leaf(Leaf::Pid(n, s)),
-                None => match t.reference() {
-                    Some(id) => self.reference(&id),
+            // A reference first: the tracer reads a local one from its words, where telling
+            // a pid from it would ask the VM.
+            TermKind::Opaque => match t.reference() {
+                Some(id) => self.reference(&id),
+                None => match t.pid() {
+                    Some((n, s)) => self.leaf(Leaf::Pid(n, s)),
                     None => self.opaque(),
                 },
             },

@@ -1050,6 +1050,10 @@ impl<'a> TermView<'a> for Raw<'a> {
     }
 
     fn reference(self) -> Option<RefId> {
+        // Only a boxed term can be one (a local pid, say, is not: no call into the VM).
+        if fast_tags() && self.word() & 0x3 != 0x2 {
+            return None;
+        }
         // SAFETY: a live term of this call.
         if let Some(id) = unsafe { heap_ref(self.word()) } {
             return Some(id);
