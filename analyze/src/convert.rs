@@ -99,6 +99,7 @@ impl Sink {
         meta: Vec<KeyValue>,
         opts: &ConvertOptions,
     ) -> Result<Sink> {
+        let path = output_file(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "creating directory", e))?;
         }
@@ -157,6 +158,42 @@ impl Sink {
             .map_err(|e| Error::io(&self.path, "renaming the finished file to", e))?;
         Ok((self.path.clone(), self.node.clone(), self.rows))
     }
+}
+
+/// The file to write for output path `path`: a symbolic link's target (the finished file is
+/// renamed into place, which would replace the link itself), and never anything but a
+/// regular file (a FIFO, a device or a directory there is refused, not replaced).
+fn output_file(path: PathBuf) -> Result<PathBuf> {
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(path),
+        Err(e) => return Err(Error::io(&path, "looking at the output path", e)),
+    };
+    let path = if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(&path)
+            .map_err(|e| Error::io(&path, "reading the output link", e))?;
+        let target = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+        return match std::fs::metadata(&target) {
+            Ok(m) if !m.is_file() => Err(not_a_file(&path)),
+            _ => Ok(target),
+        };
+    } else {
+        path
+    };
+    if !meta.is_file() {
+        return Err(not_a_file(&path));
+    }
+    Ok(path)
+}
+
+fn not_a_file(path: &Path) -> Error {
+    Error::Usage(format!(
+        "{}: not a regular file (a directory, FIFO or device); give the path of a Parquet file to write",
+        path.display()
+    ))
 }
 
 fn tmp_name(path: &Path) -> PathBuf {

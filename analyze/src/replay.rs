@@ -456,7 +456,9 @@ pub fn history(rows: &Rows, spans: &Spans, msgs: &Messages, pids: &[u32]) -> Vec
             Kind::Send | Kind::SendToNonExistingProcess => {
                 let to = peer(i)
                     .or_else(|| rows.name[i].map(|n| rows.names.get(n).to_string()))
-                    .unwrap_or_else(|| "an alias".into());
+                    // No pid and no local name: an alias (every GenServer reply), or
+                    // `{name, node}`, or a port.
+                    .unwrap_or_else(|| "an alias or {name, node}".into());
                 let fate = match recv_of_send.get(&i) {
                     Some(&r) => format!(
                         "  (received by {} after {})",

@@ -91,7 +91,7 @@ pub fn load_rows(inputs: &[PathBuf]) -> Result<LoadedRows> {
 pub fn load_rows_in(inputs: &[PathBuf], window: Window) -> Result<LoadedRows> {
     let part = (window != Window::ALL).then_some(window);
     if all_parquet(inputs)? {
-        let mut loaded = load_parquet_in(inputs, window)?.into_rows()?;
+        let mut loaded = load_parquet_in(inputs, window, MfaParts::Left)?.into_rows()?;
         if part.is_some() {
             // A window's pids read as the whole trace's (`Rows::pid_text`).
             let n = parquet_scalar(inputs, col("node").n_unique().cast(DataType::Int64))?;
@@ -181,12 +181,21 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
 
 /// [`load`] of the events in `window` only (segments are converted, the window's events
 /// alone with their ids in the whole trace, into a temporary file read back as a frame).
+/// `scope query`'s `events` table: every column of `SCHEMA.md`, `module`, `function` and
+/// `arity` too (the analyses read `mfa` alone).
 pub fn load_in(inputs: &[PathBuf], window: Window) -> Result<Loaded> {
     if all_parquet(inputs)? {
-        return load_parquet_in(inputs, window);
+        return load_parquet_in(inputs, window, MfaParts::Kept);
     }
     let trace = Trace::open(inputs)?;
     load_trace(&trace, window)
+}
+
+/// Whether a frame keeps the `module`, `function` and `arity` columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MfaParts {
+    Kept,
+    Left,
 }
 
 /// Whether the inputs are converted Parquet (else trace segments); an error for none, or
@@ -218,7 +227,7 @@ fn load_trace(trace: &Trace, window: Window) -> Result<Loaded> {
         ..ConvertOptions::default()
     };
     let report = convert(trace, &file, &opts, &mut |_| {})?;
-    let mut loaded = load_parquet_in(&[file], window)?;
+    let mut loaded = load_parquet_in(&[file], window, MfaParts::Kept)?;
     loaded.dropped = report.dropped;
     loaded.problems = report.problems;
     Ok(loaded)
@@ -254,12 +263,12 @@ fn converted_window(inputs: &[PathBuf]) -> Result<Option<Window>> {
 }
 
 /// The Parquet inputs as one lazy frame, and the events dropped that their metadata says.
-fn load_parquet_lazy(inputs: &[PathBuf]) -> Result<(LazyFrame, u64)> {
+fn load_parquet_lazy(inputs: &[PathBuf], parts: MfaParts) -> Result<(LazyFrame, u64)> {
     let mut frames = Vec::new();
     let mut dropped = 0;
     for (f, p) in parquet_files(inputs) {
         dropped += file_meta(&f)?.0;
-        frames.push(read_one(&f, p)?);
+        frames.push(read_one(&f, p, parts)?);
     }
     if frames.is_empty() {
         return Err(Error::Usage("no Parquet files found".into()));
@@ -277,7 +286,7 @@ fn parquet_scalar(inputs: &[PathBuf], e: Expr) -> Result<Option<i64>> {
         .meta()
         .output_name()
         .map_err(|err| Error::polars("reading the events table", err))?;
-    let t = load_parquet_lazy(inputs)?
+    let t = load_parquet_lazy(inputs, MfaParts::Left)?
         .0
         .select([e])
         .collect()
@@ -333,7 +342,7 @@ const FRAME_BYTES: u64 = 700;
 /// [`Footprint`] of loading `inputs` (the events in `window`) as `holding` says.
 pub fn footprint(inputs: &[PathBuf], window: Window, holding: Holding) -> Result<Footprint> {
     if all_parquet(inputs)? {
-        let lf = in_window(load_parquet_lazy(inputs)?.0, window);
+        let lf = in_window(load_parquet_lazy(inputs, MfaParts::Left)?.0, window);
         let what = "counting the events table's rows";
         let t = lf
             .select([
@@ -375,8 +384,8 @@ pub fn footprint(inputs: &[PathBuf], window: Window, holding: Holding) -> Result
 }
 
 /// Converted Parquet, the rows in `window` (the filter is pushed into the scan).
-fn load_parquet_in(inputs: &[PathBuf], window: Window) -> Result<Loaded> {
-    let (lf, dropped) = load_parquet_lazy(inputs)?;
+fn load_parquet_in(inputs: &[PathBuf], window: Window, parts: MfaParts) -> Result<Loaded> {
+    let (lf, dropped) = load_parquet_lazy(inputs, parts)?;
     let events = in_window(lf, window)
         .sort(["event_id"], SortMultipleOptions::default())
         .collect()
@@ -405,7 +414,7 @@ fn load_parquet_in(inputs: &[PathBuf], window: Window) -> Result<Loaded> {
 
 /// The file's rows with the columns analyses read, `node` added from a `node=…` directory
 /// when the file does not hold it.
-fn read_one(file: &Path, given: &Path) -> Result<LazyFrame> {
+fn read_one(file: &Path, given: &Path, parts: MfaParts) -> Result<LazyFrame> {
     let path = PlRefPath::try_from_path(file).map_err(|e| Error::polars(file.display(), e))?;
     let args = ScanArgsParquet {
         glob: false, // a path with `[` or `*` is a file name, not a pattern
@@ -438,7 +447,20 @@ fn read_one(file: &Path, given: &Path) -> Result<LazyFrame> {
         lit(from_dir).alias("node")
     };
     let s = |c: &str| col(c).cast(DataType::String);
-    Ok(lf.select([
+    let mut mfa = vec![s("mfa")];
+    if parts == MfaParts::Kept {
+        // Files converted before these columns existed give nulls.
+        let or_null = |c: &str, t: DataType| match schema.get(c) {
+            Some(_) => col(c).cast(t),
+            None => lit(NULL).cast(t).alias(c),
+        };
+        mfa.extend([
+            or_null("module", DataType::String),
+            or_null("function", DataType::String),
+            or_null("arity", DataType::UInt8),
+        ]);
+    }
+    let mut columns = vec![
         col("event_id"),
         node,
         col("time").cast(DataType::Int64),
@@ -447,7 +469,9 @@ fn read_one(file: &Path, given: &Path) -> Result<LazyFrame> {
         col("seq"),
         s("kind"),
         s("pid"),
-        s("mfa"),
+    ];
+    columns.extend(mfa);
+    columns.extend([
         s("peer"),
         s("name"),
         col("msg_hash"),
@@ -458,7 +482,8 @@ fn read_one(file: &Path, given: &Path) -> Result<LazyFrame> {
         col("num3"),
         col("value"),
         col("value_truncated"),
-    ]))
+    ]);
+    Ok(lf.select(columns))
 }
 
 /// Undoes the `%XX` escapes of a partition directory name.

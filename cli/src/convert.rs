@@ -16,6 +16,12 @@ pub fn run(
     opts: &ConvertOptions,
     out: &mut dyn Write,
 ) -> Result<()> {
+    if out_path.as_os_str() == "-" {
+        anyhow::bail!(
+            "-o -: convert writes Parquet files, not standard output; give a file name (or a \
+             directory with --partition)"
+        );
+    }
     let t = Trace::open(trace)?;
     let total = match opts.between {
         Some((from, to)) => t.extent_between(from, to).events,

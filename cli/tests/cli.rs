@@ -249,6 +249,40 @@ fn convert_writes_parquet_and_says_what_it_wrote() {
 }
 
 #[test]
+fn convert_writes_through_a_link_and_never_replaces_what_is_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A link to the output: the file it points to is written, the link stays.
+    let target = dir.path().join("real.parquet");
+    let link = dir.path().join("link.parquet");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let o = scope(&["convert", &small(), "-o", link.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(&std::fs::read(&target).unwrap()[..4], b"PAR1");
+    // A FIFO (or a device) is refused and left as it is.
+    let fifo = dir.path().join("fifo.parquet");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let o = scope(&["convert", &small(), "-o", fifo.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a regular file"),
+        "{o:?}"
+    );
+    assert!(!std::fs::metadata(&fifo).unwrap().is_file());
+    // `-` is not standard output here.
+    let o = scope(&["convert", &small(), "-o", "-"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not standard output"));
+}
+
+#[test]
 fn convert_refuses_a_directory_without_partition_with_exit_two() {
     let dir = tempfile::tempdir().unwrap();
     let o = scope(&["convert", &small(), "-o", dir.path().to_str().unwrap()]);
@@ -526,6 +560,30 @@ fn query_runs_sql_over_events_spans_messages_and_processes() {
         let o = scope(&["query", &small(), sql]);
         assert_eq!(o.status.code(), Some(0), "{sql}: {o:?}");
         assert!(stdout(&o).contains(" rows)"), "{sql}");
+    }
+
+    // Every column SCHEMA.md lists, module, function and arity too, from segments and
+    // from Parquet alike.
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("small.parquet");
+    let pq = pq.to_str().unwrap();
+    assert_eq!(
+        scope(&["convert", &small(), "-o", pq]).status.code(),
+        Some(0)
+    );
+    let sql = "SELECT mfa, module, function, arity FROM events WHERE mfa IS NOT NULL ORDER BY event_id LIMIT 3";
+    let from_segments = json(&scope(&["query", &small(), sql, "--format", "json"]));
+    let from_parquet = json(&scope(&["query", pq, sql, "--format", "json"]));
+    assert_eq!(from_segments, from_parquet);
+    for r in from_segments.as_array().unwrap() {
+        let (m, f, a) = (
+            r["module"].as_str().unwrap(),
+            r["function"].as_str().unwrap(),
+            r["arity"].as_u64().unwrap(),
+        );
+        let elixir = m.strip_prefix("Elixir.").map(str::to_string);
+        let shown = elixir.unwrap_or_else(|| format!(":{m}"));
+        assert_eq!(r["mfa"], format!("{shown}.{f}/{a}"), "{r}");
     }
 }
 
@@ -869,4 +927,26 @@ fn loads_too_large_for_the_memory_available_are_refused_with_exit_three() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn a_closed_stdout_exits_zero_in_every_format() {
+    // Well over a pipe's buffer (~1 MB), so the writes after the reader is gone fail.
+    let bank = repo("samples/bank/trace").display().to_string();
+    for format in ["text", "json", "md"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scope"))
+            .args(["replay", &bank, "--pid", "0.123.0", "--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{format}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
 }

@@ -215,6 +215,20 @@ impl<'b> Out<'b> {
         self.push_str(">");
     }
 
+    /// Appends a pid of another node as `#PID<node.N.S>` (how trace files write such pids):
+    /// the `<0.N.S>` of a local pid would show it as this node's, and the number the VM
+    /// prints in its place (`<9123.N.S>`, the node's slot in this VM's table) means nothing
+    /// off that VM.
+    pub fn push_remote_pid(&mut self, node: &str, (number, serial): (u32, u32)) {
+        self.push_str("#PID<");
+        self.push_str(node);
+        self.push_str(".");
+        self.push_u64(u64::from(number));
+        self.push_str(".");
+        self.push_u64(u64::from(serial));
+        self.push_str(">");
+    }
+
     /// Appends `u` in decimal, two digits per division (integers are the commonest
     /// argument; a digit at a time was ~6 ns of a 7-digit one, measured by
     /// `bench/hot_path.sh`).

@@ -71,7 +71,7 @@ fn summary(r: &Report, b: &mut String) {
         card(b, &duration(z - a), "recorded");
     }
     card(b, &r.anomalies.len().to_string(), "anomalies");
-    card(b, &r.crashes.len().to_string(), "crash cascades");
+    card(b, &r.crashes.len().to_string(), "crashes");
     card(b, &r.messages.sends.to_string(), "messages sent");
     card(b, &s.dropped.to_string(), "events dropped");
     b.push_str("</div>");

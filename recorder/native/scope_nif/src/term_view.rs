@@ -1102,6 +1102,17 @@ impl<'a> TermView<'a> for Raw<'a> {
 
     fn runtime(self, out: &mut Out<'_>) {
         match self.term_type() {
+            ErlNifTermType::ERL_NIF_TERM_TYPE_PID if self.local_pid().is_none() => {
+                let remote = self.with_external(|ext| {
+                    let p = external_pid(ext)?;
+                    let node = String::from_utf8_lossy(p.node);
+                    out.push_remote_pid(&node, (p.number, p.serial));
+                    Some(())
+                });
+                if remote.flatten().is_none() {
+                    out.push_str("#PID<?>");
+                }
+            }
             ErlNifTermType::ERL_NIF_TERM_TYPE_PID => match self.pid_numbers_cached() {
                 Some(p) => out.push_pid(p),
                 None => out.push_str("#PID<?>"),
