@@ -68,6 +68,9 @@ pub struct Options {
     pub recorder: Option<PathBuf>,
 }
 
+/// The name of `--plan`'s copy in the trace directory (`record.config` names it).
+const PLAN_FILE: &str = "plan.config";
+
 /// Runs `command` recorded; returns its exit status.
 pub fn run(o: &Options, command: &[String], out: &mut dyn Write) -> Result<i32> {
     let Some((program, args)) = command.split_first() else {
@@ -79,6 +82,19 @@ pub fn run(o: &Options, command: &[String], out: &mut dyn Write) -> Result<i32> 
     let config = dir.join("record.config");
     std::fs::write(&config, config_terms(o)?)
         .with_context(|| format!("writing {}", config.display()))?;
+    if let Some(plan) = &o.plan {
+        let copy = dir.join(PLAN_FILE);
+        let same = plan.canonicalize().ok() == copy.canonicalize().ok();
+        if !same {
+            std::fs::copy(plan, &copy).with_context(|| {
+                format!(
+                    "--plan {}: copying it to {}",
+                    plan.display(),
+                    copy.display()
+                )
+            })?;
+        }
+    }
 
     let mut paths = vec![ebin.clone()];
     paths.extend(elixir_ebin());
@@ -105,6 +121,7 @@ pub fn run(o: &Options, command: &[String], out: &mut dyn Write) -> Result<i32> 
         Err(e) => {
             // Nothing ran: leave nothing behind that a retry into --dir would find.
             let _ = std::fs::remove_file(&config);
+            let _ = std::fs::remove_file(dir.join(PLAN_FILE));
             let _ = std::fs::remove_dir(&dir);
             return Err(anyhow::Error::new(e).context(format!("running {program}")));
         }
@@ -155,6 +172,22 @@ fn report(
     let mut seen = vec![false; wanted.len()];
     let s =
         crate::summary::Summary::of_with(&t, |seg, cols| see_calls(wanted, &mut seen, seg, cols));
+    let markers: u64 = ["recorder_start", "recorder_stop", "dropped", "clock_anchor"]
+        .iter()
+        .filter_map(|k| s.by_kind.get(k))
+        .sum();
+    if s.events == markers {
+        // Started and stopped with nothing traced in between: the configuration (a plan, the
+        // trace options) was refused, or the program ended at once.
+        writeln!(
+            out,
+            "scope record: nothing was recorded in {} ({program} exited with {code}): the \
+             recorder started but traced nothing; its standard error says why (look for \
+             `ElixirScope:`)",
+            shell_path(dir)
+        )?;
+        return Ok(());
+    }
     let shown = shell_path(dir);
     writeln!(
         out,
@@ -267,9 +300,15 @@ fn trace_dir(dir: Option<&Path>) -> Result<PathBuf> {
     if dir.is_file() {
         bail!("--dir {}: is a file", dir.display());
     }
-    // A directory holding only a `record.config` is a run that recorded nothing.
-    let holds_more =
-        |mut d: std::fs::ReadDir| d.any(|e| e.map_or(true, |e| e.file_name() != "record.config"));
+    // A directory holding only a `record.config` (and its plan) is a run that recorded
+    // nothing.
+    let holds_more = |mut d: std::fs::ReadDir| {
+        d.any(|e| {
+            e.map_or(true, |e| {
+                e.file_name() != "record.config" && e.file_name() != PLAN_FILE
+            })
+        })
+    };
     if std::fs::read_dir(&dir).is_ok_and(holds_more) {
         bail!(
             "--dir {}: not empty; record each run into its own directory",
@@ -366,10 +405,16 @@ fn module(m: &str) -> Result<String> {
         p.chars().next().is_some_and(|c| c.is_ascii_uppercase())
             && p.chars().all(|c| c.is_alphanumeric() || c == '_')
     };
-    if m.split('.').all(alias_part) {
+    // An Erlang module as Erlang writes it: an unquoted atom (`kv`, `my_app_sup`).
+    let erlang_atom = m.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && m.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '@');
+    if erlang_atom {
+        Ok(m.to_string())
+    } else if m.split('.').all(alias_part) {
         Ok(format!("Elixir.{m}"))
     } else {
-        bail!("--calls {m:?}: expected an Elixir module (MyApp.Worker), an Erlang one (:ets), or a function (MyApp.Worker.run/2, :ets.lookup/2)")
+        bail!("--calls {m:?}: expected an Elixir module (MyApp.Worker), an Erlang one (:ets or ets), or a function (MyApp.Worker.run/2, :ets.lookup/2 or ets:lookup/2)")
     }
 }
 
@@ -391,9 +436,18 @@ impl Wanted {
             let arity: u8 = arity
                 .parse()
                 .with_context(|| format!("--calls {item:?}: the arity after / must be a number"))?;
-            let Some((m, f)) = head.rsplit_once('.') else {
-                bail!("--calls {item:?}: expected Module.function/arity");
+            // Erlang's `mod:fun/2` too.
+            let erlang = head
+                .split_once(':')
+                .filter(|(m, _)| !m.is_empty() && !m.contains('.'));
+            let Some((m, f)) = erlang.or_else(|| head.rsplit_once('.')) else {
+                bail!(
+                    "--calls {item:?}: expected Module.function/arity (or module:function/arity)"
+                );
             };
+            if f.is_empty() {
+                bail!("--calls {item:?}: no function name before the /");
+            }
             return Ok(Wanted {
                 shown,
                 module: module(m)?,
@@ -518,10 +572,9 @@ fn config_terms(o: &Options) -> Result<String> {
                     p.display()
                 );
             }
-            let abs = p
-                .canonicalize()
-                .with_context(|| format!("--plan {}", p.display()))?;
-            format!("{{plan, {}}}.\n", string(&abs.to_string_lossy()))
+            // `run` copies it beside this file, so the trace keeps it and names no path of
+            // this machine.
+            format!("{{plan, {}}}.\n", string(PLAN_FILE))
         }
         None => String::new(),
     };
@@ -575,7 +628,21 @@ mod tests {
             call_pattern("MyApp.Worker.valid?/1").unwrap(),
             "{'Elixir.MyApp.Worker', 'valid?', 1}"
         );
-        for bad in ["myapp.worker", "MyApp.Worker.run/x", "run/2", ":", "My App"] {
+        // As Erlang writes them.
+        assert_eq!(call_pattern("kv").unwrap(), "'kv'");
+        assert_eq!(call_pattern("kv:put/2").unwrap(), "{'kv', 'put', 2}");
+        assert_eq!(
+            call_pattern("my_app_sup:init/1").unwrap(),
+            "{'my_app_sup', 'init', 1}"
+        );
+        for bad in [
+            "myapp.worker",
+            "MyApp.Worker.run/x",
+            "run/2",
+            ":",
+            "My App",
+            "kv:/2",
+        ] {
             assert!(call_pattern(bad).is_err(), "{bad}");
         }
     }

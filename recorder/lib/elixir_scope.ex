@@ -68,12 +68,13 @@ defmodule ElixirScope do
 
   @doc """
   Traces `target` (as `trace/2`; default `:new`) as a plan from `scope plan` says: `plan` is
-  the path of the file it wrote, or its terms. Functions marked full are traced as
+  the path of the file it wrote (a string, or an Erlang charlist), or its terms. Functions
+  marked full are traced as
   `calls:`; sampled ones have their trace patterns on for the plan's fraction of every
   100 ms (longer for fractions under 10%; a call traced is traced with its return) unless
   already traced in full; `messages` and `procs` as planned.
   """
-  @spec trace_plan(Path.t() | [tuple], pid | [pid] | :all | :new | :existing) ::
+  @spec trace_plan(Path.t() | charlist | [tuple], pid | [pid] | :all | :new | :existing) ::
           :ok | {:error, term}
   def trace_plan(plan, target \\ :new), do: Recorder.trace_plan(plan, target)
 

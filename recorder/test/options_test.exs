@@ -124,6 +124,10 @@ defmodule ElixirScope.OptionsTest do
     {:ok, _} = ElixirScope.start(dir: trace)
     missing = Path.join(dir, "nope.config")
     assert {:error, {:plan, ^missing, :enoent}} = ElixirScope.trace_plan(missing)
+    # As Erlang passes it: a charlist names the same file.
+    assert {:error, {:plan, ^missing, :enoent}} =
+             ElixirScope.trace_plan(String.to_charlist(missing))
+
     assert {:error, {:plan, _}} = ElixirScope.trace_plan([{:budget, 10}])
 
     assert {:error, {:plan, _}} =

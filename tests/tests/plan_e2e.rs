@@ -77,6 +77,13 @@ fn a_planned_rerun_stays_within_budget_and_keeps_the_anomalous_function() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+    // The plan is kept beside the trace, and named without a path of this machine.
+    let config = std::fs::read_to_string(again.join("record.config")).unwrap();
+    assert!(config.contains("{plan, \"plan.config\"}."), "{config}");
+    assert_eq!(
+        std::fs::read(again.join("plan.config")).unwrap(),
+        std::fs::read(&plan).unwrap()
+    );
     let rate = full_rate(&again);
     eprintln!("full: {measured:.0} events/s; planned for {BUDGET}: {rate:.0} events/s");
     assert!(rate <= BUDGET, "planned re-run made {rate:.0} events/s");

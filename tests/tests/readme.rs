@@ -109,6 +109,7 @@ fn every_command_in_the_readme_runs() {
         "plan.config",
         "planned-trace",
         "shop-trace",
+        "erl-trace",
         "bank-trace.tgz",
         "two-node.parquet",
     ] {

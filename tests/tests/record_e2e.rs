@@ -328,3 +328,25 @@ fn a_copy_of_the_recorder_under_another_name_records() {
         "{said}"
     );
 }
+
+#[test]
+fn a_plan_the_recorder_refuses_is_reported_as_nothing_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("bad.config");
+    std::fs::write(&plan, "{elixir_scope_plan, 1}.\n{messages, maybe}.\n").unwrap();
+    let trace = dir.path().join("trace");
+    let plan_arg = plan.to_str().unwrap();
+    let o = record(&trace, &["--plan", plan_arg], &["elixir", "record_app.exs"]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    // The program still ran (and exited with its own status), unrecorded.
+    assert_eq!(o.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("the recorder started but traced nothing"),
+        "{said}"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ElixirScope: not recording"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -7,7 +7,7 @@ defmodule ElixirScope.Boot do
       {dir, "."}.                                      % relative to this file's directory
       {start, [{capture, {bytes, 256}}, {stop_after, {ms, 30000}}]}.   % ElixirScope.start/1
       {trace, [{calls, ['Elixir.MyApp.Worker']}, {messages, true}]}.   % ElixirScope.trace/2
-      {plan, "/path/to/plan.config"}.                    % ElixirScope.trace_plan/2 (scope plan)
+      {plan, "plan.config"}.              % ElixirScope.trace_plan/2 (scope plan), relative as dir
 
   Every process spawned afterwards is traced (`ElixirScope.trace(:new, …)`), and the
   process that runs the command line's later `-s` functions (an escript's `main/1`). A module named
@@ -59,7 +59,8 @@ defmodule ElixirScope.Boot do
          # This process goes on to run the command line's later `-s` functions (an
          # escript's main/1), so it is traced too.
          :ok <- each_target(trace, &ElixirScope.trace(&1, trace)),
-         :ok <- each_target(plan, &ElixirScope.trace_plan(List.to_string(plan), &1)) do
+         plan = plan && Path.expand(List.to_string(plan), Path.dirname(path)),
+         :ok <- each_target(plan, &ElixirScope.trace_plan(plan, &1)) do
       :ok
     else
       {:error, reason} ->

@@ -52,6 +52,10 @@ defmodule ElixirScope.Recorder do
     end
   end
 
+  # An Erlang string (a charlist: what `"plan.config"` is in Erlang) names a file too.
+  def trace_plan([c | _] = path, target) when is_integer(c),
+    do: trace_plan(List.to_string(path), target)
+
   def trace_plan(terms, target) when is_list(terms) do
     with {:ok, plan} <- plan(terms),
          :ok <-
