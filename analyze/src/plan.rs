@@ -224,19 +224,23 @@ pub fn plan(r: &Report, p: &Prepared, budget: f64) -> Plan {
         } else {
             0.0
         };
+        // Everything before `i` was kept whole; this tier's functions at `fraction`.
+        let kept_any = i > 0 || (!rest.is_empty() && fraction >= MIN_FRACTION);
         for (k, (_, c)) in cands.iter_mut().enumerate().skip(i) {
             if rest.contains(&k) && fraction >= 1.0 {
                 c.decision = Decision::Full;
                 c.why = "fits the budget".into();
             } else if rest.contains(&k) && fraction >= MIN_FRACTION {
-                c.decision = Decision::Sample {
-                    fraction: (fraction * 1000.0).floor() / 1000.0,
-                };
-                c.why = format!("sampled to fit: {:.1}% of the time", fraction * 100.0);
+                // The fraction the plan applies, as the decision shows it.
+                let applied = (fraction * 1000.0).floor() / 1000.0;
+                c.decision = Decision::Sample { fraction: applied };
+                c.why = format!("sampled to fit: {:.1}% of the time", applied * 100.0);
             } else {
                 c.decision = Decision::Leave;
-                c.why = if k > i && !rest.contains(&k) {
+                c.why = if k > i && !rest.contains(&k) && kept_any {
                     "the budget is spent on the above".into()
+                } else if fixed_rate >= target_rate {
+                    "the budget is spent on events the plan does not choose".into()
                 } else if c.target == "messages" || c.target == "processes" {
                     "does not fit the budget (cannot be sampled)".into()
                 } else {

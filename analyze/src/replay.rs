@@ -322,6 +322,26 @@ pub fn find_pid(rows: &Rows, pid: &str) -> Vec<u32> {
     }
 }
 
+/// The processes that registered `name` in the trace (`kv`, `Bank.Ledger` or
+/// `Elixir.Bank.Ledger`), each once.
+pub fn find_registered(rows: &Rows, name: &str) -> Vec<u32> {
+    let elixir = format!("Elixir.{name}");
+    let ids: Vec<u32> = [name, elixir.as_str()]
+        .iter()
+        .filter_map(|n| rows.names.id(n))
+        .collect();
+    let mut found: Vec<u32> = Vec::new();
+    for i in 0..rows.len() {
+        if rows.kind[i] == Some(Kind::Register)
+            && rows.name[i].is_some_and(|n| ids.contains(&n))
+            && !found.contains(&rows.pid[i])
+        {
+            found.push(rows.pid[i]);
+        }
+    }
+    found
+}
+
 /// A process with its node, always (`<0.1.0> on a@host`): to tell apart processes of the
 /// same number on different nodes.
 pub fn pid_with_node(rows: &Rows, pid: u32) -> String {

@@ -363,6 +363,15 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
         ]);
         let mut shown: Vec<_> = r.processes.iter().filter(|p| p.crashed).collect();
         shown.extend(longest.iter().filter(|p| !p.crashed));
+        writeln!(
+            out,
+            "{ind}the processes that exited: those that crashed, then the longest-lived{}",
+            if shown.len() > o.top {
+                format!(" (the first {})", o.top)
+            } else {
+                String::new()
+            }
+        )?;
         for p in shown.into_iter().take(o.top) {
             t.row(vec![
                 match &p.name {

@@ -36,24 +36,32 @@ pub fn run(
             .with_context(|| format!("creating {}", output.display()))?;
         Box::new(std::io::BufWriter::new(f))
     };
+    let writing = || {
+        if to_stdout {
+            "writing to standard output".to_string()
+        } else {
+            format!("writing {}", output.display())
+        }
+    };
     let summary = match style {
         Style::Chrome => {
             let p = processes::analyze(&rows);
-            let w = export::chrome(&rows, &s, &msgs, &p.processes, &mut file)?;
+            let w =
+                export::chrome(&rows, &s, &msgs, &p.processes, &mut file).with_context(writing)?;
             format!(
                 "{} spans, {} message flows, {} instants (open in ui.perfetto.dev, chrome://tracing or speedscope)",
                 w.spans, w.flows, w.instants
             )
         }
         Style::Folded => {
-            let total = export::folded(&rows, &s, &mut file)?;
+            let total = export::folded(&rows, &s, &mut file).with_context(writing)?;
             format!(
                 "stacks weighted by self time, {} ns in all (flamegraph.pl or inferno-flamegraph)",
                 total
             )
         }
     };
-    file.flush()?;
+    file.flush().with_context(writing)?;
     drop(file);
     if !to_stdout {
         writeln!(out, "wrote {}: {summary}", output.display())?;

@@ -132,7 +132,7 @@ enum Command {
         #[arg(required = true)]
         trace: Vec<PathBuf>,
         /// One process: <0.123.0>, 0.123.0 or #PID<0.123.0> (`<0.1.0> on node` when
-        /// several nodes have that pid).
+        /// several nodes have that pid), or a name it registered (Bank.Ledger, kv).
         #[arg(long)]
         pid: Option<String>,
         /// A request (its root span's correlation id, or any span's: id or id@node) and

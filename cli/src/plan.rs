@@ -50,7 +50,15 @@ pub fn run(
         pl.expected_rate,
         pl.overhead * 100.0
     )?;
-    if pl.fixed_rate >= 0.5 {
+    if pl.expected_rate > pl.budget {
+        writeln!(
+            out,
+            "  over the budget: the events the plan cannot choose alone come to {:.0}/s; \
+             nothing else is traced",
+            pl.fixed_rate
+        )?;
+    }
+    if pl.fixed_rate >= 0.5 && pl.expected_rate <= pl.budget {
         writeln!(
             out,
             "  of which {:.0}/s are events the plan does not choose (spans, custom and telemetry events, GC, scheduling, markers)",

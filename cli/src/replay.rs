@@ -87,13 +87,32 @@ pub fn run(inputs: &[PathBuf], o: &Options, style: Style, out: &mut dyn Write) -
 fn select(p: &Prepared, o: &Options) -> Result<(String, Select)> {
     let rows = &p.rows;
     if let Some(text) = &o.pid {
-        let Some(pid) = replay::parse_pid(text) else {
-            bail!("--pid {text:?}: expected a pid such as <0.123.0>, 0.123.0 or #PID<0.123.0>");
+        let (pid, found) = match replay::parse_pid(text) {
+            Some(pid) => {
+                let found = replay::find_pid(rows, &pid);
+                (pid, found)
+            }
+            // A registered name (`kv`, `Bank.Ledger`).
+            None => match replay::find_registered(rows, text) {
+                found if !found.is_empty() => (text.clone(), found),
+                _ => bail!(
+                    "--pid {text:?}: expected a pid such as <0.123.0>, 0.123.0 or \
+                     #PID<0.123.0>, or a name a process registered in the trace"
+                ),
+            },
         };
-        let found = replay::find_pid(rows, &pid);
         return match found.as_slice() {
             [p] => Ok((format!("process {}", rows.pid_text(*p)), Select::Pid(*p))),
-            [] => bail!("--pid {pid}: no such process in the trace"),
+            [] => match pid.split_once(" on ") {
+                Some((_, node)) if rows.nodes.id(node).is_none() => bail!(
+                    "--pid {pid}: no node {node} in the trace (its nodes: {})",
+                    (0..rows.nodes.len() as u32)
+                        .map(|n| rows.nodes.get(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => bail!("--pid {pid}: no such process in the trace"),
+            },
             many => bail!(
                 "--pid {pid}: one on each of several nodes ({}); name one with `<0.N.S> on node`",
                 many.iter()

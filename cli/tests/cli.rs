@@ -950,3 +950,63 @@ fn a_closed_stdout_exits_zero_in_every_format() {
         );
     }
 }
+
+#[test]
+fn replay_takes_a_registered_name_and_names_the_trace_s_nodes() {
+    let bank = repo("samples/bank/trace").display().to_string();
+    let by_name = stdout(&scope(&["replay", &bank, "--pid", "Bank.Ledger"]));
+    let by_pid = stdout(&scope(&["replay", &bank, "--pid", "0.123.0"]));
+    assert!(
+        by_name.starts_with("replay of process <0.123.0>"),
+        "{by_name}"
+    );
+    assert_eq!(by_name, by_pid);
+    let o = scope(&["replay", &bank, "--pid", "Bank.Nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("or a name a process registered"));
+
+    let two = repo("samples/two-node/trace").display().to_string();
+    let o = scope(&["replay", &two, "--pid", "<0.9.0> on c@vm"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("no node c@vm in the trace (its nodes: kv_a@vm, kv_b@vm)"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn a_plan_says_when_the_budget_cannot_be_met_and_what_it_samples() {
+    let bank = repo("samples/bank/trace").display().to_string();
+    // Less than what the plan cannot choose: it says so, and leaves everything else out.
+    let text = stdout(&scope(&["plan", &bank, "--budget", "1"]));
+    assert!(
+        text.contains("over the budget: the events the plan cannot choose"),
+        "{text}"
+    );
+    let p = json(&scope(&[
+        "plan", &bank, "--budget", "1", "--format", "json",
+    ]));
+    for c in p["candidates"].as_array().unwrap() {
+        assert_eq!(c["decision"], "leave", "{c}");
+        assert!(
+            !c["why"].as_str().unwrap().contains("spent on the above"),
+            "{c}"
+        );
+    }
+    // A sampled function's reason gives the fraction the plan applies.
+    let p = json(&scope(&[
+        "plan", &bank, "--budget", "15000", "--format", "json",
+    ]));
+    let sampled: Vec<&Value> = p["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["decision"] == "sample")
+        .collect();
+    assert!(!sampled.is_empty(), "{p}");
+    for c in sampled {
+        let pct = format!("{:.1}%", c["fraction"].as_f64().unwrap() * 100.0);
+        assert!(c["why"].as_str().unwrap().contains(&pct), "{c}");
+    }
+}
