@@ -178,12 +178,18 @@ impl<'a> EventStream<'a> {
 /// Writes folded stacks weighted by self time (ns); returns the total weight.
 pub fn folded(rows: &Rows, spans: &Spans, out: &mut dyn Write) -> std::io::Result<i64> {
     let mut stacks: BTreeMap<String, i64> = BTreeMap::new();
+    // Several nodes' stacks would merge where their functions are alike: each node is a
+    // root frame of its own.
+    let by_node = rows.event_nodes() > 1;
     for s in spans.spans.iter().filter(|s| s.outcome.measured()) {
         let mut names = vec![rows.mfas.get(s.mfa)];
         let mut p = s.parent;
         while let Some(i) = p {
             names.push(rows.mfas.get(spans.spans[i].mfa));
             p = spans.spans[i].parent;
+        }
+        if by_node {
+            names.push(rows.nodes.get(rows.pid_node(s.pid)));
         }
         names.reverse();
         *stacks.entry(names.join(";")).or_insert(0) += s.self_ns;

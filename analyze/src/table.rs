@@ -864,6 +864,12 @@ impl Rows {
     pub fn pid_node(&self, pid: u32) -> u32 {
         self.pid_node[pid as usize]
     }
+
+    /// How many nodes recorded the trace's events (`nodes` also holds nodes only named by
+    /// remote pids).
+    pub fn event_nodes(&self) -> usize {
+        self.event_nodes
+    }
 }
 
 #[cfg(test)]

@@ -128,3 +128,18 @@ fn folded_stacks_sum_to_the_total_self_time() {
         "a: 19 µs minus its two calls of b (10 + 2 µs); handle_call runs in another process"
     );
 }
+
+#[test]
+fn folded_stacks_of_two_nodes_have_a_root_frame_each() {
+    // The same function on two nodes: two stacks, not one summed.
+    let node = || vec![call(1, 1, "a", 1), ret(5, 1, "a", 1)];
+    let (_d, path) = support::write_nodes(&[("a@host", 0, node()), ("b@host", 0, node())]);
+    let (_, rows) = support::load(&path);
+    let s = spans::pair(&rows);
+    let mut buf = Vec::new();
+    export::folded(&rows, &s, &mut buf).unwrap();
+    assert_eq!(
+        String::from_utf8(buf).unwrap(),
+        "a@host;M.a/1 4000\nb@host;M.a/1 4000\n"
+    );
+}
