@@ -202,6 +202,12 @@ defmodule ElixirScope.OptionsTest do
     assert {:error, {:invalid_target, :everything}} = ElixirScope.trace(:everything, [])
     assert {:error, {:invalid_option, :calls, _}} = ElixirScope.trace(self(), calls: ["x"])
     assert {:error, {:invalid_option, :bogus, _}} = ElixirScope.trace(self(), bogus: true)
+    # A module that does not exist (a typo) would never be traced: refused, with its name.
+    assert {:error, {:invalid_option, :calls, why}} =
+             ElixirScope.trace(:new, calls: [ElixirScope.Workload, No.Such.Mod, {:nope, :f, 1}])
+
+    assert why =~ "No.Such.Mod" and why =~ ":nope"
+    refute why =~ "Workload"
     assert :ok = ElixirScope.trace([self()], messages: true)
   end
 

@@ -367,42 +367,23 @@ defmodule ElixirScope.Recorder do
 
   @impl true
   def handle_call({:trace, spec}, _from, s) do
-    Native.set_sample(s.ref, spec.sample)
-    spec = if :call in spec.flags, do: %{spec | flags: spec.flags ++ s.arity}, else: spec
-    tracer = {:tracer, Native, s.ref}
-    # Processes spawned by a traced pid are traced too (`:all`/`:new` cover them already).
-    inherit = fn t -> if is_pid(t), do: [:set_on_spawn], else: [] end
+    # A pattern only reaches loaded code: load the modules first (embedded or lazy loading).
+    for {m, _, _} <- spec.patterns, do: Code.ensure_loaded(m)
+    unloaded = for {m, _, _} = p <- spec.patterns, not :erlang.module_loaded(m), do: p
+    # Modules that do not exist yet get their pattern when they load, when a recording
+    # started by ElixirScope.Boot watches for them; otherwise they never would.
+    watched? = :persistent_term.get({ElixirScope.Boot, :pending}, nil) != nil
 
-    try do
-      for t <- spec.targets,
-          spec.flags != [],
-          do: :erlang.trace(t, true, [tracer | inherit.(t) ++ spec.flags])
+    if unloaded != [] and not watched? do
+      missing = unloaded |> Enum.map(&elem(&1, 0)) |> Enum.uniq() |> Enum.map(&inspect/1)
 
-      ms = match_spec(spec.returns)
-
-      # A pattern only reaches loaded code: load the modules first (embedded or lazy loading).
-      for {m, _, _} = p <- spec.patterns do
-        Code.ensure_loaded(m)
-        :erlang.trace_pattern(p, ms, [:local])
-      end
-
-      # Modules that do not exist yet get their pattern when they load, when a recording
-      # started by ElixirScope.Boot watches for them.
-      unloaded = for {m, _, _} = p <- spec.patterns, not :erlang.module_loaded(m), do: p
-
-      if unloaded != [] and :persistent_term.get({ElixirScope.Boot, :pending}, nil) != nil,
-        do: ElixirScope.Boot.pending(unloaded)
-
-      {:reply, :ok,
-       %{
-         s
-         | flags: Enum.uniq(s.flags ++ spec.flags),
-           targets: s.targets ++ spec.targets,
-           patterns: s.patterns ++ spec.patterns,
-           returns: spec.returns
-       }}
-    rescue
-      e in ArgumentError -> {:reply, {:error, {:trace_failed, Exception.message(e)}}, s}
+      {:reply,
+       {:error,
+        {:invalid_option, :calls,
+         "no such module (not loaded, and not found on the code path): " <>
+           Enum.join(missing, ", ")}}, s}
+    else
+      apply_trace(spec, unloaded, s)
     end
   end
 
@@ -451,6 +432,37 @@ defmodule ElixirScope.Recorder do
     stats = Native.stats(s.ref)
     :persistent_term.erase(@key)
     {:stop, :normal, {:ok, stats}, s}
+  end
+
+  # `ElixirScope.trace/2`'s spec applied: flags on its targets, patterns on its functions
+  # (`unloaded`: those waiting for their module, which ElixirScope.Boot watches for).
+  defp apply_trace(spec, unloaded, s) do
+    Native.set_sample(s.ref, spec.sample)
+    spec = if :call in spec.flags, do: %{spec | flags: spec.flags ++ s.arity}, else: spec
+    tracer = {:tracer, Native, s.ref}
+    # Processes spawned by a traced pid are traced too (`:all`/`:new` cover them already).
+    inherit = fn t -> if is_pid(t), do: [:set_on_spawn], else: [] end
+
+    try do
+      for t <- spec.targets,
+          spec.flags != [],
+          do: :erlang.trace(t, true, [tracer | inherit.(t) ++ spec.flags])
+
+      ms = match_spec(spec.returns)
+      for p <- spec.patterns, do: :erlang.trace_pattern(p, ms, [:local])
+      if unloaded != [], do: ElixirScope.Boot.pending(unloaded)
+
+      {:reply, :ok,
+       %{
+         s
+         | flags: Enum.uniq(s.flags ++ spec.flags),
+           targets: s.targets ++ spec.targets,
+           patterns: s.patterns ++ spec.patterns,
+           returns: spec.returns
+       }}
+    rescue
+      e in ArgumentError -> {:reply, {:error, {:trace_failed, Exception.message(e)}}, s}
+    end
   end
 
   @impl true
