@@ -29,6 +29,8 @@ pub struct Process {
     /// Wall-clock ns of its spawn (or first event) and its exit (or last event).
     pub start_ns: i64,
     pub end_ns: i64,
+    /// It exited in the trace (its reason may not have been captured).
+    pub exited: bool,
     /// Exit reason as captured (`:normal`, `{:badarith, …}`); `None` when it did not exit in
     /// the trace or its reason was not captured.
     pub exit_reason: Option<String>,
@@ -208,6 +210,7 @@ pub fn analyze(rows: &Rows) -> ProcessReport {
                 start_ns: rows.time[start],
                 end_ns: rows.time[end].max(rows.time[start]),
                 crashed: reason.as_deref().is_some_and(is_abnormal),
+                exited: exit[pu].is_some(),
                 exit_reason: reason,
                 events: events[pu],
             }

@@ -131,4 +131,6 @@ fn an_exit_without_a_captured_reason_is_not_a_crash() {
         .processes
         .iter()
         .all(|x| !x.crashed && x.exit_reason.is_none()));
+    // They did exit, and say so.
+    assert!(p.processes.iter().all(|x| x.exited), "{:?}", p.processes);
 }

@@ -336,22 +336,24 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
 
     heading(out, "Processes")?;
     let crashed = r.processes.iter().filter(|p| p.crashed).count();
-    let exited = r
+    let exited = r.processes.iter().filter(|p| p.exited).count();
+    let unknown = r
         .processes
         .iter()
-        .filter(|p| p.exit_reason.is_some())
+        .filter(|p| p.exited && p.exit_reason.is_none())
         .count();
     let spawned = r.processes.iter().filter(|p| p.parent.is_some()).count();
     writeln!(
         out,
-        "{ind}{} processes: {spawned} spawned in the trace, {exited} exited ({crashed} abnormally)",
-        r.processes.len()
+        "{ind}{} processes: {spawned} spawned in the trace, {exited} exited ({crashed} abnormally{})",
+        r.processes.len(),
+        if unknown > 0 {
+            format!(", {unknown} for reasons not captured")
+        } else {
+            String::new()
+        }
     )?;
-    let mut longest: Vec<_> = r
-        .processes
-        .iter()
-        .filter(|p| p.exit_reason.is_some())
-        .collect();
+    let mut longest: Vec<_> = r.processes.iter().filter(|p| p.exited).collect();
     longest.sort_by_key(|p| std::cmp::Reverse(p.end_ns - p.start_ns));
     if !longest.is_empty() {
         let mut t = Table::new(&[
@@ -381,7 +383,9 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
                 p.parent.clone().unwrap_or_default(),
                 p.spawned_as.clone().unwrap_or_default(),
                 duration(p.end_ns - p.start_ns),
-                p.exit_reason.clone().unwrap_or_default(),
+                p.exit_reason
+                    .clone()
+                    .unwrap_or_else(|| "(not captured)".into()),
             ]);
         }
         writeln!(out)?;
@@ -432,8 +436,16 @@ fn render(r: &Report, o: &Options, out: &mut dyn Write) -> Result<()> {
             out,
             "{ind}no exits in this trace: processes were not recorded (`scope record --procs`, `procs: true`)"
         )?;
-    } else if r.crashes.is_empty() {
+    } else if r.crashes.is_empty() && unknown == 0 {
         writeln!(out, "{ind}no abnormal exits")?;
+    } else if r.crashes.is_empty() && unknown < exited {
+        writeln!(out, "{ind}no abnormal exit among the reasons captured")?;
+    }
+    if unknown > 0 {
+        writeln!(
+            out,
+            "{ind}{unknown} exits without a captured reason (`capture: :none`, or a redacted module): crashes among them cannot be told from normal exits"
+        )?;
     }
     for c in &r.crashes {
         writeln!(

@@ -2,6 +2,7 @@ defmodule ElixirScopeTest do
   use ExUnit.Case, async: false
 
   alias ElixirScope.{TraceFiles, Workload}
+  import ElixirScope.Traced, only: [run: 2]
   import ElixirScope.{Eventually, Traced}
 
   setup do
@@ -326,8 +327,26 @@ defmodule ElixirScopeTest do
     wait_until(fn -> ElixirScope.stats().state == :stopped end)
     assert ElixirScope.stats().stop_reason == :event_limit
     {:ok, _} = ElixirScope.stop()
-    {summary, _} = TraceFiles.read(dir)
+    {summary, events} = TraceFiles.read(dir)
     assert summary.damage == []
+    # Exactly the limit, whatever the writer's pace: counted as events are admitted.
+    assert length(Enum.filter(events, &(&1.kind == :custom))) == 50
+  end
+
+  test "stop_after {:events, n} holds with several busy processes", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace, stop_after: {:events, 1000})
+    busy = fn -> for i <- 1..20_000, do: Workload.add(i, 1) end
+
+    {_pid, _} =
+      run([calls: [Workload], returns: true, messages: false, procs: false], fn ->
+        tasks = for _ <- 1..4, do: Task.async(busy)
+        Enum.each(tasks, &Task.await(&1, 30_000))
+      end)
+
+    wait_until(fn -> ElixirScope.stats().state == :stopped end)
+    {:ok, _} = ElixirScope.stop()
+    {_, events} = TraceFiles.read(dir)
+    assert length(Enum.filter(events, &(&1.kind in [:call, :return_from]))) == 1000
   end
 
   test "stop_after {:ms, t} ends the recording by itself", %{trace: trace} do

@@ -369,7 +369,7 @@ fn admit(h: &Handle, ts: i64) -> Option<usize> {
             return None;
         }
     }
-    Some(lane)
+    h.rec.take_event().then_some(lane)
 }
 
 /// A send (`to`: its receiver, a pid or a registered name) or a receive: the message is
@@ -773,5 +773,7 @@ pub fn record_from_code<'a>(
         Capture::Term(Raw::new(env.as_c_arg(), data.as_c_arg()))
     };
     let lane = h.rec.lane_index(is_normal_scheduler);
-    push(&h.rec, lane, &e, capture, h.rec.config.capture_bytes);
+    if h.rec.take_event() {
+        push(&h.rec, lane, &e, capture, h.rec.config.capture_bytes);
+    }
 }
