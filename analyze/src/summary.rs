@@ -99,6 +99,48 @@ pub fn summarize(rows: &Rows, dropped: u64, problems: usize, window: Option<Wind
             "the trace is damaged ({problems} problems; see `scope verify`): results cover what was recovered"
         ));
     }
+    // How each recording ended, and whether it began in the trace: the recorder's markers.
+    let mut started: HashSet<u32> = HashSet::new();
+    let mut stops: Vec<String> = Vec::new();
+    // Traces made by the recorder carry its markers (hand-made ones may not).
+    let mut stopped_any = false;
+    for i in 0..rows.len() {
+        match rows.kind[i] {
+            Some(Kind::RecorderStart) => {
+                started.insert(rows.node[i]);
+            }
+            Some(Kind::RecorderStop) => {
+                stopped_any = true;
+                let why = rows.value.get(i).unwrap_or("requested");
+                if why != "requested" && !stops.iter().any(|s| s == why) {
+                    stops.push(why.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    for why in &stops {
+        partial.push(format!(
+            "the recording stopped itself ({why}): what happened after it is not in the trace"
+        ));
+    }
+    if window.is_none() {
+        let cut: Vec<&str> = (0..rows.len())
+            .map(|i| rows.node[i])
+            .collect::<HashSet<u32>>()
+            .into_iter()
+            .filter(|n| !started.contains(n))
+            .map(|n| rows.nodes.get(n))
+            .collect();
+        if !cut.is_empty() && (stopped_any || !started.is_empty()) {
+            let mut cut = cut;
+            cut.sort_unstable();
+            partial.push(format!(
+                "the start of {} is not in the trace (its first segments were deleted by retention, `max_bytes`, or not given): it begins after the recording did",
+                cut.join(", ")
+            ));
+        }
+    }
     if let Some(w) = window {
         let part = match (w.from_ns, w.to_ns) {
             (Some(f), Some(e)) => format!("{} .. {}", rfc3339(f), rfc3339(e)),

@@ -49,6 +49,39 @@ defmodule ElixirScope.OptionsTest do
     assert hit.value =~ ~s(key: "a")
   end
 
+  test "telemetry spans started inside another are its children", %{dir: dir, trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace)
+    events = for e <- [:req, :db], p <- [:start, :stop], do: [:app, e, p]
+    :ok = ElixirScope.Telemetry.attach(events)
+
+    run = fn e, fun ->
+      :telemetry.execute([:app, e, :start], %{}, %{})
+      fun.()
+      :telemetry.execute([:app, e, :stop], %{duration: 1}, %{})
+    end
+
+    run.(:req, fn ->
+      run.(:db, fn -> :ok end)
+      run.(:db, fn -> :ok end)
+    end)
+
+    # And inside a span of ElixirScope's own.
+    ElixirScope.span("outer", %{}, fn -> run.(:db, fn -> :ok end) end)
+    :ok = ElixirScope.Telemetry.detach()
+    {:ok, _} = ElixirScope.stop()
+
+    starts = TraceFiles.events(dir, :span_start)
+    parent = fn s -> hd(s.nums) end
+    [req] = Enum.filter(starts, &(&1.name == "app.req.start"))
+    [outer] = Enum.filter(starts, &(&1.name == "outer"))
+    [db1, db2, db3] = Enum.filter(starts, &(&1.name == "app.db.start"))
+    assert parent.(req) == 0
+    assert parent.(db1) == req.correlation and parent.(db2) == req.correlation
+    assert parent.(db3) == outer.correlation
+    # Closed, the request no longer encloses what follows.
+    assert Process.get(:elixir_scope_span, 0) == 0
+  end
+
   test "telemetry attach without :telemetry loaded is a clear error" do
     # The fake module is loaded in tests; the real check is Code.ensure_loaded?/1.
     assert Code.ensure_loaded?(:telemetry)

@@ -9,7 +9,9 @@ defmodule ElixirScope.Telemetry do
   measurements and its scalar metadata (atoms, numbers, short strings, pids); whole structs
   such as `conn` or `socket` are never captured. An event whose name ends in `:start`
   opens a span and the matching `:stop` or `:exception` (same prefix, same process) closes it,
-  with the `:duration` measurement as the span's duration.
+  with the `:duration` measurement as the span's duration. Spans nest: one that starts
+  inside another (an Ecto query inside a Phoenix request, or inside `ElixirScope.span/3`)
+  is its child.
 
   `:telemetry` is not a dependency of ElixirScope: `attach/1` uses it when the application
   that has it is loaded, and returns `{:error, :telemetry_not_available}` otherwise.
@@ -48,12 +50,16 @@ defmodule ElixirScope.Telemetry do
         id = :erlang.unique_integer([:positive, :monotonic])
         parent = Process.get(:elixir_scope_span, 0)
         Process.put(key, [{id, parent} | Process.get(key, [])])
+        # The enclosing span of what starts inside it (a query inside a request), as
+        # `ElixirScope.span/3` sets it.
+        Process.put(:elixir_scope_span, id)
         ElixirScope.Recorder.event(:span_start, name, data, id, parent, 0)
 
       [stop] when stop in [:stop, :exception] ->
         case Process.get(key, []) do
           [{id, parent} | rest] ->
             Process.put(key, rest)
+            Process.put(:elixir_scope_span, parent)
 
             ElixirScope.Recorder.event(
               :span_stop,
