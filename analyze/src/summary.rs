@@ -89,7 +89,7 @@ pub fn summarize(rows: &Rows, dropped: u64, problems: usize, window: Option<Wind
         ));
     } else if dropped > 0 {
         partial.push(format!(
-            "the recorder dropped {} events ({:.2}% of those recorded): spans, message pairs \
+            "the recorder dropped {} events ({:.2}% of the events traced): spans, message pairs \
              and counts near the drops are partial",
             dropped,
             dropped as f64 * 100.0 / (total + dropped) as f64

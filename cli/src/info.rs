@@ -46,10 +46,14 @@ pub fn run(s: &Summary, json: bool, out: &mut dyn Write) -> Result<()> {
         out,
         "dropped   {}{}",
         s.dropped,
-        if s.dropped > 0 {
-            "  (the recorder could not keep up: results are partial)"
-        } else {
-            ""
+        match (s.dropped, s.dropped_budget) {
+            (0, _) => String::new(),
+            (d, b) if b >= d =>
+                "  (over the events/s budget, max_events_per_sec: results are a sample)".into(),
+            (_, 0) => "  (the recorder could not keep up: results are partial)".into(),
+            (_, b) => format!(
+                "  ({b} over the events/s budget, the rest for want of buffer room: results are partial)"
+            ),
         }
     )?;
     writeln!(out, "segments  {} ({} chunks)", s.segments, s.chunks)?;

@@ -37,6 +37,9 @@ pub struct Summary {
     pub last_ns: Option<i64>,
     /// Events the recorder dropped (counted in the files).
     pub dropped: u64,
+    /// Of those, the ones its `dropped` markers say were over the events/s budget (on
+    /// purpose, not for want of room).
+    pub dropped_budget: u64,
     /// Problems from scanning plus those met decoding chunks.
     pub problems: Vec<Problem>,
 }
@@ -95,6 +98,10 @@ impl Summary {
                 let name = node_name(trace, seg);
                 for (i, &k) in cols.kind.iter().enumerate() {
                     kinds[usize::from(k)] += 1;
+                    // A `dropped` marker: how many since the last, and why (1: the budget).
+                    if k == Kind::Dropped.code() && cols.nums[1][i] == 1 {
+                        s.dropped_budget += cols.nums[0][i].max(0) as u64;
+                    }
                     if !is_marker(k) {
                         pids.insert((
                             name.clone(),

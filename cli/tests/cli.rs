@@ -1010,3 +1010,35 @@ fn a_plan_says_when_the_budget_cannot_be_met_and_what_it_samples() {
         assert!(c["why"].as_str().unwrap().contains(&pct), "{c}");
     }
 }
+
+#[test]
+fn info_tells_events_over_the_budget_from_events_without_room() {
+    use scope_format::{Event, Kind, Pid, TraceWriter, WriterConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, reasons: &[i64]| {
+        let trace = dir.path().join(name);
+        let mut w = TraceWriter::create(WriterConfig::new(&trace, "b@host")).unwrap();
+        w.push(&Event::new(1_000, 1, Kind::Call, Pid::local(5, 0)))
+            .unwrap();
+        for (k, &r) in reasons.iter().enumerate() {
+            w.note_dropped(1, 10, 2_000 + k as i64, r).unwrap();
+        }
+        w.close().unwrap();
+        stdout(&scope(&["info", trace.to_str().unwrap()]))
+    };
+    let budget = write("budget", &[1, 1]);
+    assert!(
+        budget.contains("dropped   20  (over the events/s budget"),
+        "{budget}"
+    );
+    let full = write("full", &[0]);
+    assert!(
+        full.contains("dropped   10  (the recorder could not keep up"),
+        "{full}"
+    );
+    let both = write("both", &[1, 0]);
+    assert!(
+        both.contains("dropped   20  (10 over the events/s budget, the rest"),
+        "{both}"
+    );
+}

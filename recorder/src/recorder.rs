@@ -212,27 +212,47 @@ pub struct Stats {
     pub writer_cpu_us: AtomicU64,
 }
 
-/// A per-ring events/s budget: a one-second window and a count, touched only by the ring's
-/// producer (no contention between schedulers).
-#[derive(Debug, Default)]
+/// A per-ring events/s budget, touched only by the ring's producer (no contention between
+/// schedulers). The second is cut into up to 100 windows, each allowed its share of the
+/// rate: a one-second window kept the first events of each second and none of the rest
+/// (a busy process was seen for its first 100 ms of every second).
+#[derive(Debug)]
 pub struct Budget {
-    window_start: AtomicI64,
+    /// The current window's number (time / window length).
+    window: AtomicI64,
     count: AtomicU64,
     /// Events discarded by this budget (read by the writer).
     pub discarded: AtomicU64,
 }
 
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget {
+            window: AtomicI64::new(i64::MIN),
+            count: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
+        }
+    }
+}
+
 impl Budget {
     /// Whether one more event at `ts` is within `per_sec`, where `second` is one second in
-    /// `ts`'s units; counts it either way.
+    /// `ts`'s units; counts it either way. Each of a second's `min(per_sec, 100)` windows
+    /// takes `per_sec / windows` events, `per_sec % windows` of them, evenly spaced, one
+    /// more: a second takes `per_sec` in all.
     pub fn admit(&self, ts: i64, per_sec: u64, second: i64) -> bool {
-        let start = self.window_start.load(Ordering::Relaxed);
-        if ts.wrapping_sub(start) >= second || ts < start {
-            self.window_start.store(ts, Ordering::Relaxed);
+        let windows = per_sec.clamp(1, 100);
+        let length = (second / windows as i64).max(1);
+        let window = ts.div_euclid(length);
+        if self.window.load(Ordering::Relaxed) != window {
+            self.window.store(window, Ordering::Relaxed);
             self.count.store(0, Ordering::Relaxed);
         }
+        // The remainder spread evenly over the windows (as a line is drawn on a grid).
+        let (nth, rest) = (window.rem_euclid(windows as i64) as u64, per_sec % windows);
+        let allowed = per_sec / windows + ((nth + 1) * rest / windows - nth * rest / windows);
         let n = self.count.fetch_add(1, Ordering::Relaxed);
-        if n < per_sec {
+        if n < allowed {
             true
         } else {
             self.discarded.fetch_add(1, Ordering::Relaxed);
@@ -581,15 +601,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_budget_admits_up_to_its_rate_per_second_window() {
-        let b = Budget::default();
+    fn the_budget_admits_its_rate_spread_over_the_second() {
         let second = 1_000_000_000;
-        let admitted = (0..1000)
-            .filter(|i| b.admit(1_000 + i, 100, second))
+        // An event every 10 µs for a second (100,000), at 150/s: 150 kept, and in every
+        // tenth of the second, not the first events only.
+        let b = Budget::default();
+        let kept: Vec<i64> = (0..100_000)
+            .map(|i| 5 * second + i * 10_000)
+            .filter(|&ts| b.admit(ts, 150, second))
+            .collect();
+        assert_eq!(kept.len(), 150);
+        assert_eq!(b.discarded.load(Ordering::Relaxed), 100_000 - 150);
+        for tenth in 0..10 {
+            let from = 5 * second + tenth * second / 10;
+            let n = kept
+                .iter()
+                .filter(|&&t| t >= from && t < from + second / 10)
+                .count();
+            assert!((14..=16).contains(&n), "tenth {tenth}: {n}");
+        }
+        // A low rate: its events spread too (one per window of a fifth of a second).
+        let b = Budget::default();
+        let kept = (0..1000)
+            .filter(|i| b.admit(i * second / 1000, 5, second))
             .count();
-        assert_eq!(admitted, 100);
-        assert_eq!(b.discarded.load(Ordering::Relaxed), 900);
-        assert!(b.admit(1_000 + second, 100, second), "a new window starts");
+        assert_eq!(kept, 5);
     }
 
     #[test]
