@@ -29,9 +29,20 @@ pub fn run(
     let r = report::analyze_prepared(&p, t)?;
     let pl = plan::plan(&r, &p, budget);
     if let Some(path) = output {
+        // The traces by their last two path parts (`bank/trace`): the plan travels with a
+        // recording (`scope record --plan` keeps it beside the trace), and names no path of
+        // this machine.
         let source = inputs
             .iter()
-            .map(|i| i.display().to_string())
+            .map(|i| {
+                let parts: Vec<_> = i.components().rev().take(2).collect();
+                parts
+                    .iter()
+                    .rev()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
             .collect::<Vec<_>>()
             .join(" ");
         std::fs::write(path, plan::terms(&pl, &format!("from {source}")))

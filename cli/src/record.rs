@@ -68,6 +68,9 @@ pub struct Options {
     pub recorder: Option<PathBuf>,
 }
 
+/// The smallest segment the recorder takes (`:segment_bytes`).
+const MIN_SEGMENT: u64 = 64 << 10;
+
 /// The name of `--plan`'s copy in the trace directory (`record.config` names it).
 const PLAN_FILE: &str = "plan.config";
 
@@ -220,7 +223,11 @@ fn report(
     writeln!(
         out,
         "      scope report {shown} -o {}",
-        shell_path(&dir.join("report.html"))
+        // Beside the trace, not in it: the directory is what gets attached.
+        shell_path(&dir.with_file_name(format!(
+            "{}-report.html",
+            dir.file_name().map_or("trace".into(), |n| n.to_string_lossy())
+        )))
     )?;
     unrecorded(program, wanted, &seen, out)
 }
@@ -530,14 +537,22 @@ fn config_terms(o: &Options) -> Result<String> {
         start.push(format!("{{capture, {{bytes, {n}}}}}"));
     }
     if let Some(m) = &o.max_bytes {
-        start.push(format!(
-            "{{max_bytes, {}}}",
-            parse_bytes(m).context("--max-bytes")?
-        ));
+        let max = parse_bytes(m).context("--max-bytes")?;
+        if max < 4 * MIN_SEGMENT {
+            bail!("--max-bytes {m}: at least 256KiB (four segments of the smallest size, 64KiB)");
+        }
+        start.push(format!("{{max_bytes, {max}}}"));
+        // Retention deletes whole segments: a quarter of the cap each (up to the usual
+        // 64 MiB), so a small cap still keeps most of what it allows.
+        let segment = (max / 4).clamp(MIN_SEGMENT, 64 << 20);
+        start.push(format!("{{segment_bytes, {segment}}}"));
     }
     if let Some(s) = &o.stop_after {
         let t = s.trim();
         let limit = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            if t.bytes().all(|b| b == b'0') {
+                bail!("--stop-after {s:?}: at least 1 event (or a duration: 30s, 500ms)");
+            }
             format!("{{events, {t}}}")
         } else {
             let ns = scope_analyze::units::parse_duration(t).with_context(|| {
@@ -690,6 +705,24 @@ mod tests {
         };
         let t = config_terms(&o).unwrap();
         assert!(t.contains("{stop_after, {events, 100000}}"), "{t}");
+        // A small retention cap gets segments a quarter of it.
+        let t = config_terms(&Options {
+            max_bytes: Some("10MiB".into()),
+            ..Options::default()
+        })
+        .unwrap();
+        assert!(
+            t.contains("{max_bytes, 10485760}") && t.contains("{segment_bytes, 2621440}"),
+            "{t}"
+        );
+        for (max, stop) in [(Some("100KiB"), None), (None, Some("0"))] {
+            let o = Options {
+                max_bytes: max.map(Into::into),
+                stop_after: stop.map(Into::into),
+                ..Options::default()
+            };
+            assert!(config_terms(&o).is_err(), "{max:?} {stop:?}");
+        }
         assert!(
             t.contains("{messages, true}") && t.contains("{procs, true}"),
             "{t}"

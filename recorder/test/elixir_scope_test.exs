@@ -26,6 +26,15 @@ defmodule ElixirScopeTest do
     assert {:error, {:invalid_option, :flush_ms, _}} =
              ElixirScope.start(dir: "/tmp/x", flush_ms: 0)
 
+    # Ranges the recorder itself checks come back in the same shape.
+    assert {:error, {:invalid_option, :buffer_bytes, why}} =
+             ElixirScope.start(dir: "/tmp/x", buffer_bytes: 1)
+
+    assert why =~ "buffer_bytes"
+
+    assert {:error, {:invalid_option, :max_bytes, _}} =
+             ElixirScope.start(dir: "/tmp/x", max_bytes: 10 * 1024 * 1024)
+
     assert %{state: :not_recording} = ElixirScope.stats()
     assert {:error, :not_recording} = ElixirScope.stop()
   end

@@ -10,6 +10,18 @@ defmodule ElixirScope.Recorder do
 
   @key {ElixirScope, :recorder}
   @check_ms 50
+  # `start/1`'s options (`@defaults` below, and `:dir`).
+  @option_keys [
+    :dir,
+    :segment_bytes,
+    :max_bytes,
+    :buffer_bytes,
+    :flush_ms,
+    :capture,
+    :redact,
+    :max_events_per_sec,
+    :stop_after
+  ]
   @sample_period_ms 100
 
   # --- API used by ElixirScope -------------------------------------------------------------
@@ -19,13 +31,27 @@ defmodule ElixirScope.Recorder do
       case GenServer.start(__MODULE__, config, name: __MODULE__) do
         {:ok, pid} -> {:ok, pid}
         {:error, {:already_started, _}} -> {:error, :already_started}
-        {:error, {:shutdown, reason}} -> {:error, reason}
+        {:error, {:shutdown, reason}} -> {:error, option_error(reason)}
         {:error, reason} -> {:error, reason}
       end
     end
   end
 
   def start(_), do: {:error, {:invalid_option, :opts, "expected a keyword list"}}
+
+  # The recorder's own range checks name the option first (":max_bytes (10485760) must be
+  # at least :segment_bytes …"): given as `{:invalid_option, key, why}`, as the checks made
+  # here are.
+  defp option_error(":" <> rest = why) do
+    [name | _] = String.split(rest, [" ", ","], parts: 2)
+
+    case Enum.find(@option_keys, &(Atom.to_string(&1) == name)) do
+      nil -> why
+      key -> {:invalid_option, key, why}
+    end
+  end
+
+  defp option_error(reason), do: reason
 
   def trace(target, opts) do
     with {:ok, spec} <- trace_spec(target, opts) do
