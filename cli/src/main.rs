@@ -354,7 +354,12 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             memory,
             thresholds,
         } => {
-            let window = memory.checked_window(&trace, &window, Holding::Rows)?;
+            // `--format html` is the report's page.
+            let holding = match format {
+                ReportFormat::Html => Holding::Report,
+                _ => Holding::Rows,
+            };
+            let window = memory.checked_window(&trace, &window, holding)?;
             let opts = analyze::Options {
                 style: match format {
                     ReportFormat::Text => analyze::Style::Text,
@@ -376,7 +381,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             memory,
             thresholds,
         } => {
-            let window = memory.checked_window(&trace, &window, Holding::Rows)?;
+            let window = memory.checked_window(&trace, &window, Holding::Report)?;
             analyze::report(&trace, window, &thresholds.thresholds(), &output, out)?;
             Ok(0)
         }

@@ -859,6 +859,24 @@ fn loads_too_large_for_the_memory_available_are_refused_with_exit_three() {
         .and_then(|rest| rest.split(';').next())
         .unwrap_or_else(|| panic!("no window suggested in {msg}"))
         .to_string();
+    // The report holds the page as well as the rows: it asks for more than analyze does.
+    let asked = |o: &Output| -> f64 {
+        let msg = stderr(o);
+        let after = msg
+            .split("would take about ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{msg}"));
+        after.split(" MiB").next().unwrap().parse().unwrap()
+    };
+    let analyze_needs = asked(&scope_limited("101M", &["analyze", t]));
+    let report_needs = asked(&scope_limited(
+        "101M",
+        &["report", t, "-o", &format!("{out}.html")],
+    ));
+    assert!(
+        report_needs > analyze_needs * 1.05,
+        "{report_needs} vs {analyze_needs}"
+    );
     // A limit under the analysis's own base is named as such.
     let o = scope_limited("90M", &["analyze", t, "--to", "+1ms"]);
     assert_eq!(o.status.code(), Some(3));
