@@ -358,6 +358,17 @@ defmodule ElixirScopeTest do
     assert length(Enum.filter(events, &(&1.kind in [:call, :return_from]))) == 1000
   end
 
+  test "a recording that stopped by itself refuses more tracing and events", %{trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace, stop_after: {:events, 3})
+    for i <- 1..5, do: ElixirScope.event("tick", i)
+    wait_until(fn -> ElixirScope.stats().state == :stopped end)
+    assert {:error, :not_recording} = ElixirScope.event("late", 1)
+    assert {:error, :not_recording} = ElixirScope.trace(self(), messages: true)
+    # Nothing set on the process by the refused call.
+    assert {:flags, []} = :erlang.trace_info(self(), :flags)
+    assert {:ok, %{stop_reason: :event_limit}} = ElixirScope.stop()
+  end
+
   test "stop_after {:ms, t} ends the recording by itself", %{trace: trace} do
     {:ok, _} = ElixirScope.start(dir: trace, stop_after: {:ms, 50}, flush_ms: 5)
     wait_until(fn -> ElixirScope.stats().state == :stopped end)

@@ -280,7 +280,10 @@ defmodule ElixirScope.OptionsTest do
     s = ElixirScope.stats()
     assert s.stop_reason == :error
     assert s.last_error =~ "seg-000002.scope"
-    assert :ok == ElixirScope.event("after", 1), "calls after the failure are harmless"
+
+    assert {:error, :not_recording} == ElixirScope.event("after", 1),
+           "calls after the failure are harmless, and told so"
+
     {:ok, _} = ElixirScope.stop()
     {summary, events} = TraceFiles.read(dir)
     assert summary.damage == []

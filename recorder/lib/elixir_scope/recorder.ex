@@ -151,8 +151,15 @@ defmodule ElixirScope.Recorder do
 
   def event(kind, name, data, correlation, parent, duration) do
     case recorder() do
-      nil -> {:error, :not_recording}
-      ref -> Native.event(ref, kind, to_string(name), data, correlation, parent, duration)
+      nil ->
+        {:error, :not_recording}
+
+      ref ->
+        case Native.event(ref, kind, to_string(name), data, correlation, parent, duration) do
+          :ok -> :ok
+          # The recording stopped by itself (a limit, an error).
+          :not_recording -> {:error, :not_recording}
+        end
     end
   end
 
@@ -393,24 +400,11 @@ defmodule ElixirScope.Recorder do
 
   @impl true
   def handle_call({:trace, spec}, _from, s) do
-    # A pattern only reaches loaded code: load the modules first (embedded or lazy loading).
-    for {m, _, _} <- spec.patterns, do: Code.ensure_loaded(m)
-    unloaded = for {m, _, _} = p <- spec.patterns, not :erlang.module_loaded(m), do: p
-    # Modules that do not exist yet get their pattern when they load, when a recording
-    # started by ElixirScope.Boot watches for them; otherwise they never would.
-    watched? = :persistent_term.get({ElixirScope.Boot, :pending}, nil) != nil
-
-    if unloaded != [] and not watched? do
-      missing = unloaded |> Enum.map(&elem(&1, 0)) |> Enum.uniq() |> Enum.map(&inspect/1)
-
-      {:reply,
-       {:error,
-        {:invalid_option, :calls,
-         "no such module (not loaded, and not found on the code path): " <>
-           Enum.join(missing, ", ")}}, s}
-    else
-      apply_trace(spec, unloaded, s)
-    end
+    # Stopped by itself (a limit, an error): tracing now would only cost the traced
+    # processes, with nothing recorded.
+    if Native.stats(s.ref).state == :running,
+      do: trace_running(spec, s),
+      else: {:reply, {:error, :not_recording}, s}
   end
 
   def handle_call({:patterns, patterns}, _from, s) do
@@ -458,6 +452,28 @@ defmodule ElixirScope.Recorder do
     stats = Native.stats(s.ref)
     :persistent_term.erase(@key)
     {:stop, :normal, {:ok, stats}, s}
+  end
+
+  # `trace/2` while the recording runs.
+  defp trace_running(spec, s) do
+    # A pattern only reaches loaded code: load the modules first (embedded or lazy loading).
+    for {m, _, _} <- spec.patterns, do: Code.ensure_loaded(m)
+    unloaded = for {m, _, _} = p <- spec.patterns, not :erlang.module_loaded(m), do: p
+    # Modules that do not exist yet get their pattern when they load, when a recording
+    # started by ElixirScope.Boot watches for them; otherwise they never would.
+    watched? = :persistent_term.get({ElixirScope.Boot, :pending}, nil) != nil
+
+    if unloaded != [] and not watched? do
+      missing = unloaded |> Enum.map(&elem(&1, 0)) |> Enum.uniq() |> Enum.map(&inspect/1)
+
+      {:reply,
+       {:error,
+        {:invalid_option, :calls,
+         "no such module (not loaded, and not found on the code path): " <>
+           Enum.join(missing, ", ")}}, s}
+    else
+      apply_trace(spec, unloaded, s)
+    end
   end
 
   # `ElixirScope.trace/2`'s spec applied: flags on its targets, patterns on its functions

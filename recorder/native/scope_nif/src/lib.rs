@@ -32,7 +32,7 @@ pub(crate) mod atoms {
         custom, span_start, span_stop, telemetry,
         dir, node, otp_release, segment_bytes, max_bytes, buffer_bytes, flush_ms, capture,
         redact, max_events_per_sec, stop_after_events, stop_after_ms, schedulers,
-        term_access_api, clock_monotonic, ref_samples,
+        term_access_api, clock_monotonic, ref_samples, not_recording,
         events, committed, dropped, dropped_full, dropped_budget, values_shed, writer_cpu_us, bytes, segments,
         rate, state,
         last_error, stop_reason, requested, event_limit, time_limit,
@@ -388,6 +388,10 @@ fn event<'a>(
     } else {
         scope_format::Kind::Custom
     };
+    // Stopped by a limit or an error: the caller is told, as before `start/1`.
+    if !h.rec.running() {
+        return atoms::not_recording();
+    }
     tracer::record_from_code(
         env,
         &h,
