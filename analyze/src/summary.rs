@@ -125,16 +125,17 @@ pub fn summarize(rows: &Rows, dropped: u64, problems: usize, window: Option<Wind
         ));
     }
     if window.is_none() {
-        let cut: Vec<&str> = (0..rows.len())
-            .map(|i| rows.node[i])
+        let mut cut: Vec<&str> = rows
+            .node
+            .iter()
+            .copied()
             .collect::<HashSet<u32>>()
             .into_iter()
             .filter(|n| !started.contains(n))
             .map(|n| rows.nodes.get(n))
             .collect();
+        cut.sort_unstable();
         if !cut.is_empty() && (stopped_any || !started.is_empty()) {
-            let mut cut = cut;
-            cut.sort_unstable();
             partial.push(format!(
                 "the start of {} is not in the trace (its first segments were deleted by retention, `max_bytes`, or not given): it begins after the recording did",
                 cut.join(", ")
