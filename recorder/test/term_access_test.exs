@@ -72,6 +72,30 @@ defmodule ElixirScope.TermAccessTest do
     end
   end
 
+  test "integers beyond 64 bits render in decimal, up to 2,048 bits" do
+    for api? <- [false, true] do
+      if api?, do: System.put_env(@env, "api"), else: System.delete_env(@env)
+      dir = TraceFiles.tmp_dir("big")
+      {:ok, _} = ElixirScope.start(dir: Path.join(dir, "trace"), capture: {:bytes, 4096})
+      big = {1 <<< 70, -(1 <<< 62) - 5, 1 <<< 2047, 1 <<< 10_000}
+
+      {_pid, _} =
+        run([messages: true, procs: false], fn ->
+          send(self(), big)
+          receive(do: (m -> m))
+        end)
+
+      {:ok, _} = ElixirScope.stop()
+      {_, events} = TraceFiles.read(dir)
+      File.rm_rf!(dir)
+      [text | _] = for %{kind: :send, value: v} <- events, v =~ "1180591620717411303424", do: v
+
+      assert text ==
+               "{1180591620717411303424, -4611686018427387909, #{1 <<< 2047}, #BigInteger<…>}",
+             "api: #{api?}"
+    end
+  end
+
   defp record(capture, api?, {ref, alias_ref, magic}) do
     if api?, do: System.put_env(@env, "api"), else: System.delete_env(@env)
     dir = TraceFiles.tmp_dir("access")

@@ -1120,12 +1120,55 @@ impl<'a> TermView<'a> for Raw<'a> {
             ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => out.push_str(PORT_TEXT),
             ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => out.push_str(REFERENCE_TEXT),
             ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => out.push_str(FUNCTION_TEXT),
-            ErlNifTermType::ERL_NIF_TERM_TYPE_INTEGER => match self.u64() {
-                Some(v) => out.push_u64(v),
-                None => out.push_str("#BigInteger<…>"),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_INTEGER => match (self.u64(), TermView::int(self)) {
+                (Some(v), _) => out.push_u64(v),
+                (None, Some(v)) => out.push_str(&v.to_string()),
+                (None, None) => {
+                    if self.render_bignum(out).is_none() {
+                        out.push_str("#BigInteger<…>");
+                    }
+                }
             },
             _ => out.push_str("<<…>>"),
         }
+    }
+}
+
+/// Most bytes of an integer rendered in decimal (2,048 bits, ~617 digits): its external
+/// format and its decimal cost its size, and its size squared.
+const MAX_BIG_BYTES: usize = 256;
+
+impl Raw<'_> {
+    /// Writes an integer beyond 64 bits in decimal, from its external format
+    /// (SMALL_BIG_EXT 110: u8 length; LARGE_BIG_EXT 111: u32 length; then a sign byte and
+    /// the magnitude, little-endian); `None` (nothing written) when it is larger than
+    /// [`MAX_BIG_BYTES`], measured from its heap header first where the layout is known
+    /// (a bignum's header counts its 8-byte digits), so a huge one is never encoded.
+    fn render_bignum(self, out: &mut Out<'_>) -> Option<()> {
+        if fast_boxed() && self.word() & 0x3 == 0x2 {
+            // SAFETY: a live boxed term of this call: its header word comes first.
+            let header = unsafe { *((self.word() & !0x7) as *const u64) };
+            if (header >> 6) as usize * 8 > MAX_BIG_BYTES {
+                return None;
+            }
+        }
+        self.with_external(|ext| {
+            let b = ext.strip_prefix(&[131])?;
+            let (&tag, rest) = b.split_first()?;
+            let (n, rest) = match tag {
+                110 => (usize::from(*rest.first()?), rest.get(1..)?),
+                111 => (
+                    u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize,
+                    rest.get(4..)?,
+                ),
+                _ => return None,
+            };
+            let (&sign, digits) = rest.split_first()?;
+            let magnitude = digits.get(..n).filter(|m| m.len() <= MAX_BIG_BYTES)?;
+            out.push_big(sign != 0, magnitude);
+            Some(())
+        })
+        .flatten()
     }
 }
 
