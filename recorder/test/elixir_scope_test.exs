@@ -330,6 +330,18 @@ defmodule ElixirScopeTest do
     assert final.writer_cpu_us <= System.monotonic_time(:microsecond) - t0
   end
 
+  test "the rate is of events now: none once stopped", %{trace: trace} do
+    {:ok, _} = ElixirScope.start(dir: trace, flush_ms: 10)
+    deadline = System.monotonic_time(:millisecond) + 200
+
+    Stream.repeatedly(fn -> ElixirScope.event("tick", 1) end)
+    |> Enum.find(fn _ -> System.monotonic_time(:millisecond) > deadline end)
+
+    assert ElixirScope.stats().rate > 0
+    {:ok, final} = ElixirScope.stop()
+    assert final.rate == 0
+  end
+
   test "stop_after {:events, n} ends the recording by itself", %{dir: dir, trace: trace} do
     {:ok, _} = ElixirScope.start(dir: trace, stop_after: {:events, 50}, flush_ms: 5)
     for i <- 1..1000, do: ElixirScope.event("tick", i)

@@ -348,7 +348,16 @@ fn stats<'a>(env: Env<'a>, h: Res<'a, Handle>) -> NifResult<Term<'a>> {
             atoms::segments(),
             s.segments.load(Ordering::Relaxed).encode(env),
         ),
-        (atoms::rate(), s.rate.load(Ordering::Relaxed).encode(env)),
+        // Events/s now: none once the recording has stopped.
+        (
+            atoms::rate(),
+            if h.rec.running() {
+                s.rate.load(Ordering::Relaxed)
+            } else {
+                0
+            }
+            .encode(env),
+        ),
         (
             atoms::writer_cpu_us(),
             s.writer_cpu_us.load(Ordering::Relaxed).encode(env),
