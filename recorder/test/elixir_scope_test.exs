@@ -248,16 +248,24 @@ defmodule ElixirScopeTest do
 
     {_pid, {:ok, 6}} =
       run(
-        [calls: [Workload], procs: false, messages: false],
-        fn -> Workload.secret("hunter") end
+        [calls: [Workload], procs: true, messages: false],
+        fn ->
+          # Spawned to run one of its functions: the arguments are left out there too.
+          spawn(Workload, :secret, ["hunter2"])
+          Workload.secret("hunter")
+        end
       )
 
     {:ok, _} = ElixirScope.stop()
-    [call] = TraceFiles.events(dir, :call)
-    [ret] = TraceFiles.events(dir, :return_from)
-    assert call.mfa == "ElixirScope.Workload.secret/1"
-    assert call.value == :undefined
-    assert ret.value == :undefined
+    calls = TraceFiles.events(dir, :call)
+    rets = TraceFiles.events(dir, :return_from)
+    assert [_, _] = calls
+    assert Enum.all?(calls, &(&1.mfa == "ElixirScope.Workload.secret/1"))
+    assert Enum.all?(calls ++ rets, &(&1.value == :undefined))
+    spawns = TraceFiles.events(dir, :spawn) ++ TraceFiles.events(dir, :spawned)
+    secret = Enum.filter(spawns, &(&1.mfa == "ElixirScope.Workload.secret/1"))
+    assert [_ | _] = secret
+    assert Enum.all?(secret, &(&1.value == :undefined)), inspect(secret)
   end
 
   test "procs: spawn, link, exit with reason", %{dir: dir, trace: trace} do

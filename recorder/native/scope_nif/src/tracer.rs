@@ -308,7 +308,9 @@ fn trace_other<'a>(
         e.peer = pid_of(env, term);
         if let Some((m, args)) = extra(env, opts).and_then(mfa) {
             e.mfa = Some(m);
-            if let Some(a) = args {
+            // A redacted module's function is spawned without its arguments, as it is
+            // called without them.
+            if let Some(a) = args.filter(|_| !h.redact.contains(&m.0)) {
                 capture = Capture::Elements(a);
             }
         }
