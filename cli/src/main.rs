@@ -484,7 +484,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             zstd_level,
             window,
         } => {
-            let window = window.window(&trace)?;
+            let (args, window) = (&window, window.window(&trace)?);
+            args.refuse_outside(&trace, window)?;
             let opts = scope_analyze::convert::ConvertOptions {
                 partition,
                 zstd_level,

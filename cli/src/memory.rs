@@ -49,7 +49,8 @@ pub enum Less {
 }
 
 impl MemoryArgs {
-    /// The window `args` give, once [`Self::check`] found its events fit.
+    /// The window `args` give, once it was found to hold events (a window wholly outside
+    /// the trace is refused) that fit ([`Self::check`]). Both from one estimate.
     pub fn checked_window(
         &self,
         trace: &[PathBuf],
@@ -57,7 +58,14 @@ impl MemoryArgs {
         holding: Holding,
     ) -> Result<Window> {
         let window = args.window(trace)?;
-        self.check(trace, window, holding, Less::Window)?;
+        if window == Window::ALL && self.no_memory_check {
+            return Ok(window);
+        }
+        let need = table::footprint(trace, window, holding)?;
+        if need.events == 0 {
+            args.refuse_outside(trace, window)?;
+        }
+        self.check_need(need, window, Less::Window)?;
         Ok(window)
     }
 
@@ -73,10 +81,17 @@ impl MemoryArgs {
         if self.no_memory_check {
             return Ok(());
         }
+        self.check_need(table::footprint(trace, window, holding)?, window, less)
+    }
+
+    /// [`Self::check`] of an estimate made already.
+    fn check_need(&self, need: table::Footprint, window: Window, less: Less) -> Result<()> {
+        if self.no_memory_check {
+            return Ok(());
+        }
         let Some((available, source)) = available()? else {
             return Ok(());
         };
-        let need = table::footprint(trace, window, holding)?;
         if need.bytes <= available {
             return Ok(());
         }

@@ -41,9 +41,21 @@ impl WindowArgs {
             instant("--to", &self.to, start)?,
         );
         ordered(from_ns, to_ns)?;
-        let all = table::footprint(trace, Window::ALL, table::Holding::Rows)?;
-        overlaps(all.span, (from_ns, &self.from), (to_ns, &self.to))?;
         Ok(Window { from_ns, to_ns })
+    }
+
+    /// An error when `window` (this one's) lies wholly outside `trace`. Reads the whole
+    /// trace's extent: callers ask when the window turned out to hold no event.
+    pub fn refuse_outside(&self, trace: &[PathBuf], window: Window) -> Result<()> {
+        if window == Window::ALL {
+            return Ok(());
+        }
+        let all = table::footprint(trace, Window::ALL, table::Holding::Rows)?;
+        overlaps(
+            all.span,
+            (window.from_ns, &self.from),
+            (window.to_ns, &self.to),
+        )
     }
 }
 

@@ -262,6 +262,8 @@ fn run(rec: &Recorder, mut writer: TraceWriter, r: &mut dyn Resolve, start_ts: i
             );
             (last, last_events) = (Instant::now(), events);
         }
+        // Producers count the limit exactly (`Recorder::take_event`); this catches records
+        // pushed without it.
         if let Some(limit) = rec.config.stop_after_events {
             if events >= limit {
                 rec.request_stop(StopReason::EventLimit);

@@ -10,18 +10,6 @@ defmodule ElixirScope.Recorder do
 
   @key {ElixirScope, :recorder}
   @check_ms 50
-  # `start/1`'s options (`@defaults` below, and `:dir`).
-  @option_keys [
-    :dir,
-    :segment_bytes,
-    :max_bytes,
-    :buffer_bytes,
-    :flush_ms,
-    :capture,
-    :redact,
-    :max_events_per_sec,
-    :stop_after
-  ]
   @sample_period_ms 100
 
   # --- API used by ElixirScope -------------------------------------------------------------
@@ -38,20 +26,6 @@ defmodule ElixirScope.Recorder do
   end
 
   def start(_), do: {:error, {:invalid_option, :opts, "expected a keyword list"}}
-
-  # The recorder's own range checks name the option first (":max_bytes (10485760) must be
-  # at least :segment_bytes …"): given as `{:invalid_option, key, why}`, as the checks made
-  # here are.
-  defp option_error(":" <> rest = why) do
-    [name | _] = String.split(rest, [" ", ","], parts: 2)
-
-    case Enum.find(@option_keys, &(Atom.to_string(&1) == name)) do
-      nil -> why
-      key -> {:invalid_option, key, why}
-    end
-  end
-
-  defp option_error(reason), do: reason
 
   def trace(target, opts) do
     with {:ok, spec} <- trace_spec(target, opts) do
@@ -183,6 +157,20 @@ defmodule ElixirScope.Recorder do
     max_events_per_sec: nil,
     stop_after: nil
   ]
+
+  # The recorder's own range checks name the option first (":max_bytes (10485760) must be
+  # at least :segment_bytes …"): given as `{:invalid_option, key, why}`, as the checks made
+  # here are.
+  defp option_error(":" <> rest = why) do
+    [name | _] = String.split(rest, [" ", ","], parts: 2)
+
+    case Enum.find([:dir | Keyword.keys(@defaults)], &(Atom.to_string(&1) == name)) do
+      nil -> why
+      key -> {:invalid_option, key, why}
+    end
+  end
+
+  defp option_error(reason), do: reason
 
   defp config(opts) do
     known = [:dir | Keyword.keys(@defaults)]
